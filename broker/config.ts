@@ -1,0 +1,89 @@
+import { z } from 'zod'
+import { ConfigError } from './errors.js'
+
+/**
+ * The broker's serialisable options: what a config file, `HAIL_*` variables
+ * and flags can set. Parsed once into a frozen object; unknown keys fail.
+ * Defaults for limits follow DESIGN.md (Mosquitto, EMQX, LiveKit).
+ */
+const port = z.number().int().min(0).max(65535)
+const positiveInt = z.number().int().positive()
+
+export const limitsSchema = z.strictObject({
+  /** Largest MQTT packet accepted, in bytes; checked from the fixed header, before the body is buffered. */
+  maxPacketSize: positiveInt.max(268435455).default(256 * 1024),
+  /** Most topic levels in a PUBLISH topic or SUBSCRIBE filter. aedes clamps to 100. */
+  maxTopicLevels: positiveInt.max(100).default(32),
+  /** Inbound QoS 2 messages a client may have awaiting PUBREL. */
+  maxInflight: positiveInt.default(32),
+  /** Messages kept for one offline persistent session; newer ones are dropped and counted. */
+  maxQueue: positiveInt.default(1000),
+  /** Milliseconds a slow reader may stay undrained before it is disconnected. */
+  drainTimeout: positiveInt.default(30_000),
+  /** Milliseconds between TCP accept and CONNECT before the socket is closed. */
+  connectTimeout: positiveInt.default(10_000),
+  /** Most client identifier length, in characters. */
+  maxClientIdLength: positiveInt.max(65535).default(128)
+})
+
+export const tlsSchema = z.strictObject({
+  /** Path of the PEM certificate chain. */
+  cert: z.string().min(1),
+  /** Path of the PEM private key. */
+  key: z.string().min(1)
+})
+
+export const configSchema = z.strictObject({
+  /** Directory of the embedded store (level). */
+  dataDir: z.string().min(1).default('./hail-data'),
+  /** Address every listener binds. */
+  host: z.string().min(1).default('0.0.0.0'),
+  /** MQTT over TCP; null turns the listener off, 0 picks a free port. */
+  mqttPort: port.nullable().default(1883),
+  /** HTTP: MQTT over WebSocket at /mqtt, /healthz, /metrics; null turns it off. */
+  httpPort: port.nullable().default(8080),
+  /** MQTT over TLS; used only when `tls` is set. */
+  mqttsPort: port.nullable().default(8883),
+  /** HTTPS: MQTT over secure WebSocket at /mqtt; used only when `tls` is set. */
+  wssPort: port.nullable().default(8443),
+  /** Certificate and key for the TLS listeners; null means no TLS. */
+  tls: tlsSchema.nullable().default(null),
+  /** Accept clients without credentials (a plain broker for development and device fleets). */
+  allowAnonymous: z.boolean().default(false),
+  /** Path of a Mosquitto-style ACL file; null means the built-in rules only. */
+  acl: z.string().min(1).nullable().default(null),
+  limits: limitsSchema.default(() => limitsSchema.parse({}))
+})
+
+export type HailConfig = z.output<typeof configSchema>
+export type HailConfigInput = z.input<typeof configSchema>
+export type Limits = HailConfig['limits']
+
+/** Validate options and fill defaults; throws ConfigError naming the offending key. */
+export function parseConfig (input: unknown, source = 'options'): Readonly<HailConfig> {
+  const result = configSchema.safeParse(input ?? {})
+  if (!result.success) {
+    throw new ConfigError(`${source}: ${describeIssues(result.error)}`, { cause: result.error })
+  }
+  return deepFreeze(result.data)
+}
+
+/** One line per problem, each naming the key path: "limits.maxQueue: expected number". */
+export function describeIssues (error: z.ZodError): string {
+  return error.issues.map((issue) => {
+    const path = issue.path.join('.')
+    if (issue.code === 'unrecognized_keys') {
+      const keys = issue.keys.map((k) => (path ? `${path}.${k}` : k)).join(', ')
+      return `unknown key ${keys}`
+    }
+    return path ? `${path}: ${issue.message}` : issue.message
+  }).join('; ')
+}
+
+function deepFreeze<T> (value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v)
+    Object.freeze(value)
+  }
+  return value
+}

@@ -1,0 +1,53 @@
+/**
+ * Errors raised by the broker. Each has a stable, greppable `code` so callers
+ * (the CLI, embedding apps, tests) branch on the code and never on the text.
+ */
+export class HailError extends Error {
+  readonly code: string
+
+  constructor (code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'HailError'
+    this.code = code
+  }
+}
+
+/** Options or a config file that do not validate. */
+export class ConfigError extends HailError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super('HAIL_ERR_CONFIG', message, options)
+    this.name = 'ConfigError'
+  }
+}
+
+/** A listener could not start: port in use, unreadable certificate, ... */
+export class ListenError extends HailError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super('HAIL_ERR_LISTEN', message, options)
+    this.name = 'ListenError'
+  }
+}
+
+/** An ACL file that does not parse; the message names file and line. */
+export class AclError extends HailError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super('HAIL_ERR_ACL', message, options)
+    this.name = 'AclError'
+  }
+}
+
+/** A store write or read failed; nothing was acknowledged. */
+export class StoreError extends HailError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super('HAIL_ERR_STORE', message, options)
+    this.name = 'StoreError'
+  }
+}
+
+/** A client broke MQTT 3.1.1; the clause is in the message. */
+export class ProtocolError extends HailError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super('HAIL_ERR_PROTOCOL', message, options)
+    this.name = 'ProtocolError'
+  }
+}

@@ -1,0 +1,85 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+/**
+ * The broker's Prometheus metrics, in a registry of its own so that two
+ * servers in one process never share (or double-register) a metric.
+ */
+export class Metrics {
+  readonly registry = new Registry()
+
+  /** A configured limit was hit; `limit` names it (maxPacketSize, maxQueue, ...). */
+  readonly limitHits = new Counter({
+    name: 'hail_limit_hits_total',
+    help: 'Times a configured limit refused or dropped something',
+    labelNames: ['limit'] as const,
+    registers: [this.registry]
+  })
+
+  /** A PUBLISH or SUBSCRIBE refused by access control. */
+  readonly aclDenied = new Counter({
+    name: 'hail_acl_denied_total',
+    help: 'Operations refused by access control',
+    labelNames: ['action'] as const,
+    registers: [this.registry]
+  })
+
+  /** A connection closed for breaking MQTT 3.1.1; `reason` is short and fixed. */
+  readonly protocolErrors = new Counter({
+    name: 'hail_protocol_errors_total',
+    help: 'Connections closed for a malformed or non-conforming packet',
+    labelNames: ['reason'] as const,
+    registers: [this.registry]
+  })
+
+  readonly connections = new Gauge({
+    name: 'hail_connections',
+    help: 'MQTT clients currently connected',
+    registers: [this.registry]
+  })
+
+  readonly connectionsTotal = new Counter({
+    name: 'hail_connections_total',
+    help: 'MQTT connections accepted by a listener',
+    labelNames: ['transport'] as const,
+    registers: [this.registry]
+  })
+
+  readonly authFailures = new Counter({
+    name: 'hail_auth_failures_total',
+    help: 'CONNECTs refused by authentication',
+    registers: [this.registry]
+  })
+
+  readonly messagesIn = new Counter({
+    name: 'hail_messages_in_total',
+    help: 'PUBLISH packets accepted from clients',
+    labelNames: ['qos'] as const,
+    registers: [this.registry]
+  })
+
+  readonly journalBatchSize = new Histogram({
+    name: 'hail_journal_batch_size',
+    help: 'Writes carried by one synced (fsync) journal batch: the group-commit factor',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+    registers: [this.registry]
+  })
+
+  readonly journalSyncSeconds = new Histogram({
+    name: 'hail_journal_sync_seconds',
+    help: 'Time one synced journal batch took to reach disk',
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5],
+    registers: [this.registry]
+  })
+
+  constructor () {
+    collectDefaultMetrics({ register: this.registry, prefix: 'hail_' })
+  }
+
+  text (): Promise<string> {
+    return this.registry.metrics()
+  }
+
+  get contentType (): string {
+    return this.registry.contentType
+  }
+}
