@@ -1,0 +1,45 @@
+/**
+ * Topics Hail keeps for itself: `im/` carries instant messaging and call
+ * signaling, `$SYS/` the broker's own status, `$hail/` the broker's
+ * internals (refused publishes are sent to `$hail/discarded`, where no
+ * subscriber may be). The ACL file never grants
+ * them; the IM layer authorizes them with its own rules (membership, owner
+ * of an inbox, party to a call).
+ *
+ * A topic is reserved when its first level is exactly `im` or `$SYS`, so
+ * `im` itself is reserved too: `im/#` matches it [MQTT-4.7.1-2], and leaving
+ * it open would let a plain rule publish where only the IM layer may.
+ * Topic names are case-sensitive [MQTT-4.7.3-4]: `IM/x` is an ordinary topic.
+ */
+
+const SLASH = 47 // '/'
+
+function firstLevelIs (topic: string, root: string): boolean {
+  return topic.startsWith(root) &&
+    (topic.length === root.length || topic.charCodeAt(root.length) === SLASH)
+}
+
+/** Whether a concrete topic (a PUBLISH topic name) belongs to Hail. */
+export function isReservedTopic (topic: string): boolean {
+  return firstLevelIs(topic, 'im') || firstLevelIs(topic, '$SYS') || firstLevelIs(topic, '$hail')
+}
+
+/**
+ * Whether a subscription filter names a reserved root literally (`im/#`,
+ * `$SYS/#`, `im/+/x`). Filters that start with a wildcard (`#`, `+/x`) are
+ * not reserved: they are ordinary subscriptions, and reserved topics must
+ * instead be refused at delivery (`canReceive`). For `$SYS` the broker does
+ * that anyway, since a filter starting with a wildcard never matches a topic
+ * starting with `$` [MQTT-4.7.2-1]; for `im/` it is the delivery check alone.
+ */
+export function isReservedFilter (filter: string): boolean {
+  if (isReservedTopic(filter)) return true
+  // `$share/{group}/{filter}` (shared subscriptions, MQTT 5 §4.8.2) names
+  // its real filter after two levels. aedes 1.2 does not implement them, but
+  // if it ever does, `$share/g/im/#` must not read as an ordinary filter.
+  if (firstLevelIs(filter, '$share')) {
+    const groupEnd = filter.indexOf('/', '$share/'.length)
+    return groupEnd !== -1 && isReservedTopic(filter.slice(groupEnd + 1))
+  }
+  return false
+}
