@@ -1,0 +1,127 @@
+import type { IncomingMessage } from 'node:http'
+import type { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
+import type { Aedes } from 'aedes'
+import pino, { type Logger } from 'pino'
+import { ConfigError } from '../errors.js'
+import type { Metrics } from '../metrics.js'
+import { classifyRejection } from './classify-rejection.js'
+import { FrameScanner } from './frame-scanner.js'
+import type { Rejection } from './rejections.js'
+
+export interface GuardedHandleOptions {
+  /** Largest whole packet accepted, in bytes (limits.maxPacketSize). */
+  maxPacketSize: number
+  /**
+   * Longest client id, in characters. Defaults to the broker's own
+   * `maxClientsIdLength` option (kept as `aedes.maxClientsIdLength` in aedes
+   * 1.2.0), which aedes applies to MQTT 3.1 clients only.
+   */
+  maxClientIdLength?: number
+  metrics?: Metrics
+  logger?: Logger
+}
+
+/**
+ * The part of an aedes 1.2.0 Client (lib/client.js) this module relies on and
+ * aedes' types do not declare: `_parser`, the mqtt-packet parser that the
+ * client feeds with `client._parser.parse(conn.read(null))` on every
+ * 'readable'. test/broker/wire/guarded-handle.test.ts fails if it goes.
+ */
+interface ClientInternals {
+  _parser?: {
+    parse?: (buf: Buffer) => number
+    prependListener?: (event: 'error', listener: (err: Error) => void) => unknown
+  }
+}
+
+/** aedes' default, and the length every server must accept [MQTT-3.1.3-5]. */
+const DEFAULT_MAX_CLIENT_ID_LENGTH = 23
+
+/**
+ * Returns the function the listeners call for each accepted connection (TCP,
+ * TLS or WebSocket stream) instead of `aedes.handle`, so that Hail holds to
+ * MQTT 3.1.1 where aedes 1.2 and mqtt-packet 9 do not (see rejections.ts for
+ * the catalogue, and which of the three enforces each rule).
+ *
+ * Each chunk read from the connection passes a FrameScanner before aedes'
+ * parser: no extra stream and no second parse (only a checked field split
+ * across chunks is copied). A refused chunk is cut before the offending
+ * packet, whole packets before it are still handled, and only that
+ * connection closes (after a CONNACK where the spec asks). Packets still
+ * queued behind an unanswered CONNECT are dropped with it, as aedes does on
+ * any close. Violations that mqtt-packet or aedes catch themselves are
+ * recognised from the client's 'error' event and counted the same way.
+ */
+export function guardedHandle (aedes: Aedes, opts: GuardedHandleOptions): (conn: Duplex, req?: IncomingMessage) => void {
+  const { maxPacketSize, metrics } = opts
+  if (!Number.isInteger(maxPacketSize) || maxPacketSize < 2) {
+    throw new ConfigError(`guardedHandle: maxPacketSize must be an integer of at least 2, got ${maxPacketSize}`)
+  }
+  const logger = opts.logger ?? pino({ level: 'silent' })
+  const maxClientIdLength = opts.maxClientIdLength ??
+    (aedes as unknown as { maxClientsIdLength?: number }).maxClientsIdLength ??
+    DEFAULT_MAX_CLIENT_ID_LENGTH
+
+  return function handle (conn: Duplex, req?: IncomingMessage): void {
+    // Read now: a socket forgets its peer once destroyed, and aedes destroys first.
+    const address = (conn as Partial<Socket>).remoteAddress ?? req?.socket?.remoteAddress
+    const client = aedes.handle(conn, req)
+    const parser = (client as unknown as ClientInternals)._parser
+    const parse = parser?.parse
+    if (parser === undefined || typeof parse !== 'function' || typeof parser.prependListener !== 'function') {
+      // Serving unguarded would silently drop every check here: refuse instead.
+      logger.error({ address }, 'aedes client has no _parser.parse (aedes internals changed?): connection refused')
+      conn.destroy()
+      return
+    }
+
+    const scanner = new FrameScanner({ maxPacketSize, maxClientIdLength })
+    let reported = false
+
+    const report = (rejection: Rejection, err?: Error): void => {
+      reported = true
+      if (rejection.reason !== undefined) metrics?.protocolErrors.inc({ reason: rejection.reason })
+      if (rejection.limit !== undefined) metrics?.limitHits.inc({ limit: rejection.limit })
+      logger.warn({
+        address,
+        clientId: client.id ?? undefined,
+        reason: rejection.reason,
+        limit: rejection.limit,
+        clause: rejection.clause,
+        by: rejection.by,
+        err: err?.message
+      }, rejection.limit === undefined ? 'MQTT protocol violation: connection closed' : 'MQTT limit exceeded: connection closed')
+    }
+
+    parser.parse = function guardedParse (chunk: Buffer): number {
+      if (reported) return 0
+      // A stream in object mode may hand over a plain Uint8Array; the scanner needs Buffer methods.
+      const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk)
+      const verdict = scanner.scan(buf)
+      if (verdict === null) return parse.call(parser, buf)
+      if (verdict.cut > 0) parse.call(parser, buf.subarray(0, verdict.cut))
+      // Those whole packets may have closed the connection themselves.
+      if (reported) return 0
+      report(verdict.rejection)
+      const code = verdict.rejection.connack
+      if (code === undefined) {
+        conn.destroy()
+      } else {
+        // The parser never saw this CONNECT, so aedes sends nothing: answer here,
+        // then close [MQTT-3.2.2-5]. 0x20 0x02: CONNACK, two bytes; no session.
+        conn.end(Buffer.from([0x20, 0x02, 0x00, code]), () => conn.destroy())
+      }
+      return 0
+    }
+
+    // Runs before aedes' own listener, which turns it into the client 'error' below.
+    let parserError: Error | null = null
+    parser.prependListener('error', (err: Error) => { parserError = err })
+    client.on('error', (err: Error) => {
+      if (reported) return
+      const rejection = classifyRejection(err, err === parserError)
+      if (rejection !== null) report(rejection, err) // aedes has closed it already
+    })
+  }
+}
