@@ -51,3 +51,11 @@ export class ProtocolError extends HailError {
     this.name = 'ProtocolError'
   }
 }
+
+/** A stored item asked for by key (a queued packet, a QoS 2 packet) is not there. */
+export class NotFoundError extends HailError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super('HAIL_ERR_NOT_FOUND', message, options)
+    this.name = 'NotFoundError'
+  }
+}

@@ -1,0 +1,184 @@
+import QlobberSub from 'qlobber/aedes/qlobber-sub.js'
+import { StoreError } from '../errors.js'
+import { clientKey } from './client-key.js'
+import type { GroupCommit, GroupCommitOperation, LevelDatabase } from './group-commit.js'
+import { KeyedLock } from './keyed-lock.js'
+
+/** A subscription as aedes hands it to the persistence. */
+export interface Subscription {
+  topic: string
+  qos: number
+  rh?: number
+  rap?: boolean
+  nl?: boolean
+  /** MQTT 5 subscription identifier, restored with the session. */
+  subscriptionIdentifier?: number
+}
+
+/** A subscription matched by topic, as aedes enqueues for it. */
+export interface ClientSubscription {
+  clientId: string
+  topic: string
+  qos?: number
+  rh?: number
+  rap?: boolean
+  nl?: boolean
+}
+
+type SubscriptionRecord = Omit<Subscription, 'topic'>
+
+// [MQTT-4.7.1-3]: '+' matches an empty level, as aedes' own mqemitter does.
+const TRIE_OPTIONS = { wildcard_one: '+', wildcard_some: '#', separator: '/', match_empty_levels: true }
+const UTF8 = 'utf8'
+
+/**
+ * The subscriptions of persistent sessions. They live in memory (a map per
+ * client for restoring sessions, a QlobberSub trie for matching publishes) and
+ * on disk, where every change is written with sync: a subscription lost in a
+ * crash silently loses every message meant for it. Memory changes only once
+ * the disk has, so the two never disagree; changes of one client are applied
+ * one at a time so that order holds on both.
+ */
+export class SubscriptionStore {
+  readonly #db: LevelDatabase
+  readonly #groupCommit: GroupCommit | undefined
+  readonly #byClient = new Map<string, Map<string, SubscriptionRecord>>()
+  readonly #trie = new QlobberSub(TRIE_OPTIONS)
+  readonly #lock = new KeyedLock()
+
+  constructor (db: LevelDatabase, groupCommit?: GroupCommit) {
+    if (groupCommit !== undefined && !groupCommit.covers(db)) {
+      throw new StoreError('the persistence and its group commit must use one database')
+    }
+    this.#db = db
+    this.#groupCommit = groupCommit
+  }
+
+  /** Reads every stored subscription into memory; called once at setup. */
+  async load (): Promise<void> {
+    this.#byClient.clear()
+    this.#trie.clear()
+    for await (const value of this.#db.values({ keyEncoding: UTF8, valueEncoding: UTF8 })) {
+      const { clientId, topic, ...record } = JSON.parse(value as string) as SubscriptionRecord & { clientId: string, topic: string }
+      this.#apply(clientId, topic, record)
+    }
+  }
+
+  add (clientId: string, subs: Subscription[]): Promise<void> {
+    return this.#lock.run(clientId, async () => {
+      // The last of several filters with one topic wins, as it does in memory.
+      // Unchanged ones are not written again: aedes 1.2 stores a SUBSCRIBE's
+      // whole list once per filter it grants, and each write is an fsync.
+      const latest = new Map(subs.map(sub => [sub.topic, recordOf(sub)]))
+      const stored = this.#byClient.get(clientId)
+      const ops: GroupCommitOperation[] = []
+      for (const [topic, record] of latest) {
+        const value = JSON.stringify({ clientId, topic, ...record })
+        const previous = stored?.get(topic)
+        if (previous !== undefined && JSON.stringify({ clientId, topic, ...previous }) === value) continue
+        ops.push({ type: 'put', key: clientKey(clientId) + topic, value })
+      }
+      await this.#write(ops)
+      for (const [topic, record] of latest) this.#apply(clientId, topic, record)
+    })
+  }
+
+  remove (clientId: string, topics: string[]): Promise<void> {
+    return this.#lock.run(clientId, async () => {
+      // memory mirrors the disk, so only what memory holds needs deleting
+      const stored = this.#byClient.get(clientId)
+      const held = topics.filter(topic => stored?.has(topic) === true)
+      await this.#write(held.map(topic => ({ type: 'del', key: clientKey(clientId) + topic })))
+      for (const topic of held) this.#unapply(clientId, topic)
+    })
+  }
+
+  /** Removes every subscription of the client. */
+  clean (clientId: string): Promise<void> {
+    return this.#lock.run(clientId, async () => {
+      const topics = [...(this.#byClient.get(clientId)?.keys() ?? [])]
+      await this.#write(topics.map(topic => ({ type: 'del', key: clientKey(clientId) + topic })))
+      for (const topic of topics) this.#unapply(clientId, topic)
+    })
+  }
+
+  byClient (clientId: string): Subscription[] {
+    const stored = this.#byClient.get(clientId)
+    if (stored === undefined) return []
+    return [...stored].map(([topic, record]) => ({ topic, ...record }))
+  }
+
+  byTopic (topic: string): ClientSubscription[] {
+    return this.#trie.match(topic)
+  }
+
+  count (): { subsCount: number, clientsCount: number } {
+    return { subsCount: this.#trie.subscriptionsCount, clientsCount: this.#byClient.size }
+  }
+
+  /** Ids of the clients holding a subscription to exactly `topic`. */
+  * clientsOf (topic: string): Generator<string> {
+    for (const [clientId, stored] of this.#byClient) {
+      if (stored.has(topic)) yield clientId
+    }
+  }
+
+  /** Resolves once every change issued so far has settled. */
+  idle (): Promise<void> {
+    return this.#lock.idle()
+  }
+
+  #apply (clientId: string, topic: string, record: SubscriptionRecord): void {
+    let stored = this.#byClient.get(clientId)
+    if (stored === undefined) {
+      stored = new Map()
+      this.#byClient.set(clientId, stored)
+    }
+    const previous = stored.get(topic)
+    // only QoS>0 subscriptions get offline messages, so only they are matched
+    if (record.qos > 0) {
+      this.#trie.add(topic, { clientId, topic, qos: record.qos, rh: record.rh, rap: record.rap, nl: record.nl })
+    } else if (previous !== undefined && previous.qos > 0) {
+      this.#trie.remove(topic, { clientId, topic })
+    }
+    stored.set(topic, record)
+  }
+
+  #unapply (clientId: string, topic: string): void {
+    const stored = this.#byClient.get(clientId)
+    const previous = stored?.get(topic)
+    if (stored === undefined || previous === undefined) return
+    if (previous.qos > 0) this.#trie.remove(topic, { clientId, topic })
+    stored.delete(topic)
+    if (stored.size === 0) this.#byClient.delete(clientId)
+  }
+
+  async #write (ops: GroupCommitOperation[]): Promise<void> {
+    if (ops.length === 0) return
+    const encoded = ops.map(op => ({ ...op, keyEncoding: UTF8, valueEncoding: UTF8 }) as GroupCommitOperation)
+    if (this.#groupCommit !== undefined) {
+      if (this.#groupCommit.db !== this.#db) {
+        for (const op of encoded) op.sublevel = this.#db
+      }
+      await this.#groupCommit.write(encoded)
+      return
+    }
+    try {
+      await (this.#db.batch as (ops: unknown[], options: object) => Promise<void>)
+        .call(this.#db, encoded, { sync: true })
+    } catch (cause) {
+      throw new StoreError('could not write subscriptions', { cause })
+    }
+  }
+}
+
+// Only the fields the subscription has: a record read back must equal what
+// was stored, and an absent field is not the same as one set to undefined.
+function recordOf (sub: Subscription): SubscriptionRecord {
+  const record: SubscriptionRecord = { qos: sub.qos }
+  if (sub.rh !== undefined) record.rh = sub.rh
+  if (sub.rap !== undefined) record.rap = sub.rap
+  if (sub.nl !== undefined) record.nl = sub.nl
+  if (sub.subscriptionIdentifier !== undefined) record.subscriptionIdentifier = sub.subscriptionIdentifier
+  return record
+}
