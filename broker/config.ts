@@ -11,7 +11,7 @@ const positiveInt = z.number().int().positive()
 
 export const limitsSchema = z.strictObject({
   /** Largest MQTT packet accepted, in bytes; checked from the fixed header, before the body is buffered. */
-  maxPacketSize: positiveInt.max(268435455).default(256 * 1024),
+  maxPacketSize: positiveInt.min(64).max(268435455).default(256 * 1024),
   /** Most topic levels in a PUBLISH topic or SUBSCRIBE filter. aedes clamps to 100. */
   maxTopicLevels: positiveInt.max(100).default(32),
   /** Inbound QoS 2 messages a client may have awaiting PUBREL. */

@@ -1,0 +1,84 @@
+import type { Client } from 'aedes'
+import { isReservedFilter, isReservedTopic } from './reserved-topics.js'
+
+/** Who a connected client is: its user (null when anonymous) and client id. */
+export interface Identity {
+  readonly user: string | null
+  readonly clientId: string
+}
+
+/**
+ * Decides who may publish, subscribe and receive on a set of topics. The ACL
+ * file is one authority (plain topics); the IM layer brings another for the
+ * topics Hail reserves (`im/`, `$SYS/`).
+ */
+export interface TopicAuthority {
+  canPublish: (identity: Identity, topic: string) => boolean
+  canSubscribe: (identity: Identity, filter: string) => boolean
+  canReceive: (identity: Identity, topic: string) => boolean
+}
+
+/** Nobody may use reserved topics until a layer that owns them says otherwise. */
+export const denyAll: TopicAuthority = {
+  canPublish: () => false,
+  canSubscribe: () => false,
+  canReceive: () => false
+}
+
+/**
+ * Routes every check to the authority that owns the topic, for the identity
+ * bound to the client at CONNECT. A client with no identity (not yet
+ * authenticated) may do nothing.
+ */
+export class Access {
+  readonly #identities = new WeakMap<Client, Identity>()
+  #plain: TopicAuthority
+  #reserved: TopicAuthority
+
+  constructor (plain: TopicAuthority, reserved: TopicAuthority = denyAll) {
+    this.#plain = plain
+    this.#reserved = reserved
+  }
+
+  /** The ACL file (or the open / closed default) rules plain topics. */
+  setPlainAuthority (authority: TopicAuthority): void {
+    this.#plain = authority
+  }
+
+  /** The IM layer installs its authority over reserved topics. */
+  setReservedAuthority (authority: TopicAuthority): void {
+    this.#reserved = authority
+  }
+
+  bind (client: Client, identity: Identity): void {
+    this.#identities.set(client, identity)
+  }
+
+  identity (client: Client): Identity | undefined {
+    return this.#identities.get(client)
+  }
+
+  canPublish (client: Client, topic: string): boolean {
+    const identity = this.#identities.get(client)
+    if (identity === undefined) return false
+    return isReservedTopic(topic)
+      ? this.#reserved.canPublish(identity, topic)
+      : this.#plain.canPublish(identity, topic)
+  }
+
+  canSubscribe (client: Client, filter: string): boolean {
+    const identity = this.#identities.get(client)
+    if (identity === undefined) return false
+    return isReservedFilter(filter)
+      ? this.#reserved.canSubscribe(identity, filter)
+      : this.#plain.canSubscribe(identity, filter)
+  }
+
+  canReceive (client: Client, topic: string): boolean {
+    const identity = this.#identities.get(client)
+    if (identity === undefined) return false
+    return isReservedTopic(topic)
+      ? this.#reserved.canReceive(identity, topic)
+      : this.#plain.canReceive(identity, topic)
+  }
+}

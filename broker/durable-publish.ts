@@ -1,0 +1,103 @@
+import type { Aedes, PublishPacket } from 'aedes'
+import type { Logger } from 'pino'
+import type { Journal, JournalKey } from './persistence/journal.js'
+
+/**
+ * "A PUBACK means durable" (DESIGN.md, invariant 1).
+ *
+ * aedes 1.2 writes PUBACK before it publishes (lib/handlers/publish.js), and
+ * its persistence stores offline copies only afterwards. So every QoS > 0
+ * publish is appended to a synced journal in authorizePublish, which runs
+ * before the PUBACK; once aedes has stored the retained copy and every
+ * offline copy and handed the packet to the emitter, its `published` hook
+ * fires and the entry is completed. At start, entries never completed (the
+ * process died in between) are published again: subscribers get such a
+ * message at least once, as QoS 1 promises.
+ *
+ * The completion is a plain (unsynced) delete: it shares the database's
+ * write-ahead log with the stores' writes that precede it, and LevelDB
+ * recovers a prefix of that log, so the delete never survives without them.
+ *
+ * aedes hands the same packet object to authorizePublish and to published
+ * (PublishState keeps the original), which is what ties the two together.
+ */
+export class DurablePublish {
+  readonly #journal: Journal
+  readonly #log: Logger
+  readonly #keys = new WeakMap<object, JournalKey>()
+  #pending = 0
+  #idle: Array<() => void> = []
+
+  constructor (journal: Journal, logger: Logger) {
+    this.#journal = journal
+    this.#log = logger
+  }
+
+  /** In flight: journaled but not yet completed. */
+  get pending (): number {
+    return this.#pending
+  }
+
+  /** Journal a QoS > 0 packet, then let aedes go on (and acknowledge it). */
+  accept (packet: PublishPacket, done: (err?: Error | null) => void): void {
+    if (packet.qos === 0) return done(null)
+    this.#pending++
+    this.#journal.append(packet).then((key) => {
+      this.#keys.set(packet, key)
+      done(null)
+    }, (err: Error) => {
+      this.#settleOne()
+      // Not stored, so not acknowledged: the client's connection closes and
+      // it sends the message again after reconnecting [MQTT-4.4.0-1].
+      this.#log.error({ err, topic: packet.topic }, 'journal append failed: publish refused')
+      done(err)
+    })
+  }
+
+  /** aedes finished storing and routing this packet. */
+  published (packet: object): void {
+    const key = this.#keys.get(packet)
+    if (key === undefined) return
+    this.#keys.delete(packet)
+    this.#journal.complete(key).catch((err: unknown) => {
+      // Harmless: the entry is replayed at the next start (a duplicate, never a loss).
+      this.#log.warn({ err }, 'journal completion failed')
+    }).finally(() => this.#settleOne())
+  }
+
+  /** Publish what was acknowledged but not finished before the last stop. */
+  async replay (aedes: Aedes): Promise<number> {
+    let count = 0
+    for await (const { key, packet } of this.#journal.pending()) {
+      await new Promise<void>((resolve, reject) => {
+        aedes.publish(packet, (err?: Error) => err ? reject(err) : resolve())
+      })
+      await this.#journal.complete(key)
+      count++
+    }
+    return count
+  }
+
+  /** Wait until nothing is in flight, or `timeout` ms; what is left is replayed next start. */
+  async settle (timeout: number): Promise<void> {
+    if (this.#pending === 0) return
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeout)
+      this.#idle.push(() => { clearTimeout(timer); resolve() })
+    })
+  }
+
+  /** Wait for journal writes issued so far (completions are unsynced and queued). */
+  flush (): Promise<void> {
+    return this.#journal.flush()
+  }
+
+  #settleOne (): void {
+    this.#pending--
+    if (this.#pending === 0) {
+      const idle = this.#idle
+      this.#idle = []
+      for (const fn of idle) fn()
+    }
+  }
+}

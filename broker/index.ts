@@ -1,0 +1,7 @@
+export { createServer, HailServer } from './server.js'
+export type { CreateServerOptions, ServerAddresses, ServerEvents } from './server.js'
+export { parseConfig, configSchema, limitsSchema, describeIssues } from './config.js'
+export type { HailConfig, HailConfigInput, Limits } from './config.js'
+export type { Authenticate, AuthResult, Credentials, RefusalCode } from './authenticate.js'
+export type { Identity, TopicAuthority } from './access.js'
+export { HailError, ConfigError, ListenError, AclError, StoreError, ProtocolError } from './errors.js'

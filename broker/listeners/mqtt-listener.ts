@@ -1,0 +1,51 @@
+import net from 'node:net'
+import tls from 'node:tls'
+import type { Duplex } from 'node:stream'
+import { ConnectionSet } from './connection-set.js'
+import { listenOn, type BoundAddress } from './listen-on.js'
+
+export type ConnectionHandler = (conn: Duplex) => void
+
+export interface MqttListenerOptions {
+  host: string
+  port: number
+  /** Certificate and key as PEM contents; present for MQTT over TLS. */
+  tls?: { cert: Buffer, key: Buffer }
+  handle: ConnectionHandler
+  onConnection?: (transport: 'tcp' | 'tls') => void
+}
+
+/** MQTT over TCP or TLS: one raw stream per client, handed to the broker. */
+export class MqttListener {
+  readonly connections = new ConnectionSet()
+  readonly #server: net.Server
+  readonly #options: MqttListenerOptions
+
+  constructor (options: MqttListenerOptions) {
+    this.#options = options
+    const onSocket = (socket: net.Socket): void => {
+      // Small packets (PUBACK, PINGRESP) must not wait for Nagle's timer.
+      socket.setNoDelay(true)
+      this.connections.add(socket)
+      options.onConnection?.(options.tls ? 'tls' : 'tcp')
+      options.handle(socket)
+    }
+    this.#server = options.tls
+      ? tls.createServer({ cert: options.tls.cert, key: options.tls.key }, onSocket)
+      : net.createServer(onSocket)
+    // A TLS handshake failure concerns that one client only.
+    this.#server.on('tlsClientError', (_err: Error, socket: Duplex) => socket.destroy())
+  }
+
+  listen (): Promise<BoundAddress> {
+    return listenOn(this.#server, this.#options.host, this.#options.port)
+  }
+
+  /** Stop accepting; existing connections stay until the broker closes them. */
+  stop (): Promise<void> {
+    return new Promise((resolve) => {
+      if (!this.#server.listening) return resolve()
+      this.#server.close(() => resolve())
+    })
+  }
+}
