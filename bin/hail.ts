@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs'
+import { HailError } from '../broker/index.js'
+import { UsageError } from './errors.js'
+import { helpText } from './help.js'
+import { loadConfig, unknownEnvVars } from './load-config.js'
+import { runDaemon } from './run-daemon.js'
+
+/**
+ * The `hail` executable: picks a command from argv and runs it. Parsing,
+ * configuration and the daemon live in their own files so they can be tested
+ * without spawning.
+ */
+
+type Command = (args: string[]) => Promise<number>
+
+/** Subcommands by name; `user` and `token` (admin tasks) join here. */
+const commands: Record<string, Command> = {
+  start,
+  help: async () => print(helpText())
+}
+
+/** Set once the config is known: at debug/trace a startup error prints its stack. */
+let verbose = false
+
+async function start (args: string[]): Promise<number> {
+  // Before anything is parsed, so `hail --mqtt-port x --help` still helps.
+  const flags = args.slice(0, args.includes('--') ? args.indexOf('--') : args.length)
+  if (flags.includes('--help') || flags.includes('-h')) return print(helpText())
+  if (flags.includes('--version')) return print(`${version()}\n`)
+  const config = loadConfig({ argv: args, env: process.env, cwd: process.cwd() })
+  verbose = config.logLevel === 'debug' || config.logLevel === 'trace'
+  return await runDaemon(config, { version: version(), unknownEnv: unknownEnvVars(process.env) })
+}
+
+async function main (argv: string[]): Promise<number> {
+  const [first, ...rest] = argv
+  // No command, or flags first: `hail --mqtt-port 1884` means `hail start --mqtt-port 1884`.
+  const named = first !== undefined && !first.startsWith('-')
+  const name = named ? first : 'start'
+  const command = Object.hasOwn(commands, name) ? commands[name] : undefined
+  if (command === undefined) throw new UsageError(`unknown command '${name}'`)
+  return await command(named ? rest : argv)
+}
+
+function print (text: string): number {
+  process.stdout.write(text)
+  return 0
+}
+
+/** From package.json, one level up from bin/hail.ts and two from dist/bin/hail.js. */
+function version (): string {
+  for (const path of ['../package.json', '../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(path, import.meta.url), 'utf8')) as { name?: string, version?: string }
+      if (pkg.name === 'hail' && pkg.version !== undefined) return pkg.version
+    } catch {}
+  }
+  return 'unknown'
+}
+
+/** One line on stderr: the message is meant for the operator, the stack only for a bug report. */
+function report (err: unknown): number {
+  const known = err instanceof HailError
+  const message = err instanceof Error ? err.message : String(err)
+  let line = `hail: ${known ? '' : 'unexpected error: '}${message}`
+  if (err instanceof UsageError) line += " (run 'hail --help' for usage)"
+  else if (!known && !verbose) line += ' (--log-level debug prints the stack)'
+  process.stderr.write(`${line}\n`)
+  if (verbose && err instanceof Error && err.stack !== undefined) process.stderr.write(`${err.stack}\n`)
+  return err instanceof UsageError ? 2 : 1
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => process.exit(report(err))
+)
