@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# `npm test`: everything the suite needs, on a fresh Debian machine, then the suite.
+#   - Debian packages for the clients nobody here wrote (and later redis, chromium),
+#     installed with apt-get when missing (needs root, as on CI);
+#   - node modules (npm ci) when missing; the build (child-process tests run dist/);
+#   - tap over test/**/*.test.ts. Extra arguments go to tap (e.g. a file name).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
+command -v mosquitto >/dev/null 2>&1 || need+=(mosquitto)
+/usr/bin/python3 -c 'import paho.mqtt' >/dev/null 2>&1 || need+=(python3-paho-mqtt)
+if ((${#need[@]})); then
+  if [ "$(id -u)" != 0 ]; then
+    echo "test/run.sh: missing Debian packages: ${need[*]} (run as root, or apt-get install them)" >&2
+    exit 1
+  fi
+  echo "test/run.sh: installing ${need[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+[ -x node_modules/.bin/tap ] || npm ci --no-audit --no-fund
+npm run build --silent
+rm -rf .tap/test-results
+exec node_modules/.bin/tap "$@"
