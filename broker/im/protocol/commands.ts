@@ -1,0 +1,40 @@
+import { z } from 'zod'
+import { clientRef, convId, seq, userName } from './names.js'
+
+const name = z.string().trim().min(1).max(128)
+const users = z.array(userName).min(1).max(1000)
+
+/** The arguments of each `im/cmd/{method}` (docs/protocol.md, "Requests"); `req` is checked apart. */
+export const commands = {
+  conversations: z.strictObject({}),
+  sync: z.strictObject({ conv: convId, after: seq, limit: z.number().int().min(1).max(500).default(100) }),
+  read: z.strictObject({ conv: convId, seq: seq.min(1) }),
+  'direct.open': z.strictObject({ user: userName }),
+  'group.create': z.strictObject({ name, members: z.array(userName).max(1000).default([]) }),
+  'channel.create': z.strictObject({ name, public: z.boolean().default(true) }),
+  'channel.follow': z.strictObject({ conv: convId }),
+  'channel.unfollow': z.strictObject({ conv: convId }),
+  'conv.add': z.strictObject({ conv: convId, users }),
+  'conv.remove': z.strictObject({ conv: convId, users }),
+  'conv.leave': z.strictObject({ conv: convId }),
+  'conv.rename': z.strictObject({ conv: convId, name }),
+  'conv.role': z.strictObject({ conv: convId, user: userName, role: z.enum(['admin', 'member']) }),
+  'conv.members': z.strictObject({ conv: convId }),
+  'presence.set': z.strictObject({ status: z.enum(['online', 'away', 'busy']) }),
+  'keys.put': z.strictObject({
+    keyId: z.string().min(1).max(128),
+    alg: z.string().min(1).max(64),
+    publicKey: z.string().min(1).max(8192).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'not base64')
+  }),
+  'keys.get': z.strictObject({ user: userName })
+} as const
+
+export type Method = keyof typeof commands
+export type CommandArgs<M extends Method> = z.output<(typeof commands)[M]>
+
+export function isMethod (method: string): method is Method {
+  return Object.hasOwn(commands, method)
+}
+
+/** Every request carries the client's correlation id. */
+export const requestEnvelope = z.object({ req: clientRef }).loose()

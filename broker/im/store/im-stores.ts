@@ -1,0 +1,17 @@
+import type { ConversationStore } from './conversation-store.js'
+import type { KeyDirectory } from './key-directory.js'
+import type { MessageLog } from './message-log.js'
+import type { ReceiptStore } from './receipt-store.js'
+
+/**
+ * Every store the IM engine uses; createLevelImStores() builds them on the
+ * server's database, a Redis variant will build them on Redis.
+ */
+export interface ImStores {
+  log: MessageLog
+  conversations: ConversationStore
+  receipts: ReceiptStore
+  keys: KeyDirectory
+  /** Waits for every write in flight; does not close the database. */
+  close: () => Promise<void>
+}

@@ -1,0 +1,42 @@
+import type { GroupCommit, LevelDatabase } from '../../persistence/group-commit.js'
+import type { ImStores } from './im-stores.js'
+import { LevelConversationStore, type LevelConversationStoreOptions } from './level-conversation-store.js'
+import { LevelKeyDirectory } from './level-key-directory.js'
+import { LevelMessageLog, type LevelMessageLogOptions } from './level-message-log.js'
+import { LevelReceiptStore, type LevelReceiptStoreOptions } from './level-receipt-store.js'
+
+export interface LevelImStoresOptions {
+  log?: LevelMessageLogOptions
+  conversations?: LevelConversationStoreOptions
+  receipts?: Omit<LevelReceiptStoreOptions, 'groupCommit'>
+}
+
+/** The sublevels of the server's database that the IM stores use. */
+export const IM_SUBLEVELS = {
+  log: 'im-log',
+  conversations: 'im-conv',
+  receipts: 'im-receipts',
+  keys: 'im-keys'
+} as const
+
+/**
+ * Every IM store on its own sublevel of `db` (the server's one database);
+ * log, conversations and keys write through `groupCommit` (synced), receipts
+ * through an unsynced group commit of their own.
+ */
+export function createLevelImStores (db: LevelDatabase, groupCommit: GroupCommit, options: LevelImStoresOptions = {}): ImStores {
+  const sublevel = (name: string): LevelDatabase => db.sublevel<string, string>(name, { keyEncoding: 'utf8', valueEncoding: 'utf8' })
+  const log = new LevelMessageLog(sublevel(IM_SUBLEVELS.log), groupCommit, options.log)
+  const conversations = new LevelConversationStore(sublevel(IM_SUBLEVELS.conversations), groupCommit, options.conversations)
+  const receipts = new LevelReceiptStore(sublevel(IM_SUBLEVELS.receipts), options.receipts)
+  const keys = new LevelKeyDirectory(sublevel(IM_SUBLEVELS.keys), groupCommit)
+  return {
+    log,
+    conversations,
+    receipts,
+    keys,
+    async close () {
+      await Promise.all([log.close(), conversations.close(), receipts.close(), keys.close()])
+    }
+  }
+}

@@ -1,0 +1,337 @@
+import type { GroupCommit, GroupCommitOperation, LevelDatabase } from '../../persistence/group-commit.js'
+import { isUserName, requireConvId } from './conv-id.js'
+import { StoreError, StoreInputError } from './errors.js'
+import { LevelJson, prefixRange } from './level-json.js'
+import {
+  READ_LIMIT_DEFAULT, READ_LIMIT_MAX,
+  type AppendResult, type Draft, type Envelope, type MessageLog, type PruneOptions, type ReadOptions, type ReadResult
+} from './message-log.js'
+
+/** Client message ids: printable ASCII without spaces, as UUIDs and ULIDs are. */
+export const CID_PATTERN = /^[\x21-\x7e]{1,128}$/
+const KIND_PATTERN = /^[\x21-\x7e]{1,64}$/
+
+// Keys (no conv id or user name contains '!'):
+//   m!{conv}!{seq, 16 digits}     the envelope, JSON
+//   i!{conv}!{from}!{cid}         the seq of the message (from, cid) sent
+//   p!{conv}                      the highest seq ever pruned
+// The counter is read back from the newest m! key and p!, both written in the
+// same synced batches as the messages, so a crash can neither reuse nor skip
+// a seq.
+const SEQ_DIGITS = 16
+const PRUNE_CHUNK = 1000
+const IDLE_CONVS_KEPT = 100_000
+
+export interface LevelMessageLogOptions {
+  /** How many idle conversations keep their counters in memory (default 100,000). */
+  idleConvsKept?: number
+}
+
+interface Normalized {
+  from: string
+  device: string
+  cid: string
+  kind: string
+  body: unknown
+  ts: number | undefined
+}
+
+type Job =
+  | { type: 'append', draft: Normalized, resolve: (result: AppendResult) => void, reject: (err: Error) => void }
+  | { type: 'prune', options: PruneOptions, removed: number, resolve: (removed: number) => void, reject: (err: Error) => void }
+
+interface ConvState {
+  /** Whether first and last hold what is on disk. */
+  loaded: boolean
+  loading: Promise<void> | undefined
+  /** The oldest stored seq; last + 1 when nothing is stored. */
+  first: number
+  /** The newest committed seq. */
+  last: number
+  jobs: Job[]
+  /** Set while jobs run; the promise settles when the queue is empty. */
+  running: Promise<void> | undefined
+}
+
+/**
+ * The conversation log on a level sublevel. Each conversation has a queue:
+ * appends that arrive while the previous write of that conversation is being
+ * synced are stamped and written together as the next batch, so one
+ * conversation pays about one fsync per round trip however many senders it
+ * has, and different conversations share the group commit's fsyncs. A batch
+ * is formed only once the previous one is on disk, so a failed write cannot
+ * leave a later seq behind a missing one.
+ */
+export class LevelMessageLog implements MessageLog {
+  readonly #store: LevelJson
+  readonly #states = new Map<string, ConvState>()
+  readonly #idleConvsKept: number
+  #closed = false
+
+  /**
+   * `db` is the log's sublevel; `groupCommit` the server's synced group
+   * commit on the same database.
+   */
+  constructor (db: LevelDatabase, groupCommit: GroupCommit, options: LevelMessageLogOptions = {}) {
+    this.#store = new LevelJson(db, groupCommit, 'message log')
+    this.#idleConvsKept = options.idleConvsKept ?? IDLE_CONVS_KEPT
+  }
+
+  append (conv: string, draft: Draft): Promise<AppendResult> {
+    try {
+      requireConvId(conv)
+      const normalized = normalizeDraft(draft)
+      return this.#enqueue<AppendResult>(conv, (resolve, reject) => ({ type: 'append', draft: normalized, resolve, reject }))
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  async read (conv: string, options: ReadOptions): Promise<ReadResult> {
+    requireConvId(conv)
+    const after = requireSeq(options.after, 'after')
+    const limit = Math.min(options.limit ?? READ_LIMIT_DEFAULT, READ_LIMIT_MAX)
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new StoreInputError(`read limit must be a positive integer, not ${String(options.limit)}`)
+    const state = await this.#ready(conv)
+    const { first, last } = state
+    const messages: Envelope[] = []
+    let more = false
+    if (after < last) {
+      // up to the newest committed seq only: a batch may be on disk a moment
+      // before its appends resolve, and lastSeq must not trail the messages
+      const range = { gt: messageKey(conv, after), lte: messageKey(conv, last), limit: limit + 1 }
+      for await (const [, envelope] of this.#store.entries<Envelope>(range)) {
+        if (messages.length === limit) {
+          more = true
+          break
+        }
+        messages.push(envelope)
+      }
+    }
+    return { messages, more, lastSeq: last, firstSeq: first }
+  }
+
+  async lastSeq (conv: string): Promise<number> {
+    requireConvId(conv)
+    return (await this.#ready(conv)).last
+  }
+
+  async get (conv: string, seq: number): Promise<Envelope | undefined> {
+    requireConvId(conv)
+    requireSeq(seq, 'seq')
+    if (seq < 1) return undefined
+    return await this.#store.get<Envelope>(messageKey(conv, seq))
+  }
+
+  prune (conv: string, options: PruneOptions): Promise<number> {
+    try {
+      requireConvId(conv)
+      if (options.maxCount !== undefined) requireSeq(options.maxCount, 'maxCount')
+      if (options.maxAgeMs !== undefined && !(Number.isFinite(options.maxAgeMs) && options.maxAgeMs >= 0)) {
+        throw new StoreInputError(`maxAgeMs must be a number >= 0, not ${String(options.maxAgeMs)}`)
+      }
+      if (options.now !== undefined && !Number.isFinite(options.now)) throw new StoreInputError('now must be a number')
+      if (options.maxCount === undefined && options.maxAgeMs === undefined) return Promise.resolve(0)
+      return this.#enqueue<number>(conv, (resolve, reject) => ({ type: 'prune', options, removed: 0, resolve, reject }))
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  async close (): Promise<void> {
+    this.#closed = true
+    for (const state of this.#states.values()) await state.running
+    await this.#store.groupCommit.flush()
+  }
+
+  #enqueue<T> (conv: string, make: (resolve: (value: T) => void, reject: (err: Error) => void) => Job): Promise<T> {
+    if (this.#closed) return Promise.reject(new StoreError('the message log is closed'))
+    const state = this.#state(conv)
+    const result = new Promise<T>((resolve, reject) => { state.jobs.push(make(resolve, reject)) })
+    state.running ??= this.#run(conv, state)
+    return result
+  }
+
+  #state (conv: string): ConvState {
+    let state = this.#states.get(conv)
+    if (state === undefined) {
+      // before the new state is in the map, so it is never the one forgotten
+      this.#forgetIdle()
+      state = { loaded: false, loading: undefined, first: 1, last: 0, jobs: [], running: undefined }
+    } else {
+      this.#states.delete(conv) // re-inserted below: Map order is then least recently used first
+    }
+    this.#states.set(conv, state)
+    return state
+  }
+
+  async #ready (conv: string): Promise<ConvState> {
+    const state = this.#state(conv)
+    await this.#loaded(conv, state)
+    return state
+  }
+
+  /** Reads the counters once; after a failed write they are read again. */
+  async #loaded (conv: string, state: ConvState): Promise<void> {
+    if (state.loaded) return
+    state.loading ??= this.#load(conv, state).then(
+      () => { state.loaded = true; state.loading = undefined },
+      (err: unknown) => { state.loading = undefined; throw err })
+    await state.loading
+  }
+
+  async #load (conv: string, state: ConvState): Promise<void> {
+    const range = prefixRange(`m!${conv}!`)
+    let newest = 0
+    let oldest = 0
+    for await (const key of this.#store.keys({ ...range, reverse: true, limit: 1 })) newest = seqOf(key)
+    for await (const key of this.#store.keys({ ...range, limit: 1 })) oldest = seqOf(key)
+    const pruned = await this.#store.get<number>(`p!${conv}`) ?? 0
+    state.last = Math.max(newest, pruned)
+    state.first = oldest > 0 ? oldest : state.last + 1
+  }
+
+  async #run (conv: string, state: ConvState): Promise<void> {
+    while (state.jobs.length > 0) {
+      try {
+        await this.#loaded(conv, state)
+      } catch (cause) {
+        const err = new StoreError(`cannot read the log of ${conv}`, { cause })
+        for (const job of state.jobs.splice(0)) job.reject(err)
+        break
+      }
+      const head = state.jobs[0]
+      if (head.type === 'prune') {
+        state.jobs.shift()
+        await this.#pruneChunk(conv, state, head)
+        continue
+      }
+      const end = state.jobs.findIndex(job => job.type !== 'append')
+      const group = state.jobs.splice(0, end < 0 ? state.jobs.length : end) as Array<Extract<Job, { type: 'append' }>>
+      await this.#appendGroup(conv, state, group)
+    }
+    state.running = undefined
+    this.#forgetIdle()
+  }
+
+  async #appendGroup (conv: string, state: ConvState, group: Array<Extract<Job, { type: 'append' }>>): Promise<void> {
+    try {
+      const idKeys = group.map(job => idempotencyKey(conv, job.draft.from, job.draft.cid))
+      const storedSeqs = await this.#store.getMany<number>(idKeys)
+      const storedEnvelopes = await this.#store.getMany<Envelope>(
+        storedSeqs.map(seq => messageKey(conv, seq ?? 0)))
+      const results: AppendResult[] = []
+      const inGroup = new Map<string, Envelope>()
+      const ops: GroupCommitOperation[] = []
+      let last = state.last
+      for (const [i, job] of group.entries()) {
+        const earlier = storedEnvelopes[i] ?? inGroup.get(idKeys[i])
+        if (earlier !== undefined) {
+          results.push({ envelope: earlier, duplicate: true })
+          continue
+        }
+        const seq = ++last
+        const { from, device, cid, kind, body, ts } = job.draft
+        const envelope: Envelope = { id: `${conv}/${seq}`, conv, seq, from, device, cid, ts: ts ?? Date.now(), kind, body }
+        inGroup.set(idKeys[i], envelope)
+        ops.push(this.#store.put(messageKey(conv, seq), envelope), this.#store.put(idKeys[i], seq))
+        results.push({ envelope, duplicate: false })
+      }
+      await this.#store.write(ops)
+      state.last = last
+      for (const [i, job] of group.entries()) job.resolve(results[i])
+    } catch (cause) {
+      const err = cause instanceof StoreError ? cause : new StoreError(`cannot append to ${conv}`, { cause })
+      for (const job of group) job.reject(err)
+      // whether the batch reached the disk is unknown: read the counter again
+      state.loaded = false
+    }
+  }
+
+  async #pruneChunk (conv: string, state: ConvState, job: Extract<Job, { type: 'prune' }>): Promise<void> {
+    try {
+      const { maxCount, maxAgeMs, now = Date.now() } = job.options
+      // seqs <= byCount go whatever their age; the rest while older than cutoff
+      const byCount = maxCount === undefined ? 0 : state.last - maxCount
+      const cutoff = maxAgeMs === undefined ? -Infinity : now - maxAgeMs
+      const ops: GroupCommitOperation[] = []
+      let through = 0
+      let removed = 0
+      if (state.first <= state.last) {
+        const range = { gte: messageKey(conv, state.first), lte: messageKey(conv, state.last), limit: PRUNE_CHUNK }
+        for await (const [key, envelope] of this.#store.entries<Envelope>(range)) {
+          if (envelope.seq > byCount && !(envelope.ts < cutoff)) break
+          ops.push(this.#store.del(key), this.#store.del(idempotencyKey(conv, envelope.from, envelope.cid)))
+          through = envelope.seq
+          removed++
+        }
+      }
+      if (removed > 0) {
+        ops.push(this.#store.put(`p!${conv}`, through))
+        await this.#store.write(ops)
+        state.first = through + 1
+        job.removed += removed
+      }
+      if (removed === PRUNE_CHUNK) {
+        state.jobs.push(job) // the rest after the appends that queued meanwhile
+      } else {
+        job.resolve(job.removed)
+      }
+    } catch (cause) {
+      job.reject(new StoreError(`cannot prune ${conv}`, { cause }))
+      state.loaded = false
+    }
+  }
+
+  #forgetIdle (): void {
+    if (this.#states.size < this.#idleConvsKept) return
+    for (const [conv, state] of this.#states) {
+      if (this.#states.size < this.#idleConvsKept) break
+      // An idle state holds exactly what #load would read back, so it may go;
+      // one with jobs never may, or a second runner would count the same seqs.
+      if (state.running === undefined && state.jobs.length === 0) this.#states.delete(conv)
+    }
+  }
+}
+
+function normalizeDraft (draft: Draft): Normalized {
+  if (draft === null || typeof draft !== 'object') throw new StoreInputError('a draft must be an object')
+  const { from, device, cid, kind, body, ts } = draft
+  // '$system' authors the log's own events (member joined, renamed ...); no user can be named so.
+  if (from !== SYSTEM_AUTHOR && !isUserName(from)) throw new StoreInputError(`from is not a user name: ${JSON.stringify(from)}`)
+  if (typeof device !== 'string') throw new StoreInputError('device must be a string')
+  if (typeof cid !== 'string' || !CID_PATTERN.test(cid)) throw new StoreInputError(`cid must be 1-128 printable ASCII characters: ${JSON.stringify(cid)}`)
+  if (typeof kind !== 'string' || !KIND_PATTERN.test(kind)) throw new StoreInputError(`kind must be 1-64 printable ASCII characters: ${JSON.stringify(kind)}`)
+  if (ts !== undefined && !Number.isFinite(ts)) throw new StoreInputError('ts must be a number of ms')
+  let encoded: string | undefined
+  try {
+    encoded = JSON.stringify(body)
+  } catch (cause) {
+    throw new StoreInputError('the body is not JSON', { cause })
+  }
+  if (encoded === undefined) throw new StoreInputError('the body is not JSON')
+  return { from, device, cid, kind, body, ts }
+}
+
+function requireSeq (value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new StoreInputError(`${name} must be an integer >= 0, not ${String(value)}`)
+  }
+  return value
+}
+
+function messageKey (conv: string, seq: number): string {
+  return `m!${conv}!${String(seq).padStart(SEQ_DIGITS, '0')}`
+}
+
+function seqOf (key: string): number {
+  const seq = Number(key.slice(key.lastIndexOf('!') + 1))
+  if (!Number.isSafeInteger(seq) || seq < 1) throw new StoreError(`not a message key: ${key}`)
+  return seq
+}
+
+const SYSTEM_AUTHOR = '$system'
+
+function idempotencyKey (conv: string, from: string, cid: string): string {
+  return `i!${conv}!${from}!${cid}`
+}

@@ -1,0 +1,87 @@
+import t from 'tap'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setImmediate as nextTurn } from 'node:timers/promises'
+import { Level } from 'level'
+import { GroupCommit, type GroupCommitOperation } from '../../../../broker/persistence/group-commit.js'
+import { LevelMessageLog } from '../../../../broker/im/store/level-message-log.js'
+import { messageLogSuite } from './message-log.abstract.js'
+import { levelFactory } from './store-fixture.js'
+
+messageLogSuite(t, levelFactory('im-log', (db, groupCommit) => new LevelMessageLog(db, groupCommit)))
+
+t.test('with counters of one idle conversation kept in memory, the log stays right', async (t) => {
+  // conversations are forgotten and read back from disk all the time
+  messageLogSuite(t, levelFactory('im-log', (db, groupCommit) => new LevelMessageLog(db, groupCommit, { idleConvsKept: 1 })))
+})
+
+t.test('appends to one busy conversation share synced batches', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'hail-im-log-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const db = new Level<string, Buffer>(dir, { valueEncoding: 'buffer' })
+  const batches: number[] = []
+  const log = new LevelMessageLog(db.sublevel('im-log'), new GroupCommit(db, { onBatch: (count) => { batches.push(count) } }))
+  const appends = []
+  for (let i = 0; i < 200; i++) {
+    // arriving over several turns of the event loop, as publishes from many sockets do
+    if (i % 10 === 0) await nextTurn()
+    appends.push(log.append('g:aaaaaaaaaaaa', { from: 'a', device: 'd', cid: `c${i}`, kind: 'text', body: i }))
+  }
+  const seqs = (await Promise.all(appends)).map(r => r.envelope.seq)
+  t.same(seqs, Array.from({ length: 200 }, (_, i) => i + 1), 'seqs in call order')
+  t.ok(batches.length < 200, `${batches.length} synced batches for 200 appends`)
+  await log.close()
+  await db.close()
+})
+
+t.test('a log refuses a group commit on another database', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'hail-im-log-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const one = new Level(join(dir, 'one'))
+  const other = new Level(join(dir, 'other'))
+  t.throws(() => new LevelMessageLog(one.sublevel('im-log'), new GroupCommit(other)), { code: 'HAIL_ERR_STORE' })
+  await Promise.all([one.close(), other.close()])
+})
+
+t.test('a closed log refuses appends', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'hail-im-log-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const db = new Level<string, Buffer>(dir, { valueEncoding: 'buffer' })
+  const log = new LevelMessageLog(db.sublevel('im-log'), new GroupCommit(db))
+  const pending = log.append('g:aaaaaaaaaaaa', { from: 'a', device: 'd', cid: 'c1', kind: 'text', body: 1 })
+  await log.close()
+  t.equal((await pending).envelope.seq, 1, 'an append issued before close() completes')
+  await t.rejects(log.append('g:aaaaaaaaaaaa', { from: 'a', device: 'd', cid: 'c2', kind: 'text', body: 2 }), { code: 'HAIL_ERR_STORE' })
+  await db.close()
+})
+
+t.test('a failed write rejects its appends and leaves no gap: the next append takes the seq they did not get', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'hail-im-log-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const db = new Level<string, Buffer>(dir, { valueEncoding: 'buffer' })
+  class FailingOnce extends GroupCommit {
+    fail = false
+    override write (ops: GroupCommitOperation[]): Promise<void> {
+      if (!this.fail) return super.write(ops)
+      this.fail = false
+      return Promise.reject(new Error('disk full'))
+    }
+  }
+  const groupCommit = new FailingOnce(db)
+  const log = new LevelMessageLog(db.sublevel('im-log'), groupCommit)
+  const conv = 'g:aaaaaaaaaaaa'
+  const send = (cid: string) => log.append(conv, { from: 'a', device: 'd', cid, kind: 'text', body: cid })
+  await send('ok1')
+  groupCommit.fail = true
+  const failed = [send('lost1'), send('lost2')]
+  await nextTurn() // the failing batch is formed and being written
+  const later = send('ok2') // queued behind it
+  for (const append of failed) await t.rejects(append, { code: 'HAIL_ERR_STORE' })
+  t.equal((await later).envelope.seq, 2, 'the batch after the failed one takes seq 2')
+  t.equal((await send('lost1')).envelope.seq, 3, 'a failed message sent again is new')
+  const { messages } = await log.read(conv, { after: 0, limit: 10 })
+  t.same(messages.map(m => [m.seq, m.cid]), [[1, 'ok1'], [2, 'ok2'], [3, 'lost1']])
+  await log.close()
+  await db.close()
+})
