@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http'
+import { exactDedupe } from '../delivery-dedupe.js'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Aedes } from 'aedes'
@@ -67,6 +68,7 @@ export function guardedHandle (aedes: Aedes, opts: GuardedHandleOptions): (conn:
     // Read now: a socket forgets its peer once destroyed, and aedes destroys first.
     const address = (conn as Partial<Socket>).remoteAddress ?? req?.socket?.remoteAddress
     const client = aedes.handle(conn, req)
+    exactDedupe(client)
     const parser = (client as unknown as ClientInternals)._parser
     const parse = parser?.parse
     if (parser === undefined || typeof parse !== 'function' || typeof parser.prependListener !== 'function') {

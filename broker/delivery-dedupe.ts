@@ -1,0 +1,43 @@
+import type { Client } from 'aedes'
+
+/** How many recent deliveries per client are remembered; overlapping copies come within one emit. */
+const WINDOW = 1024
+
+type Deliver = (packet: { brokerId?: string | null, brokerCounter?: number }, cb: () => void) => void
+interface ClientInternals { duplicates: Record<string, number>, deliver0: Deliver, deliverQoS: Deliver }
+
+/**
+ * aedes 1.2 delivers a message once to a client whose subscriptions overlap,
+ * by keeping, per client, the highest broker counter it delivered and
+ * dropping anything lower (lib/client.js, dedupe). But counters are taken
+ * when a publish starts and packets are emitted when its stores are done,
+ * so a later publish on a cheaper path (QoS 0, no persistent subscriber)
+ * overtakes an earlier one, and the earlier one is then silently dropped
+ * for every client that already got the later one: a lost QoS 1 message.
+ *
+ * This replaces that high-water mark with the set of recently delivered
+ * (broker, counter) pairs: a copy is dropped only when that very message was
+ * delivered already. aedes' own check is neutralised (its map always reads 0).
+ */
+export function exactDedupe (client: Client): void {
+  const internals = client as unknown as ClientInternals
+  internals.duplicates = new Proxy(Object.create(null) as Record<string, number>, {
+    get: () => 0,
+    set: () => true
+  })
+  const seen = new Set<string>()
+  const wrap = (deliver: Deliver): Deliver => function deliverOnce (packet, cb) {
+    if (packet.brokerId) {
+      const key = `${packet.brokerId}:${packet.brokerCounter ?? 0}`
+      if (seen.has(key)) {
+        setImmediate(cb)
+        return
+      }
+      seen.add(key)
+      if (seen.size > WINDOW) seen.delete(seen.values().next().value as string)
+    }
+    deliver(packet, cb)
+  }
+  internals.deliver0 = wrap(internals.deliver0)
+  internals.deliverQoS = wrap(internals.deliverQoS)
+}
