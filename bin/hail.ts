@@ -5,6 +5,8 @@ import { UsageError } from './errors.js'
 import { helpText } from './help.js'
 import { loadConfig, unknownEnvVars } from './load-config.js'
 import { runDaemon } from './run-daemon.js'
+import { tokenCommand } from './token-command.js'
+import { userCommand } from './user-command.js'
 
 /**
  * The `hail` executable: picks a command from argv and runs it. Parsing,
@@ -14,10 +16,26 @@ import { runDaemon } from './run-daemon.js'
 
 type Command = (args: string[]) => Promise<number>
 
-/** Subcommands by name; `user` and `token` (admin tasks) join here. */
+/** Subcommands by name. */
 const commands: Record<string, Command> = {
   start,
-  help: async () => print(helpText())
+  help: async () => print(helpText()),
+  // Admin tasks: through the daemon's admin socket when it runs, on the data directory otherwise.
+  user: async (args) => wantsHelp(args) ? print(helpText()) : await userCommand(args, io()),
+  token: async (args) => wantsHelp(args) ? print(helpText()) : await tokenCommand(args, io())
+}
+
+function io (): { env: NodeJS.ProcessEnv, cwd: string, stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream } {
+  return { env: process.env, cwd: process.cwd(), stdout: process.stdout, stderr: process.stderr }
+}
+
+/** The arguments before any `--`. */
+function flagsOf (args: string[]): string[] {
+  return args.slice(0, args.includes('--') ? args.indexOf('--') : args.length)
+}
+
+function wantsHelp (args: string[]): boolean {
+  return flagsOf(args).includes('--help') || flagsOf(args).includes('-h')
 }
 
 /** Set once the config is known: at debug/trace a startup error prints its stack. */
@@ -25,9 +43,8 @@ let verbose = false
 
 async function start (args: string[]): Promise<number> {
   // Before anything is parsed, so `hail --mqtt-port x --help` still helps.
-  const flags = args.slice(0, args.includes('--') ? args.indexOf('--') : args.length)
-  if (flags.includes('--help') || flags.includes('-h')) return print(helpText())
-  if (flags.includes('--version')) return print(`${version()}\n`)
+  if (wantsHelp(args)) return print(helpText())
+  if (flagsOf(args).includes('--version')) return print(`${version()}\n`)
   const config = loadConfig({ argv: args, env: process.env, cwd: process.cwd() })
   verbose = config.logLevel === 'debug' || config.logLevel === 'trace'
   return await runDaemon(config, { version: version(), unknownEnv: unknownEnvVars(process.env) })

@@ -1,3 +1,4 @@
+import { DEFAULT_TTL } from './token-command.js'
 import { cliConfigSchema, configFileOption, optionGroups, type OptionSpec } from './options.js'
 
 /**
@@ -9,6 +10,11 @@ export function helpText (): string {
   const defaults = cliConfigSchema.parse({}) as Record<string, unknown>
   const lines = [
     'Usage: hail [start] [options]   run the broker (start is the default command)',
+    '       hail user add NAME [--password-stdin]     add a user',
+    '       hail user passwd NAME [--password-stdin]  set a user\'s password',
+    '       hail user del NAME                        delete a user',
+    '       hail user list                            list users and when they were added',
+    '       hail token NAME [--ttl TTL]               print a token to use as NAME\'s password',
     '       hail help                print this help (also --help, -h)',
     '       hail --version           print the version',
     '',
@@ -22,12 +28,21 @@ export function helpText (): string {
   }
   lines.push(
     '',
+    'Users and tokens:',
+    ...wrap('The user and token commands take --data DIR and -c, --config FILE (and HAIL_DATA, HAIL_CONFIG) to find the data directory, as start does. While a daemon runs on it they go through its admin socket, DIR/admin.sock; otherwise they open the directory themselves.', '  '),
+    '  --password-stdin',
+    ...wrap('Read the password from the first line of stdin instead of asking for it, twice and without echo, on the terminal.', '      '),
+    '  --ttl TTL',
+    ...wrap(`How long the token works: a number and a unit s, m, h or d, from 1s to 30d; default ${DEFAULT_TTL}. Only the token is printed, on stdout.`, '      '),
+    ...wrap('A user name is 1-64 characters: a-z and 0-9, then also _ . -. A client logs in with user name NAME, its password or a token, and client id NAME/DEVICE (DEVICE: 1-64 of A-Z a-z 0-9 _ . -); any other client id is refused. Changing the password or deleting the user revokes its tokens; deleting it also disconnects its clients.', '  '),
+    '',
     'Signals:',
     ...wrap('The first SIGTERM or SIGINT (Ctrl-C) stops accepting connections, lets in-flight writes reach the store, closes it and exits 0. A second signal during that exits at once: 143 after SIGTERM, 130 after SIGINT.', '  '),
     '',
     'Exit status:',
-    '  0        stopped cleanly',
-    '  1        configuration or startup failed (one line on stderr says why)',
+    '  0        stopped cleanly, or a user or token command succeeded',
+    '  1        configuration or startup failed, or a user or token command was',
+    '           refused (one line on stderr says why)',
     '  2        bad command line: unknown command or option, bad flag value',
     '  130/143  forced to stop by a second SIGINT/SIGTERM',
     ''

@@ -59,3 +59,44 @@ export class NotFoundError extends HailError {
     this.name = 'NotFoundError'
   }
 }
+
+/** Codes of UserError: what was wrong with a user name, a password or the user asked for. */
+export type UserErrorCode =
+  | 'HAIL_ERR_USER_EXISTS'
+  | 'HAIL_ERR_NO_USER'
+  | 'HAIL_ERR_BAD_NAME'
+  | 'HAIL_ERR_BAD_PASSWORD'
+
+/** A user operation refused: the name is taken, unknown or malformed, or the password unusable. */
+export class UserError extends HailError {
+  declare readonly code: UserErrorCode
+
+  constructor (code: UserErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options)
+    this.name = 'UserError'
+  }
+}
+
+/** A token could not be issued (`HAIL_ERR_BAD_TTL`: lifetime out of range). */
+export class TokenError extends HailError {
+  constructor (code: 'HAIL_ERR_BAD_TTL', message: string, options?: { cause?: unknown }) {
+    super(code, message, options)
+    this.name = 'TokenError'
+  }
+}
+
+/** The admin channel failed: a malformed request, an unknown op, a socket that does not answer. */
+export class AdminError extends HailError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super('HAIL_ERR_ADMIN', message, options)
+    this.name = 'AdminError'
+  }
+}
+
+/** The data directory is locked by another process (a running server, most likely). */
+export class DataDirBusyError extends HailError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super('HAIL_ERR_DATA_BUSY', message, options)
+    this.name = 'DataDirBusyError'
+  }
+}

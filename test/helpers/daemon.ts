@@ -14,12 +14,16 @@ export class Daemon {
   readonly child: ChildProcess
   readonly lines: string[] = []
   #exit: Promise<number | null>
+  #onLine: ((line: string) => void) | undefined
 
   private constructor (child: ChildProcess) {
     this.child = child
     this.#exit = once(child, 'exit').then(([code]) => code as number | null)
-    const rl = createInterface({ input: child.stdout! })
-    rl.on('line', (line) => this.lines.push(line))
+    // One reader for the daemon's life: closing a second one would pause stdout.
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      this.lines.push(line)
+      this.#onLine?.(line)
+    })
     child.stderr!.on('data', (d: Buffer) => this.lines.push(d.toString()))
   }
 
@@ -29,17 +33,16 @@ export class Daemon {
     const daemon = new Daemon(child)
     const addresses = await new Promise<Addresses>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`hail did not listen within ${timeoutMs} ms:\n${daemon.lines.join('\n')}`)), timeoutMs)
-      const rl = createInterface({ input: child.stdout! })
-      rl.on('line', (line) => {
+      daemon.#onLine = (line) => {
         try {
           const entry = JSON.parse(line) as { msg?: string, addresses?: Addresses }
           if (entry.msg === 'listening' && entry.addresses) {
             clearTimeout(timer)
-            rl.close()
+            daemon.#onLine = undefined
             resolve(entry.addresses)
           }
         } catch {}
-      })
+      }
       daemon.#exit.then((code) => {
         clearTimeout(timer)
         reject(new Error(`hail exited with ${code} before listening:\n${daemon.lines.join('\n')}`))

@@ -1,0 +1,78 @@
+import { z } from 'zod'
+import { describeIssues } from '../config.js'
+import { AdminError } from '../errors.js'
+import type { TokenService } from '../users/tokens.js'
+import type { User, UserStore } from '../users/user-store.js'
+
+/** What the admin ops act on: the server's, or those the CLI opens itself when no server runs. */
+export interface AdminContext {
+  users: UserStore
+  tokens: TokenService
+  /** Called after a user was deleted; the server disconnects that user's clients. */
+  onUserDeleted?: (name: string) => void
+}
+
+/** A user as the admin channel shows it: no stamp, no hash. */
+export interface UserSummary {
+  name: string
+  /** Milliseconds since the epoch. */
+  created: number
+}
+
+const name = z.string()
+const password = z.string()
+
+/** Each op: its arguments' schema and what it does; results are plain JSON. */
+const ops = {
+  'user.add': {
+    args: z.strictObject({ name, password }),
+    run: async (c: AdminContext, a: { name: string, password: string }): Promise<UserSummary> => summary(await c.users.add(a.name, a.password))
+  },
+  'user.del': {
+    args: z.strictObject({ name }),
+    run: async (c: AdminContext, a: { name: string }): Promise<{ name: string }> => {
+      await c.users.delete(a.name)
+      c.onUserDeleted?.(a.name)
+      return { name: a.name }
+    }
+  },
+  'user.passwd': {
+    args: z.strictObject({ name, password }),
+    run: async (c: AdminContext, a: { name: string, password: string }): Promise<{ name: string }> => {
+      await c.users.setPassword(a.name, a.password)
+      return { name: a.name }
+    }
+  },
+  'user.list': {
+    args: z.strictObject({}),
+    run: async (c: AdminContext): Promise<UserSummary[]> => (await c.users.list()).map(summary)
+  },
+  'token.issue': {
+    args: z.strictObject({ user: name, ttlSeconds: z.number() }),
+    run: async (c: AdminContext, a: { user: string, ttlSeconds: number }): Promise<{ token: string, expires: number }> => {
+      const { token, expires } = await c.tokens.issue(a.user, a.ttlSeconds)
+      return { token, expires }
+    }
+  }
+} as const
+
+export type AdminOp = keyof typeof ops
+export const adminOps = Object.keys(ops) as AdminOp[]
+
+/**
+ * Run one admin op. The admin socket and the CLI's direct mode both call
+ * this, so an op behaves the same whether or not a server holds the data.
+ * Throws AdminError for an unknown op or bad arguments, and the store's own
+ * errors (UserError, TokenError, StoreError) as they are.
+ */
+export async function runAdminOp (context: AdminContext, op: string, args: unknown): Promise<unknown> {
+  if (!Object.hasOwn(ops, op)) throw new AdminError(`unknown op '${op}': use one of ${adminOps.join(', ')}`)
+  const spec = ops[op as AdminOp]
+  const parsed = spec.args.safeParse(args ?? {})
+  if (!parsed.success) throw new AdminError(`${op}: ${describeIssues(parsed.error)}`)
+  return await (spec.run as (c: AdminContext, a: unknown) => Promise<unknown>)(context, parsed.data)
+}
+
+function summary (user: User): UserSummary {
+  return { name: user.name, created: user.created }
+}
