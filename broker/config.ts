@@ -26,6 +26,15 @@ export const limitsSchema = z.strictObject({
   maxClientIdLength: positiveInt.max(65535).default(128)
 })
 
+export const imSchema = z.strictObject({
+  /** Largest payload accepted on im/send and im/cmd, in bytes. */
+  maxMessageBytes: positiveInt.max(16 * 1024 * 1024).default(64 * 1024),
+  /** Receipts are told to every member only in conversations up to this size. */
+  receiptFanoutLimit: positiveInt.default(256),
+  /** Milliseconds a user stays online after their last device left (no flapping). */
+  presenceDebounceMs: z.number().int().min(0).max(600_000).default(3000)
+})
+
 export const tlsSchema = z.strictObject({
   /** Path of the PEM certificate chain. */
   cert: z.string().min(1),
@@ -52,7 +61,9 @@ export const configSchema = z.strictObject({
   allowAnonymous: z.boolean().default(false),
   /** Path of a Mosquitto-style ACL file; null means the built-in rules only. */
   acl: z.string().min(1).nullable().default(null),
-  limits: limitsSchema.default(() => limitsSchema.parse({}))
+  limits: limitsSchema.default(() => limitsSchema.parse({})),
+  /** Instant messaging (docs/protocol.md). */
+  im: imSchema.default(() => imSchema.parse({}))
 })
 
 export type HailConfig = z.output<typeof configSchema>

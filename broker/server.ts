@@ -1,15 +1,15 @@
 import { EventEmitter } from 'node:events'
 import { mkdir, readFile } from 'node:fs/promises'
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
-import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes'
+import type { Aedes, Client } from 'aedes'
 import { Level } from 'level'
 import pino, { type Logger } from 'pino'
 import { Access, denyAll } from './access.js'
 import { Acl } from './acl/acl.js'
 import { parseAclFile } from './acl/acl-file.js'
-import { builtinAuthenticate, type Authenticate } from './authenticate.js'
+import type { Authenticate } from './authenticate.js'
 import { parseConfig, type HailConfig, type HailConfigInput } from './config.js'
 import { ConfigError, HailError, ListenError, StoreError } from './errors.js'
 import { HttpListener, type HttpRoute } from './listeners/http-listener.js'
@@ -21,7 +21,17 @@ import { GroupCommit } from './persistence/group-commit.js'
 import { Journal } from './persistence/journal.js'
 import { LevelPersistence } from './persistence/level-persistence.js'
 import { guardedHandle } from './wire/guarded-handle.js'
-import { clientErrorLimit } from './client-error-limit.js'
+import { createAedes } from './create-aedes.js'
+import { ImLayer } from './im/im-layer.js'
+import { createLevelImStores } from './im/store/level-im-stores.js'
+import type { ImStores as LevelImStores } from './im/store/im-stores.js'
+// Users, tokens and the admin socket (IM issue).
+import { AdminServer, ADMIN_SOCKET } from './admin/index.js'
+import { disconnectUser } from './users/disconnect-user.js'
+import { imAuthenticate } from './users/im-authenticate.js'
+import { LevelUserStore } from './users/level-user-store.js'
+import { TokenService } from './users/tokens.js'
+import type { UserStore } from './users/user-store.js'
 
 /**
  * How long close() waits for publishes already journaled to finish routing.
@@ -33,7 +43,7 @@ const SETTLE_TIMEOUT = 5000
 export interface CreateServerOptions extends HailConfigInput {
   /** A pino logger; the library is silent without one. */
   logger?: Logger
-  /** Who may connect; defaults to the built-in anonymous / nobody policy. */
+  /** Who may connect; defaults to the users in the data directory (and anonymous clients with allowAnonymous). */
   authenticate?: Authenticate
 }
 
@@ -58,7 +68,7 @@ export class HailServer extends EventEmitter<ServerEvents> {
   /** Extra HTTP routes (exact paths) served on the HTTP port next to /healthz and /metrics. */
   readonly routes = new Map<string, HttpRoute>()
 
-  readonly #authenticate: Authenticate
+  readonly #authenticate: Authenticate | undefined
   #aedes: Aedes | undefined
   #db: Level<string, Buffer> | undefined
   #groupCommit: GroupCommit | undefined
@@ -68,13 +78,19 @@ export class HailServer extends EventEmitter<ServerEvents> {
   #httpListeners: HttpListener[] = []
   #state: 'new' | 'starting' | 'listening' | 'closing' | 'closed' = 'new'
   #closing: Promise<void> | undefined
+  // Users, tokens and the admin socket: opened with the stores, closed with the listeners.
+  #users: UserStore | undefined
+  #tokens: TokenService | undefined
+  #admin: AdminServer | undefined
+  #imStores: LevelImStores | undefined
+  #im: ImLayer | undefined
 
   constructor (options: CreateServerOptions = {}) {
     super()
     const { logger, authenticate, ...config } = options
     this.config = parseConfig(config)
     this.logger = logger ?? pino({ level: 'silent' })
-    this.#authenticate = authenticate ?? builtinAuthenticate(this.config.allowAnonymous)
+    this.#authenticate = authenticate
     this.access = new Access(denyAll)
     this.routes.set('/healthz', (_req, res) => {
       const healthy = this.#state === 'listening'
@@ -94,6 +110,18 @@ export class HailServer extends EventEmitter<ServerEvents> {
     return this.#aedes
   }
 
+  /** The accounts that may log in; exists once listen() has opened the stores. */
+  get users (): UserStore {
+    if (this.#users === undefined) throw new HailError('HAIL_ERR_NOT_LISTENING', 'the server has not been started: call listen() first')
+    return this.#users
+  }
+
+  /** Issues and checks the tokens clients may use as their password; exists once listen() has opened the stores. */
+  get tokens (): TokenService {
+    if (this.#tokens === undefined) throw new HailError('HAIL_ERR_NOT_LISTENING', 'the server has not been started: call listen() first')
+    return this.#tokens
+  }
+
   get listening (): boolean {
     return this.#state === 'listening'
   }
@@ -106,6 +134,7 @@ export class HailServer extends EventEmitter<ServerEvents> {
       const tls = await this.#readTls()
       await this.#loadAcl()
       await this.#openStores()
+      await this.#startAdmin()
       await this.#startBroker()
       const addresses = await this.#startListeners(tls)
       this.#state = 'listening'
@@ -168,7 +197,8 @@ export class HailServer extends EventEmitter<ServerEvents> {
   async #openStores (): Promise<void> {
     const dir = resolve(this.config.dataDir)
     try {
-      await mkdir(dir, { recursive: true })
+      // 0700: the store holds password hashes and the token secret.
+      await mkdir(dir, { recursive: true, mode: 0o700 })
       const db = new Level<string, Buffer>(dir, { valueEncoding: 'buffer' })
       this.#db = db
       await db.open()
@@ -194,97 +224,45 @@ export class HailServer extends EventEmitter<ServerEvents> {
         this.logger.debug({ clientId }, 'offline queue full: message dropped')
       }
     })
+    this.#users = LevelUserStore.inDatabase(db, { groupCommit: this.#groupCommit })
+    this.#imStores = createLevelImStores(db, this.#groupCommit)
+    this.#tokens = new TokenService(this.#users)
     const journal = new Journal(db.sublevel<string, Buffer>('journal', { valueEncoding: 'buffer' }), this.#groupCommit)
     this.#durable = new DurablePublish(journal, this.logger.child({ part: 'journal' }))
   }
 
+  /** `hail user ...` and `hail token` talk to a running server through this socket. */
+  async #startAdmin (): Promise<void> {
+    this.#admin = new AdminServer({
+      path: join(resolve(this.config.dataDir), ADMIN_SOCKET),
+      users: this.users,
+      tokens: this.tokens,
+      logger: this.logger.child({ part: 'admin' }),
+      onUserDeleted: (name) => { if (this.#aedes !== undefined) disconnectUser(this.#aedes, this.access, name) }
+    })
+    await this.#admin.listen()
+  }
+
   async #startBroker (): Promise<void> {
     const limits = this.config.limits
-    const access = this.access
-    const metrics = this.metrics
     const durable = this.#durable!
     const persistence = this.#persistence!
     const log = this.logger.child({ part: 'broker' })
-    const authenticate = this.#authenticate
+    const authenticate = this.#authenticate ??
+      imAuthenticate({ users: this.users, tokens: this.tokens, allowAnonymous: this.config.allowAnonymous })
 
-    const aedes = new Aedes({
-      persistence: this.#persistence,
-      connectTimeout: limits.connectTimeout,
-      drainTimeout: limits.drainTimeout,
-      maxTopicLevels: limits.maxTopicLevels,
-      maxClientsIdLength: limits.maxClientIdLength,
-      maxInflightInbound: limits.maxInflight,
-      authenticate (client, username, password, done) {
-        const credentials = {
-          clientId: client.id,
-          username,
-          password,
-          remoteAddress: remoteAddressOf(client)
-        }
-        authenticate(credentials).then((result) => {
-          if (result.ok) {
-            access.bind(client, { user: result.user, clientId: client.id })
-            return done(null, true)
-          }
-          metrics.authFailures.inc()
-          log.info({ clientId: client.id, address: credentials.remoteAddress, reason: result.reason }, 'connection refused')
-          const err = Object.assign(new Error(result.reason), { returnCode: result.returnCode }) as AuthenticateError
-          done(err, false)
-        }, (err: unknown) => {
-          log.error({ err, clientId: client.id }, 'authentication failed')
-          const refusal = Object.assign(new Error('server unavailable'), { returnCode: 3 }) as AuthenticateError
-          done(refusal, false)
-        })
-      },
-      authorizePublish (client, packet, done) {
-        if (client === null) return durable.accept(packet, done) // a will of a client long gone: it was authorized when stored
-        if (!access.canPublish(client, packet.topic)) {
-          // MQTT 3.1.1 cannot refuse a PUBLISH [MQTT-3.3.5-2]: acknowledge it and drop it.
-          metrics.aclDenied.inc({ action: 'publish' })
-          log.debug({ clientId: client.id, topic: packet.topic }, 'publish refused by access control: dropped')
-          discard(packet)
-          return done(null)
-        }
-        metrics.messagesIn.inc({ qos: packet.qos })
-        if (packet.qos === 2 && packet.dup) {
-          // A QoS 2 resend that aedes already stored is answered with PUBREC and
-          // not published again [MQTT-4.3.3-2], so it must not be journaled twice.
-          return persistence.incomingGetPacket(client, packet)
-            .then(() => done(null), () => durable.accept(packet, done))
-        }
-        durable.accept(packet, done)
-      },
-      authorizeSubscribe (client, subscription, done) {
-        if (access.canSubscribe(client, subscription.topic)) return done(null, subscription)
-        metrics.aclDenied.inc({ action: 'subscribe' })
-        log.debug({ clientId: client.id, filter: subscription.topic }, 'subscribe refused by access control')
-        done(null, null) // SUBACK 0x80 for this filter [MQTT-3.9.3-2]
-      },
-      authorizeForward (client, packet) {
-        if (access.canReceive(client, packet.topic)) return packet
-        metrics.aclDenied.inc({ action: 'receive' })
-        return null
-      },
-      published (packet, _client, done) {
-        durable.published(packet)
-        done(null)
-      }
+    const im = new ImLayer({
+      stores: { ...this.#imStores!, users: { exists: async (name) => (await this.users.get(name)) !== undefined } },
+      logger: this.logger.child({ part: 'im' }),
+      limits: this.config.im
     })
-    // aedes emits 'error' when a store write of a publish fails; that publish
-    // is never acknowledged as finished and its journal entry is replayed.
-    ;(aedes as EventEmitter).on('error', (err: Error) => log.error({ err }, 'broker error'))
-    aedes.on('clientError', (client: Client, err: Error) => {
-      const limit = clientErrorLimit(err)
-      if (limit !== undefined) metrics.limitHits.inc({ limit })
-      log.debug({ clientId: client.id, err: err.message }, 'client error')
-    })
-    aedes.on('connectionError', (client: Client, err: Error) => {
-      const limit = clientErrorLimit(err)
-      if (limit !== undefined) metrics.limitHits.inc({ limit })
-      log.debug({ address: remoteAddressOf(client), err: err.message }, 'connection error')
-    })
+    this.#im = im
+    this.access.setReservedAuthority(im.authority)
+    const aedes = createAedes({ limits, persistence, authenticate, access: this.access, durable, metrics: this.metrics, log, im })
+    im.attach(aedes)
     this.#aedes = aedes
     await aedes.listen()
+    await im.start(aedes)
     const replayed = await durable.replay(aedes)
     if (replayed > 0) log.info({ replayed }, 'replayed publishes acknowledged before the last stop')
   }
@@ -339,6 +317,9 @@ export class HailServer extends EventEmitter<ServerEvents> {
     await step('listeners', async () => {
       await Promise.all([...this.#mqttListeners, ...this.#httpListeners].map(async (l) => await l.stop()))
     })
+    await step('admin socket', async () => { await this.#admin?.close() })
+    // Deliveries already started finish while the broker still runs.
+    await step('im', async () => { await this.#im?.close() })
     const aedes = this.#aedes
     if (aedes !== undefined && !aedes.closed) {
       await step('broker', () => new Promise<void>((resolve) => aedes.close(() => resolve())))
@@ -350,6 +331,7 @@ export class HailServer extends EventEmitter<ServerEvents> {
     // aedes.close() leaves its persistence open: destroy it, then flush what it and the journal wrote.
     await step('persistence', async () => { await this.#persistence?.destroy() })
     await step('journal flush', async () => { await this.#durable?.flush() })
+    await step('im stores', async () => { await this.#imStores?.close() })
     await step('group commit', async () => { await this.#groupCommit?.flush() })
     await step('database', async () => { await this.#db?.close() })
   }
@@ -358,19 +340,4 @@ export class HailServer extends EventEmitter<ServerEvents> {
 /** Create a Hail server; call listen() to start it. Throws ConfigError on bad options. */
 export function createServer (options: CreateServerOptions = {}): HailServer {
   return new HailServer(options)
-}
-
-function remoteAddressOf (client: Client): string | undefined {
-  const conn = client.conn as Duplex & { remoteAddress?: string }
-  return client.req?.socket?.remoteAddress ?? conn.remoteAddress
-}
-
-/**
- * Send a refused publish where nothing can see it: aedes still acknowledges
- * it per its QoS, but no filter a client may hold matches this topic
- * ([MQTT-4.7.2-1]: wildcards never match topics starting with '$').
- */
-function discard (packet: PublishPacket): void {
-  packet.topic = '$hail/discarded'
-  packet.retain = false
 }

@@ -1,0 +1,146 @@
+import type { EventEmitter } from 'node:events'
+import type { Duplex } from 'node:stream'
+import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes'
+import type { Logger } from 'pino'
+import type { Access } from './access.js'
+import type { Authenticate } from './authenticate.js'
+import { clientErrorLimit } from './client-error-limit.js'
+import type { Limits } from './config.js'
+import type { DurablePublish } from './durable-publish.js'
+import type { ImLayer } from './im/im-layer.js'
+import type { Metrics } from './metrics.js'
+import type { LevelPersistence } from './persistence/level-persistence.js'
+
+export interface AedesParts {
+  limits: Limits
+  persistence: LevelPersistence
+  authenticate: Authenticate
+  access: Access
+  durable: DurablePublish
+  metrics: Metrics
+  log: Logger
+  /** The IM engine, which owns the publishes on im/send, im/cmd and im/typing. */
+  im: ImLayer
+}
+
+/**
+ * aedes with Hail's hooks: authentication binds an identity to the client;
+ * every publish, subscription and delivery is checked by `access`; QoS > 0
+ * publishes are journaled before aedes may PUBACK them (durable-publish.ts),
+ * and IM publishes are stored in their conversation's log instead.
+ */
+export function createAedes (parts: AedesParts): Aedes {
+  const { limits, persistence, authenticate, access, durable, metrics, log, im } = parts
+
+  const aedes = new Aedes({
+    persistence,
+    connectTimeout: limits.connectTimeout,
+    drainTimeout: limits.drainTimeout,
+    maxTopicLevels: limits.maxTopicLevels,
+    maxClientsIdLength: limits.maxClientIdLength,
+    maxInflightInbound: limits.maxInflight,
+    authenticate (client, username, password, done) {
+      const credentials = { clientId: client.id, username, password, remoteAddress: remoteAddressOf(client) }
+      authenticate(credentials).then((result) => {
+        if (result.ok) {
+          access.bind(client, { user: result.user, clientId: client.id })
+          return done(null, true)
+        }
+        metrics.authFailures.inc()
+        log.info({ clientId: client.id, address: credentials.remoteAddress, reason: result.reason }, 'connection refused')
+        done(Object.assign(new Error(result.reason), { returnCode: result.returnCode }) as AuthenticateError, false)
+      }, (err: unknown) => {
+        log.error({ err, clientId: client.id }, 'authentication failed')
+        done(Object.assign(new Error('server unavailable'), { returnCode: 3 }) as AuthenticateError, false)
+      })
+    },
+    authorizePublish (client, packet, done) {
+      if (client === null) return durable.accept(packet, done) // a will of a client long gone: it was authorized when stored
+      if (!access.canPublish(client, packet.topic)) {
+        // MQTT 3.1.1 cannot refuse a PUBLISH [MQTT-3.3.5-2]: acknowledge it and drop it.
+        metrics.aclDenied.inc({ action: 'publish' })
+        log.debug({ clientId: client.id, topic: packet.topic }, 'publish refused by access control: dropped')
+        discard(packet)
+        return done(null)
+      }
+      metrics.messagesIn.inc({ qos: packet.qos })
+      const identity = access.identity(client)
+      if (identity !== undefined && im.handles(packet.topic)) {
+        // The conversation log is this message's durable copy; the packet itself goes nowhere.
+        im.publish(identity, packet).then(() => {
+          discard(packet)
+          done(null)
+        }, (err: Error) => {
+          // Not stored, so not acknowledged: the connection closes and the client resends.
+          log.error({ err, clientId: client.id, topic: packet.topic }, 'IM publish failed: not acknowledged')
+          done(err)
+        })
+        return
+      }
+      if (packet.qos === 2 && packet.dup) {
+        // A QoS 2 resend that aedes already stored is answered with PUBREC and
+        // not published again [MQTT-4.3.3-2], so it must not be journaled twice.
+        return persistence.incomingGetPacket(client, packet)
+          .then(() => done(null), () => durable.accept(packet, done))
+      }
+      durable.accept(packet, done)
+    },
+    authorizeSubscribe (client, subscription, done) {
+      if (access.canSubscribe(client, subscription.topic)) return done(null, subscription)
+      metrics.aclDenied.inc({ action: 'subscribe' })
+      log.debug({ clientId: client.id, filter: subscription.topic }, 'subscribe refused by access control')
+      done(null, null) // SUBACK 0x80 for this filter [MQTT-3.9.3-2]
+    },
+    authorizeForward (client, packet) {
+      if (access.canReceive(client, packet.topic)) return packet
+      metrics.aclDenied.inc({ action: 'receive' })
+      return null
+    },
+    published (packet, _client, done) {
+      durable.published(packet)
+      done(null)
+    }
+  })
+
+  // aedes emits 'error' when a store write of a publish fails; that publish
+  // is never acknowledged as finished and its journal entry is replayed.
+  ;(aedes as EventEmitter).on('error', (err: Error) => log.error({ err }, 'broker error'))
+  aedes.on('clientError', (client: Client, err: Error) => {
+    const limit = clientErrorLimit(err)
+    if (limit !== undefined) metrics.limitHits.inc({ limit })
+    log.debug({ clientId: client.id, err: err.message }, 'client error')
+  })
+  aedes.on('connectionError', (client: Client, err: Error) => {
+    const limit = clientErrorLimit(err)
+    if (limit !== undefined) metrics.limitHits.inc({ limit })
+    log.debug({ address: remoteAddressOf(client), err: err.message }, 'connection error')
+  })
+  aedes.on('client', (client: Client) => {
+    const identity = access.identity(client)
+    if (identity !== undefined) im.connected(identity, client)
+  })
+  aedes.on('clientDisconnect', (client: Client) => {
+    const identity = access.identity(client)
+    if (identity !== undefined) im.disconnected(identity, client)
+  })
+  aedes.on('ack', (packet, client: Client) => {
+    const identity = access.identity(client)
+    if (identity !== undefined) im.acknowledged(identity, packet as { topic?: string, payload?: Buffer } | undefined)
+  })
+  return aedes
+}
+
+export function remoteAddressOf (client: Client): string | undefined {
+  const conn = client.conn as Duplex & { remoteAddress?: string }
+  return client.req?.socket?.remoteAddress ?? conn.remoteAddress
+}
+
+/**
+ * Send a publish where nothing can see it: aedes still acknowledges it per
+ * its QoS, but no filter a client may hold matches this topic
+ * ([MQTT-4.7.2-1]: wildcards never match topics starting with '$').
+ */
+function discard (packet: PublishPacket): void {
+  packet.topic = '$hail/discarded'
+  packet.retain = false
+}

@@ -1,0 +1,69 @@
+import { ensureDirect } from '../direct.js'
+import { directConvId } from '../store/conv-id.js'
+import { ImError, notMember } from '../im-error.js'
+import type { Caller, ImContext } from '../im-context.js'
+import type { CommandTable } from './command.js'
+
+/** The member record of the caller in `conv`, or NOT_MEMBER. */
+export async function requireMember (ctx: ImContext, caller: Caller, conv: string): Promise<{ role: string, joinedSeq: number }> {
+  if (ctx.membership.role(conv, caller.user) === undefined) throw notMember(conv)
+  const member = await ctx.stores.conversations.member(conv, caller.user)
+  if (member === undefined) throw notMember(conv)
+  return member
+}
+
+export const conversationCommands: CommandTable = {
+  async conversations (ctx, caller) {
+    const list = await Promise.all([...ctx.membership.conversationsOf(caller.user)].map(async ([conv, role]) => {
+      const [meta, lastSeq, receipts, member] = await Promise.all([
+        ctx.stores.conversations.get(conv),
+        ctx.stores.log.lastSeq(conv),
+        ctx.stores.receipts.get(conv, caller.user),
+        ctx.stores.conversations.member(conv, caller.user)
+      ])
+      return {
+        conv,
+        type: meta?.type,
+        ...(meta?.name !== undefined ? { name: meta.name } : {}),
+        role,
+        lastSeq,
+        // History visible to this member starts after the seq they joined at.
+        firstSeq: (member?.joinedSeq ?? 0) + 1,
+        read: receipts.read,
+        delivered: receipts.delivered
+      }
+    }))
+    return { conversations: list }
+  },
+
+  async sync (ctx, caller, { conv, after, limit }) {
+    const member = await requireMember(ctx, caller, conv)
+    const page = await ctx.stores.log.read(conv, { after: Math.max(after, member.joinedSeq), limit })
+    return {
+      conv,
+      messages: page.messages,
+      more: page.more,
+      lastSeq: page.lastSeq,
+      firstSeq: Math.max(page.firstSeq, member.joinedSeq + 1)
+    }
+  },
+
+  async read (ctx, caller, { conv, seq }) {
+    await requireMember(ctx, caller, conv)
+    const lastSeq = await ctx.stores.log.lastSeq(conv)
+    if (seq > lastSeq) throw new ImError('HAIL_ERR_BAD_REQUEST', `seq ${seq} is beyond the last message (${lastSeq}) of ${conv}`)
+    return { conv, read: await ctx.receipts.read(conv, caller.user, seq) }
+  },
+
+  async 'direct.open' (ctx, caller, { user }) {
+    const conv = directConvId(caller.user, user)
+    await ensureDirect(ctx, caller.user, conv)
+    return { conv }
+  },
+
+  async 'conv.members' (ctx, caller, { conv }) {
+    await requireMember(ctx, caller, conv)
+    const members = [...ctx.membership.members(conv)].map(([user, role]) => ({ user, role }))
+    return { conv, members }
+  }
+}

@@ -1,0 +1,55 @@
+import type { Logger } from 'pino'
+import { topics } from './im-topics.js'
+import type { Membership } from './membership.js'
+import type { Envelope } from './protocol/index.js'
+import { Publisher } from './publisher.js'
+
+/**
+ * Delivers stored messages: into each member's inbox for direct and group
+ * conversations (write diffusion: every device of every member, online or
+ * queued), onto the live feed for channels (read diffusion: followers sync
+ * from the log). Messages of one conversation are published one after the
+ * other, in seq order, so the fast path rarely shows a device a gap; the
+ * log and sync stay the truth when it does.
+ */
+export class Fanout {
+  readonly #publisher: Publisher
+  readonly #membership: Membership
+  readonly #log: Logger
+  readonly #chains = new Map<string, Promise<void>>()
+
+  constructor (publisher: Publisher, membership: Membership, logger: Logger) {
+    this.#publisher = publisher
+    this.#membership = membership
+    this.#log = logger
+  }
+
+  message (envelope: Envelope): void {
+    const payload = Publisher.encode({ type: 'message', msg: envelope })
+    this.#chain(envelope.conv, async () => {
+      if (envelope.conv.startsWith('c:')) {
+        await this.#publisher.send(topics.feed(envelope.conv), payload)
+        return
+      }
+      await Promise.all([...this.#membership.members(envelope.conv).keys()]
+        .map(async (user) => await this.#publisher.send(topics.inbox(user, envelope.conv), payload)))
+    })
+  }
+
+  /** Wait for every delivery started so far (used at shutdown and by tests). */
+  async settle (): Promise<void> {
+    await Promise.all(this.#chains.values())
+  }
+
+  #chain (conv: string, work: () => Promise<void>): void {
+    const previous = this.#chains.get(conv) ?? Promise.resolve()
+    const next = previous.then(work).catch((err: unknown) => {
+      // The message is in the log; devices get it by sync.
+      this.#log.warn({ err, conv }, 'fan-out failed')
+    })
+    this.#chains.set(conv, next)
+    void next.then(() => {
+      if (this.#chains.get(conv) === next) this.#chains.delete(conv)
+    })
+  }
+}

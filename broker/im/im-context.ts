@@ -1,0 +1,34 @@
+import type { Logger } from 'pino'
+import type { Fanout } from './fanout.js'
+import type { Membership } from './membership.js'
+import type { Presence } from './presence.js'
+import type { Publisher } from './publisher.js'
+import type { Receipts } from './receipts.js'
+import type { ImStores } from './im-stores.js'
+
+/** Who sent a request: the authenticated user and the device of its client id. */
+export interface Caller {
+  readonly user: string
+  readonly device: string
+}
+
+export interface ImLimits {
+  /** Largest payload accepted on im/send and im/cmd, in bytes. */
+  readonly maxMessageBytes: number
+  /** Receipts are fanned out only in conversations up to this many members. */
+  readonly receiptFanoutLimit: number
+  /** Milliseconds a user stays "online" after their last device left. */
+  readonly presenceDebounceMs: number
+}
+
+/** What every IM handler works with. */
+export interface ImContext {
+  readonly stores: ImStores
+  readonly membership: Membership
+  readonly publisher: Publisher
+  readonly fanout: Fanout
+  readonly presence: Presence
+  readonly receipts: Receipts
+  readonly limits: ImLimits
+  readonly log: Logger
+}

@@ -1,0 +1,229 @@
+import type { Aedes, Client, PublishPacket } from 'aedes'
+import type { Logger } from 'pino'
+import type { Identity } from '../access.js'
+import { channelCommands } from './commands/channel-commands.js'
+import type { Command, CommandTable } from './commands/command.js'
+import { conversationCommands } from './commands/conversation-commands.js'
+import { groupCommands } from './commands/group-commands.js'
+import { profileCommands } from './commands/profile-commands.js'
+import { Fanout } from './fanout.js'
+import { ImAuthority } from './im-authority.js'
+import type { Caller, ImContext, ImLimits } from './im-context.js'
+import { ImError, notMember } from './im-error.js'
+import type { ImStores } from './im-stores.js'
+import { parseImTopic, topics } from './im-topics.js'
+import { Membership } from './membership.js'
+import { decodeJson, validate } from './payload.js'
+import { Presence } from './presence.js'
+import { commands, isMethod, parseClientId, requestEnvelope, type ErrorBody, type Method } from './protocol/index.js'
+import { Publisher, type EventBody } from './publisher.js'
+import { Receipts } from './receipts.js'
+import { handleSend } from './send-handler.js'
+import { z } from 'zod'
+
+export const defaultImLimits: ImLimits = {
+  maxMessageBytes: 64 * 1024,
+  receiptFanoutLimit: 256,
+  presenceDebounceMs: 3000
+}
+
+const handlers: CommandTable = { ...conversationCommands, ...groupCommands, ...channelCommands, ...profileCommands }
+const typingRequest = z.strictObject({ typing: z.boolean() })
+
+export interface ImLayerOptions {
+  stores: ImStores
+  logger: Logger
+  limits?: Partial<ImLimits>
+}
+
+/**
+ * The instant-messaging engine on top of the broker (docs/protocol.md): it
+ * owns the `im/` topics — their authority, the handlers of what clients
+ * publish there, fan-out, receipts and presence. The server calls it from
+ * aedes' hooks; it publishes only through aedes.
+ */
+export class ImLayer {
+  readonly authority: ImAuthority
+  readonly membership = new Membership()
+  readonly #ctx: ImContext
+  readonly #log: Logger
+
+  constructor (options: ImLayerOptions) {
+    const limits = { ...defaultImLimits, ...options.limits }
+    const log = options.logger
+    const publisher = new Publisher()
+    const membership = this.membership
+    this.#log = log
+    this.authority = new ImAuthority(membership)
+    this.#ctx = {
+      stores: options.stores,
+      membership,
+      publisher,
+      fanout: new Fanout(publisher, membership, log),
+      presence: new Presence(publisher, log, limits.presenceDebounceMs),
+      receipts: new Receipts(options.stores.receipts, membership, publisher, log, limits.receiptFanoutLimit),
+      limits,
+      log
+    }
+  }
+
+  /** The broker the engine publishes through; aedes is built after the engine, whose hooks it calls. */
+  attach (aedes: Aedes): void {
+    this.#ctx.publisher.attach(aedes)
+  }
+
+  /** Load who is in which conversation; mark everyone offline (nobody is connected yet). */
+  async start (aedes: Aedes): Promise<void> {
+    for await (const { conv, user, role } of this.#ctx.stores.conversations.allMemberships()) {
+      this.membership.set(conv, user, role)
+    }
+    await this.#resetPresence(aedes)
+  }
+
+  /** Whether a client's publish on `topic` is the engine's to handle. */
+  handles (topic: string): boolean {
+    return topic.startsWith('im/send/') || topic.startsWith('im/cmd/') || topic.startsWith('im/typing/')
+  }
+
+  /**
+   * Handle a client's publish on an IM topic. Resolves once it is done and,
+   * for a message, durably stored, so the PUBACK that follows is true. It
+   * rejects only when a store failed: then no PUBACK goes out, the client
+   * sends again, and idempotency keeps it to one copy.
+   */
+  async publish (identity: Identity, packet: PublishPacket): Promise<void> {
+    const caller = callerOf(identity)
+    const topic = parseImTopic(packet.topic)
+    if (caller === null || topic === null) return
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload)
+    switch (topic.kind) {
+      case 'send': {
+        try {
+          const { envelope, duplicate } = await handleSend(this.#ctx, caller, topic.conv, payload)
+          this.#reply(caller, { type: 'sent', cid: envelope.cid, conv: envelope.conv, seq: envelope.seq, id: envelope.id, ts: envelope.ts, duplicate })
+        } catch (err) {
+          if (!(err instanceof ImError)) throw err
+          this.#reply(caller, { type: 'error', ref: cidOf(payload), conv: topic.conv, error: errorBody(err) })
+        }
+        return
+      }
+      case 'cmd':
+        await this.#command(caller, topic.method, payload)
+        return
+      case 'typing':
+        this.#typing(caller, topic.conv, payload)
+    }
+  }
+
+  /** A client finished CONNECT. */
+  connected (identity: Identity, client: Client): void {
+    const caller = callerOf(identity)
+    if (caller !== null) this.#ctx.presence.connected(caller.user, client)
+  }
+
+  disconnected (identity: Identity, client: Client): void {
+    const caller = callerOf(identity)
+    if (caller !== null) this.#ctx.presence.disconnected(caller.user, client)
+  }
+
+  /** A device acknowledged a QoS 1 delivery: a message in its inbox means *delivered*. */
+  acknowledged (identity: Identity, packet: { topic?: string, payload?: Buffer | string } | undefined): void {
+    if (identity.user === null || packet?.topic === undefined || !packet.topic.startsWith('im/inbox/')) return
+    const t = parseImTopic(packet.topic)
+    if (t?.kind !== 'inbox' || t.conv === undefined || t.user !== identity.user) return
+    let seq: number | undefined
+    try {
+      const event = JSON.parse(String(packet.payload)) as { type?: string, msg?: { seq?: number, from?: string } }
+      // The author's own devices getting the echo of a message is no news to anyone.
+      if (event.type === 'message' && event.msg?.from !== identity.user) seq = event.msg?.seq
+    } catch {
+      return
+    }
+    if (typeof seq !== 'number') return
+    this.#ctx.receipts.delivered(t.conv, identity.user, seq)
+      .catch((err: unknown) => this.#log.warn({ err, conv: t.conv }, 'delivered receipt failed'))
+  }
+
+  async close (): Promise<void> {
+    await this.#ctx.fanout.settle()
+    await this.#ctx.presence.close()
+  }
+
+  async #command (caller: Caller, method: string, payload: Buffer): Promise<void> {
+    let req: string | null = null
+    try {
+      const body = decodeJson(payload, this.#ctx.limits.maxMessageBytes)
+      const envelope = requestEnvelope.safeParse(body)
+      if (!envelope.success) throw new ImError('HAIL_ERR_BAD_REQUEST', 'a request needs "req": 1-64 of A-Z a-z 0-9 _ -')
+      req = envelope.data.req
+      if (!isMethod(method)) throw new ImError('HAIL_ERR_UNKNOWN_METHOD', `no method ${method}`)
+      const { req: _req, ...rest } = envelope.data
+      const args = validate(commands[method], rest)
+      const handler = handlers[method] as Command<Method>
+      const result = await handler(this.#ctx, caller, args as never)
+      this.#reply(caller, { type: 'result', req, ok: true, result })
+    } catch (err) {
+      if (!(err instanceof ImError)) this.#log.error({ err, method }, 'request failed')
+      this.#reply(caller, { type: 'result', req, ok: false, error: errorBody(err) })
+    }
+  }
+
+  #typing (caller: Caller, conv: string, payload: Buffer): void {
+    try {
+      const { typing } = validate(typingRequest, decodeJson(payload, 1024))
+      if (this.membership.role(conv, caller.user) === undefined) throw notMember(conv)
+      if (conv.startsWith('c:')) return
+      const event = Publisher.encode({ type: 'typing', conv, from: caller.user, device: caller.device, typing })
+      for (const user of this.membership.members(conv).keys()) {
+        if (user === caller.user) continue
+        this.#ctx.publisher.send(topics.inbox(user, conv), event, 0).catch(() => {})
+      }
+    } catch (err) {
+      // Typing is QoS 0 chatter: a bad one is dropped; say why only at debug.
+      this.#log.debug({ err, conv }, 'typing indicator dropped')
+    }
+  }
+
+  #reply (caller: Caller, event: EventBody): void {
+    this.#ctx.publisher.event(topics.reply(caller.user, caller.device), event)
+      .catch((err: unknown) => this.#log.warn({ err }, 'reply failed'))
+  }
+
+  async #resetPresence (aedes: Aedes): Promise<void> {
+    // aedes' types do not declare its persistence, which it exposes after listen().
+    const persistence = (aedes as unknown as { persistence: { createRetainedStream: (pattern: string) => AsyncIterable<PublishPacket> } }).persistence
+    const stream = persistence.createRetainedStream('im/presence/+')
+    const stale: PublishPacket[] = []
+    for await (const packet of stream) stale.push(packet)
+    for (const packet of stale) {
+      try {
+        const event = JSON.parse(String(packet.payload)) as { user?: string, status?: string, lastSeen?: number }
+        if (event.status === 'offline' || typeof event.user !== 'string') continue
+        await this.#ctx.publisher.event(packet.topic, { type: 'presence', user: event.user, status: 'offline', lastSeen: event.lastSeen ?? Date.now() }, 1, true)
+      } catch (err) {
+        this.#log.warn({ err, topic: packet.topic }, 'could not reset stale presence')
+      }
+    }
+  }
+}
+
+function callerOf (identity: Identity): Caller | null {
+  if (identity.user === null) return null
+  const parsed = parseClientId(identity.clientId)
+  return parsed !== null && parsed.user === identity.user ? parsed : null
+}
+
+function errorBody (err: unknown): ErrorBody {
+  if (err instanceof ImError) return { code: err.code, message: err.message }
+  return { code: 'HAIL_ERR_INTERNAL', message: 'the server failed; nothing was stored' }
+}
+
+/** The cid of a send payload, if it can be read, to correlate an error reply. */
+function cidOf (payload: Buffer): string | null {
+  try {
+    const cid = (JSON.parse(payload.toString('utf8')) as { cid?: unknown }).cid
+    return typeof cid === 'string' && cid.length <= 64 ? cid : null
+  } catch {
+    return null
+  }
+}

@@ -1,0 +1,42 @@
+import { ensureDirect } from './direct.js'
+import { forbidden, ImError, notFound, notMember } from './im-error.js'
+import type { Caller, ImContext } from './im-context.js'
+import { parsePayload } from './payload.js'
+import { CONV_PATTERN, sendRequest, type Envelope, type SendRequest } from './protocol/index.js'
+
+export interface Sent { envelope: Envelope, duplicate: boolean }
+
+/**
+ * A message published on im/send/{conv}: validated, checked against the
+ * sender's role, appended durably to the conversation's log (the caller
+ * lets aedes PUBACK only after this resolves), then fanned out. A resend of
+ * the same `cid` returns the stored message and is not fanned out again.
+ * Refusals throw ImError; store failures throw anything else.
+ */
+export async function handleSend (ctx: ImContext, caller: Caller, conv: string, payload: Buffer): Promise<Sent> {
+  if (!CONV_PATTERN.test(conv)) throw new ImError('HAIL_ERR_BAD_REQUEST', `${conv} is not a conversation id`)
+  const request = parsePayload(sendRequest, payload, ctx.limits.maxMessageBytes)
+  if (conv.startsWith('d:')) await ensureDirect(ctx, caller.user, conv)
+  const role = ctx.membership.role(conv, caller.user)
+  if (role === undefined) throw notMember(conv)
+  if (conv.startsWith('c:') && role !== 'owner' && role !== 'admin') throw forbidden(`only owners and admins post in channel ${conv}`)
+  await checkReference(ctx, caller, conv, role, request)
+
+  const { envelope, duplicate } = await ctx.stores.log.append(conv, {
+    from: caller.user, device: caller.device, cid: request.cid, kind: request.kind, body: request.body
+  })
+  if (!duplicate) ctx.fanout.message(envelope)
+  return { envelope, duplicate }
+}
+
+/** Edits, recalls and reactions point at an earlier message, which must exist and (for edits) be the sender's. */
+async function checkReference (ctx: ImContext, caller: Caller, conv: string, role: string, request: SendRequest): Promise<void> {
+  if (request.kind !== 'edit' && request.kind !== 'delete' && request.kind !== 'reaction') return
+  const ref = (request.body as { ref: number }).ref
+  const target = await ctx.stores.log.get(conv, ref)
+  if (target === undefined) throw notFound(`no message ${ref} in ${conv}`)
+  if (request.kind === 'edit' && target.from !== caller.user) throw forbidden('only the author edits a message')
+  if (request.kind === 'delete' && target.from !== caller.user && !(conv.startsWith('g:') && (role === 'owner' || role === 'admin'))) {
+    throw forbidden('only the author, or a group owner or admin, recalls a message')
+  }
+}
