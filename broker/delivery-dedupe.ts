@@ -26,7 +26,10 @@ export function exactDedupe (client: Client): void {
     set: () => true
   })
   const seen = new Set<string>()
+  // aedes' deliverQoS hands a QoS 0 packet on to deliver0: checked once already.
+  const checked = new WeakSet<object>()
   const wrap = (deliver: Deliver): Deliver => function deliverOnce (packet, cb) {
+    if (checked.has(packet)) return deliver(packet, cb)
     if (packet.brokerId) {
       const key = `${packet.brokerId}:${packet.brokerCounter ?? 0}`
       if (seen.has(key)) {
@@ -35,6 +38,7 @@ export function exactDedupe (client: Client): void {
       }
       seen.add(key)
       if (seen.size > WINDOW) seen.delete(seen.values().next().value as string)
+      checked.add(packet)
     }
     deliver(packet, cb)
   }

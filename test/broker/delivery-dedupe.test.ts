@@ -53,3 +53,18 @@ t.test('a QoS 1 message overtaken by a later, cheaper publish is still delivered
   await waitFor(() => got.filter((m) => m.startsWith('slow')).length >= N, 'every QoS 1 message', 20_000).catch(() => {})
   t.equal(got.filter((m) => m.startsWith('slow')).length, N, `all ${N} QoS 1 messages arrive`)
 })
+
+t.test('a QoS 0 publish reaches a QoS 1 subscription, downgraded, once', async (t) => {
+  const port = await start(t)
+  const sub = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: 'downgrade' })
+  t.teardown(() => sub.endAsync())
+  await sub.subscribeAsync('down/#', { qos: 1 })
+  const got: Array<[string, number]> = []
+  sub.on('message', (_t, p, packet) => got.push([p.toString(), packet.qos]))
+  const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: 'downgrade-pub' })
+  t.teardown(() => pub.endAsync())
+  await pub.publishAsync('down/a', 'at most once', { qos: 0 })
+  await pub.publishAsync('down/b', 'marker', { qos: 1 })
+  await waitFor(() => got.some(([m]) => m === 'marker'), 'the marker')
+  t.same(got, [['at most once', 0], ['marker', 1]])
+})
