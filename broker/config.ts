@@ -32,7 +32,13 @@ export const imSchema = z.strictObject({
   /** Receipts are told to every member only in conversations up to this size. */
   receiptFanoutLimit: positiveInt.default(256),
   /** Milliseconds a user stays online after their last device left (no flapping). */
-  presenceDebounceMs: z.number().int().min(0).max(600_000).default(3000)
+  presenceDebounceMs: z.number().int().min(0).max(600_000).default(3000),
+  /** Keep at most this many newest messages per conversation; null keeps all. */
+  retentionMaxCount: positiveInt.nullable().default(null),
+  /** Drop messages older than this many milliseconds; null keeps them. */
+  retentionMaxAgeMs: positiveInt.nullable().default(null),
+  /** Milliseconds between retention passes over all conversations. */
+  retentionIntervalMs: positiveInt.default(60 * 60 * 1000)
 })
 
 export const tlsSchema = z.strictObject({

@@ -116,6 +116,12 @@ export class HailServer extends EventEmitter<ServerEvents> {
     return this.#users
   }
 
+  /** The instant-messaging engine; exists once listen() has started the broker. */
+  get im (): ImLayer {
+    if (this.#im === undefined) throw new HailError('HAIL_ERR_NOT_LISTENING', 'the server has not been started: call listen() first')
+    return this.#im
+  }
+
   /** Issues and checks the tokens clients may use as their password; exists once listen() has opened the stores. */
   get tokens (): TokenService {
     if (this.#tokens === undefined) throw new HailError('HAIL_ERR_NOT_LISTENING', 'the server has not been started: call listen() first')

@@ -19,6 +19,10 @@ export interface ImLimits {
   readonly receiptFanoutLimit: number
   /** Milliseconds a user stays "online" after their last device left. */
   readonly presenceDebounceMs: number
+  /** History retention per conversation (null: keep). */
+  readonly retentionMaxCount: number | null
+  readonly retentionMaxAgeMs: number | null
+  readonly retentionIntervalMs: number
 }
 
 /** What every IM handler works with. */

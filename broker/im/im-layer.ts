@@ -18,13 +18,17 @@ import { Presence } from './presence.js'
 import { commands, isMethod, parseClientId, requestEnvelope, type ErrorBody, type Method } from './protocol/index.js'
 import { Publisher, type EventBody } from './publisher.js'
 import { Receipts } from './receipts.js'
+import { Retention } from './retention.js'
 import { handleSend } from './send-handler.js'
 import { z } from 'zod'
 
 export const defaultImLimits: ImLimits = {
   maxMessageBytes: 64 * 1024,
   receiptFanoutLimit: 256,
-  presenceDebounceMs: 3000
+  presenceDebounceMs: 3000,
+  retentionMaxCount: null,
+  retentionMaxAgeMs: null,
+  retentionIntervalMs: 60 * 60 * 1000
 }
 
 const handlers: CommandTable = { ...conversationCommands, ...groupCommands, ...channelCommands, ...profileCommands }
@@ -45,6 +49,7 @@ export interface ImLayerOptions {
 export class ImLayer {
   readonly authority: ImAuthority
   readonly membership = new Membership()
+  readonly retention: Retention
   readonly #ctx: ImContext
   readonly #log: Logger
 
@@ -65,6 +70,11 @@ export class ImLayer {
       limits,
       log
     }
+    this.retention = new Retention(options.stores.log, membership, {
+      maxCount: limits.retentionMaxCount,
+      maxAgeMs: limits.retentionMaxAgeMs,
+      intervalMs: limits.retentionIntervalMs
+    }, log)
   }
 
   /** The broker the engine publishes through; aedes is built after the engine, whose hooks it calls. */
@@ -78,6 +88,7 @@ export class ImLayer {
       this.membership.set(conv, user, role)
     }
     await this.#resetPresence(aedes)
+    this.retention.start()
   }
 
   /** Whether a client's publish on `topic` is the engine's to handle. */
@@ -145,6 +156,7 @@ export class ImLayer {
   }
 
   async close (): Promise<void> {
+    await this.retention.stop()
     await this.#ctx.fanout.settle()
     await this.#ctx.presence.close()
   }

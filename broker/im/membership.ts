@@ -39,6 +39,11 @@ export class Membership {
     return this.#byConv.get(conv)?.get(user)
   }
 
+  /** Every conversation with at least one member. */
+  conversations (): IterableIterator<string> {
+    return this.#byConv.keys()
+  }
+
   has (conv: string): boolean {
     return this.#byConv.has(conv)
   }

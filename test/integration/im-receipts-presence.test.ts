@@ -77,3 +77,31 @@ t.test('a device whose network vanishes goes offline after its keep-alive expire
   await waitFor(() => alice.of('presence').some((p) => p.status === 'offline'), 'bob offline after keep-alive expiry', 15_000)
   t.pass('the server noticed the silent device and announced bob offline')
 })
+
+t.test('typing reaches the other members once, live only, and never the log', async (t) => {
+  const { port } = await imServer(t, ['alice', 'bob', 'eve'])
+  const alice = await RawDevice.connect(t, port, 'alice', 'phone')
+  const aliceLaptop = await RawDevice.connect(t, port, 'alice', 'laptop')
+  const bob = await RawDevice.connect(t, port, 'bob', 'phone')
+  const eve = await RawDevice.connect(t, port, 'eve', 'phone')
+  const { conv } = await alice.request('direct.open', { user: 'bob' })
+  await alice.client.publishAsync(`im/typing/${conv}`, JSON.stringify({ typing: true }), { qos: 0 })
+  await eve.client.publishAsync(`im/typing/${conv}`, JSON.stringify({ typing: true }), { qos: 0 })
+  await waitFor(() => bob.of('typing').length >= 1, 'the typing indicator')
+  await bob.request('conversations') // a round trip: eve's indicator, had it been relayed, is here too
+  t.same(bob.of('typing'), [{ v: 1, type: 'typing', conv, from: 'alice', device: 'phone', typing: true }], 'bob sees alice typing, and nothing from a stranger')
+  t.same(aliceLaptop.of('typing'), [], "alice's own devices are not told she is typing")
+  t.equal((await bob.request('sync', { conv, after: 0 })).messages.length, 0, 'typing is never stored')
+})
+
+t.test('retention keeps the newest messages and sync says where history starts', async (t) => {
+  const { port, server } = await imServer(t, ['alice', 'bob'], { im: { retentionMaxCount: 3 } } as never)
+  const alice = await RawDevice.connect(t, port, 'alice', 'phone')
+  const conv = 'd:alice:bob'
+  for (let i = 1; i <= 5; i++) await alice.send(conv, { text: `m${i}` })
+  t.equal(await server.im.retention.pass(), 2, 'a pass removes the two oldest')
+  const page = await alice.request('sync', { conv, after: 0 })
+  t.same(page.messages.map((m: any) => m.body.text), ['m3', 'm4', 'm5'])
+  t.equal(page.firstSeq, 3, 'firstSeq tells the device history before seq 3 is gone')
+  t.equal((await alice.send(conv, { text: 'm6' })).seq, 6, 'and seqs go on, never reused')
+})
