@@ -12,6 +12,9 @@ export async function requireMember (ctx: ImContext, caller: Caller, conv: strin
   return member
 }
 
+/** Roughly the most bytes of messages one sync reply carries (under the default 256 KiB packet limit). */
+const SYNC_PAGE_BYTES = 192 * 1024
+
 export const conversationCommands: CommandTable = {
   async conversations (ctx, caller) {
     const list = await Promise.all([...ctx.membership.conversationsOf(caller.user)].map(async ([conv, role]) => {
@@ -39,10 +42,18 @@ export const conversationCommands: CommandTable = {
   async sync (ctx, caller, { conv, after, limit }) {
     const member = await requireMember(ctx, caller, conv)
     const page = await ctx.stores.log.read(conv, { after: Math.max(after, member.joinedSeq), limit })
+    // A page also stops at SYNC_PAGE_BYTES (at least one message), so a reply stays a sane MQTT packet.
+    let bytes = 0
+    let count = 0
+    for (const message of page.messages) {
+      bytes += JSON.stringify(message).length
+      if (count > 0 && bytes > SYNC_PAGE_BYTES) break
+      count++
+    }
     return {
       conv,
-      messages: page.messages,
-      more: page.more,
+      messages: count === page.messages.length ? page.messages : page.messages.slice(0, count),
+      more: page.more || count < page.messages.length,
       lastSeq: page.lastSeq,
       firstSeq: Math.max(page.firstSeq, member.joinedSeq + 1)
     }

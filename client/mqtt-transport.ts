@@ -1,0 +1,124 @@
+import mqtt from 'mqtt'
+import type { IClientOptions, MqttClient } from 'mqtt'
+import { HailClientError } from './errors.js'
+import { TypedEmitter } from './typed-emitter.js'
+import type { Transport, TransportEvents } from './transport.js'
+
+/** mqtt.js options the SDK leaves to the caller: TLS (`ca`, `rejectUnauthorized`), `wsOptions`, `keepalive` … */
+export type MqttOptions = Omit<IClientOptions, 'clientId' | 'username' | 'password' | 'clean' | 'protocolVersion' | 'resubscribe' | 'manualConnect'>
+
+export interface MqttTransportOptions {
+  /** `mqtt://`, `mqtts://`, `ws://…/mqtt`, `wss://…/mqtt` */
+  url: string
+  clientId: string
+  username?: string
+  password?: string
+  clean: boolean
+  /** ms between reconnect attempts; default 1000. */
+  reconnectPeriod?: number
+  mqtt?: MqttOptions
+}
+
+/** CONNACK return codes of MQTT 3.1.1 §3.2.2.3 that mean "not you". */
+const REFUSED_IDENTITY = new Set([2, 4, 5])
+
+/** Transport over mqtt.js, which runs in Node and, over WebSocket, in browsers. */
+export class MqttTransport extends TypedEmitter<TransportEvents> implements Transport {
+  readonly #options: MqttTransportOptions
+  #client: MqttClient | undefined
+  #abortOpen: (() => void) | undefined
+
+  constructor (options: MqttTransportOptions) {
+    super()
+    this.#options = options
+  }
+
+  open (): Promise<{ sessionPresent: boolean }> {
+    if (this.#client !== undefined) return Promise.reject(new HailClientError('HAIL_ERR_CONNECT', 'the transport is already open'))
+    const o = this.#options
+    const client = mqtt.connect(o.url, {
+      ...o.mqtt,
+      clientId: o.clientId,
+      ...(o.username === undefined ? {} : { username: o.username }),
+      ...(o.password === undefined ? {} : { password: o.password }),
+      clean: o.clean,
+      protocolVersion: 4,
+      // The client subscribes again itself after each CONNACK.
+      resubscribe: false,
+      reconnectPeriod: o.reconnectPeriod ?? 1000
+    })
+    this.#client = client
+    return new Promise((resolve, reject) => {
+      let opened = false
+      const fail = (error: HailClientError): void => {
+        if (opened) return
+        opened = true
+        clearTimeout(timer)
+        this.#abortOpen = undefined
+        client.end(true)
+        reject(error)
+      }
+      // mqtt.js retries quietly when a WebSocket fails without an error code: give the first attempt a bound.
+      const timeout = o.mqtt?.connectTimeout ?? 30_000
+      const timer = setTimeout(() => fail(new HailClientError('HAIL_ERR_CONNECT', `no CONNACK from ${o.url} within ${timeout} ms`)), timeout)
+      this.#abortOpen = () => fail(new HailClientError('HAIL_ERR_CLOSED', 'closed while connecting'))
+      client.on('connect', (connack) => {
+        const sessionPresent = connack.sessionPresent
+        this.emit('connect', { sessionPresent })
+        if (!opened) {
+          opened = true
+          clearTimeout(timer)
+          this.#abortOpen = undefined
+          resolve({ sessionPresent })
+        }
+      })
+      client.on('message', (topic, payload) => this.emit('message', topic, payload))
+      client.on('close', () => this.emit('disconnect'))
+      client.on('error', (err) => {
+        const refused = REFUSED_IDENTITY.has((err as { code?: unknown }).code as number)
+        const error = refused
+          ? new HailClientError('HAIL_ERR_NOT_AUTHORIZED', `the broker refused ${o.clientId}: ${err.message}`, { cause: err })
+          : new HailClientError('HAIL_ERR_CONNECT', `connection to ${o.url} failed: ${err.message}`, { cause: err })
+        if (opened) this.emit('error', error)
+        else fail(error)
+      })
+    })
+  }
+
+  async publish (topic: string, payload: string, qos: 0 | 1): Promise<void> {
+    await this.#connected().publishAsync(topic, payload, { qos })
+  }
+
+  async subscribe (filters: string[]): Promise<boolean[]> {
+    const client = this.#connected()
+    return await new Promise((resolve, reject) => {
+      client.subscribe(filters, { qos: 1 }, (err, _granted, packet) => {
+        // A refusal fails the whole call in mqtt.js; the SUBACK still says which filter.
+        const codes = packet?.granted
+        if (codes !== undefined && codes.length === filters.length) {
+          resolve(codes.map((code) => typeof code === 'number' && code < 0x80))
+          return
+        }
+        if (err !== null && err !== undefined) reject(err)
+        else resolve(filters.map(() => true))
+      })
+    })
+  }
+
+  async unsubscribe (filters: string[]): Promise<void> {
+    await this.#connected().unsubscribeAsync(filters)
+  }
+
+  async close (): Promise<void> {
+    this.#abortOpen?.()
+    const client = this.#client
+    if (client === undefined) return
+    // Not forced when connected: in-flight publishes get their PUBACK first.
+    await client.endAsync(!client.connected)
+  }
+
+  #connected (): MqttClient {
+    if (this.#client === undefined) throw new HailClientError('HAIL_ERR_CLOSED', 'the transport is not open')
+    return this.#client
+  }
+}

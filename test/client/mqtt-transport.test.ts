@@ -1,0 +1,81 @@
+import t, { type Test } from 'tap'
+import { mkdtemp, rm } from 'node:fs/promises'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createServer } from '../../broker/index.js'
+import { MqttTransport } from '../../client/mqtt-transport.js'
+
+/** A Hail broker open to anonymous clients: the transport is topic-agnostic. */
+async function broker (t: Test, allowAnonymous = true): Promise<{ mqtt: string, ws: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'hail-transport-'))
+  const server = createServer({ dataDir: join(dir, 'data'), host: '127.0.0.1', mqttPort: 0, httpPort: 0, allowAnonymous })
+  const a = await server.listen()
+  t.teardown(async () => {
+    await server.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+  return { mqtt: `mqtt://127.0.0.1:${a.mqtt!.port}`, ws: `ws://127.0.0.1:${a.http!.port}/mqtt` }
+}
+
+function transport (t: Test, url: string, clientId = 'dev-1', extra: Partial<ConstructorParameters<typeof MqttTransport>[0]> = {}): MqttTransport {
+  const tr = new MqttTransport({ url, clientId, clean: true, reconnectPeriod: 50, ...extra })
+  t.teardown(async () => await tr.close())
+  return tr
+}
+
+for (const kind of ['mqtt', 'ws'] as const) {
+  t.test(`over ${kind}: open, subscribe, publish and receive bytes`, async (t) => {
+    const urls = await broker(t)
+    const tr = transport(t, urls[kind])
+    const connects: boolean[] = []
+    tr.on('connect', ({ sessionPresent }) => connects.push(sessionPresent))
+    const got: Array<[string, string]> = []
+    tr.on('message', (topic, payload) => {
+      t.ok(payload instanceof Uint8Array, 'payloads are Uint8Array')
+      got.push([topic, new TextDecoder().decode(payload)])
+    })
+    t.same(await tr.open(), { sessionPresent: false })
+    t.same(connects, [false], 'the connect event came before open() resolved')
+    t.same(await tr.subscribe(['plain/#', 'im/inbox/someone/#']), [true, false], 'one granted, one refused (im/ is the IM engine\'s)')
+    await tr.publish('plain/a', '{"x":1}', 1)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    t.same(got, [['plain/a', '{"x":1}']])
+    await tr.unsubscribe(['plain/#'])
+    await tr.publish('plain/b', 'no', 1)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    t.equal(got.length, 1, 'nothing after unsubscribing')
+  })
+}
+
+t.test('a refused CONNECT rejects open() with HAIL_ERR_NOT_AUTHORIZED', async (t) => {
+  const urls = await broker(t, false)
+  const tr = transport(t, urls.mqtt, 'alice/phone', { username: 'alice', password: 'nope' })
+  await t.rejects(tr.open(), { code: 'HAIL_ERR_NOT_AUTHORIZED' })
+})
+
+t.test('nobody listening rejects open() with HAIL_ERR_CONNECT', async (t) => {
+  const server = net.createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as net.AddressInfo).port
+  await new Promise((resolve) => server.close(resolve))
+  const tr = transport(t, `mqtt://127.0.0.1:${port}`)
+  await t.rejects(tr.open(), { code: 'HAIL_ERR_CONNECT' })
+})
+
+t.test('a server that never answers CONNECT: open() gives up after connectTimeout, or at close()', async (t) => {
+  const sockets: net.Socket[] = []
+  const silent = net.createServer((s) => sockets.push(s))
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+  t.teardown(async () => {
+    for (const s of sockets) s.destroy()
+    await new Promise((resolve) => silent.close(resolve))
+  })
+  const url = `mqtt://127.0.0.1:${(silent.address() as net.AddressInfo).port}`
+  await t.rejects(transport(t, url, 'a', { mqtt: { connectTimeout: 200 } }).open(), { code: 'HAIL_ERR_CONNECT' })
+  const tr = transport(t, url, 'b')
+  const opening = tr.open()
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  await tr.close()
+  await t.rejects(opening, { code: 'HAIL_ERR_CLOSED' })
+})
