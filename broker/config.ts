@@ -37,6 +37,10 @@ export const imSchema = z.strictObject({
   retentionMaxCount: positiveInt.nullable().default(null),
   /** Drop messages older than this many milliseconds; null keeps them. */
   retentionMaxAgeMs: positiveInt.nullable().default(null),
+  /** Requests (im/send, im/cmd, im/typing) a device may make per second on average ... */
+  rateLimitPerSecond: positiveInt.default(500),
+  /** ... and at once; more get HAIL_ERR_RATE_LIMITED and are not stored. */
+  rateLimitBurst: positiveInt.default(2000),
   /** Milliseconds between retention passes over all conversations. */
   retentionIntervalMs: positiveInt.default(60 * 60 * 1000)
 })

@@ -260,7 +260,8 @@ export class HailServer extends EventEmitter<ServerEvents> {
     const im = new ImLayer({
       stores: { ...this.#imStores!, users: { exists: async (name) => (await this.users.get(name)) !== undefined } },
       logger: this.logger.child({ part: 'im' }),
-      limits: this.config.im
+      limits: this.config.im,
+      onLimit: (limit) => this.metrics.limitHits.inc({ limit })
     })
     this.#im = im
     this.access.setReservedAuthority(im.authority)

@@ -23,6 +23,9 @@ export interface ImLimits {
   readonly retentionMaxCount: number | null
   readonly retentionMaxAgeMs: number | null
   readonly retentionIntervalMs: number
+  /** Requests per device per second, and burst. */
+  readonly rateLimitPerSecond: number
+  readonly rateLimitBurst: number
 }
 
 /** What every IM handler works with. */

@@ -11,12 +11,13 @@ import { ImAuthority } from './im-authority.js'
 import type { Caller, ImContext, ImLimits } from './im-context.js'
 import { ImError, notMember } from './im-error.js'
 import type { ImStores } from './im-stores.js'
-import { parseImTopic, topics } from './im-topics.js'
+import { parseImTopic, topics, type ImTopic } from './im-topics.js'
 import { Membership } from './membership.js'
 import { decodeJson, validate } from './payload.js'
 import { Presence } from './presence.js'
 import { commands, isMethod, parseClientId, requestEnvelope, type ErrorBody, type Method } from './protocol/index.js'
 import { Publisher, type EventBody } from './publisher.js'
+import { RateLimiter } from './rate-limiter.js'
 import { Receipts } from './receipts.js'
 import { Retention } from './retention.js'
 import { handleSend } from './send-handler.js'
@@ -28,7 +29,9 @@ export const defaultImLimits: ImLimits = {
   presenceDebounceMs: 3000,
   retentionMaxCount: null,
   retentionMaxAgeMs: null,
-  retentionIntervalMs: 60 * 60 * 1000
+  retentionIntervalMs: 60 * 60 * 1000,
+  rateLimitPerSecond: 500,
+  rateLimitBurst: 2000
 }
 
 const handlers: CommandTable = { ...conversationCommands, ...groupCommands, ...channelCommands, ...profileCommands }
@@ -38,6 +41,8 @@ export interface ImLayerOptions {
   stores: ImStores
   logger: Logger
   limits?: Partial<ImLimits>
+  /** Told each time a limit refuses a request (for metrics). */
+  onLimit?: (limit: 'imRate') => void
 }
 
 /**
@@ -52,6 +57,8 @@ export class ImLayer {
   readonly retention: Retention
   readonly #ctx: ImContext
   readonly #log: Logger
+  readonly #rate: RateLimiter
+  readonly #onLimit: (limit: 'imRate') => void
 
   constructor (options: ImLayerOptions) {
     const limits = { ...defaultImLimits, ...options.limits }
@@ -59,6 +66,8 @@ export class ImLayer {
     const publisher = new Publisher()
     const membership = this.membership
     this.#log = log
+    this.#rate = new RateLimiter(limits.rateLimitPerSecond, limits.rateLimitBurst)
+    this.#onLimit = options.onLimit ?? (() => {})
     this.authority = new ImAuthority(membership)
     this.#ctx = {
       stores: options.stores,
@@ -107,6 +116,11 @@ export class ImLayer {
     const topic = parseImTopic(packet.topic)
     if (caller === null || topic === null) return
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload)
+    if (!this.#rate.take(identity.clientId)) {
+      this.#onLimit('imRate')
+      this.#refuse(caller, topic, payload, new ImError('HAIL_ERR_RATE_LIMITED', 'too many requests from this device; slow down and retry'))
+      return
+    }
     switch (topic.kind) {
       case 'send': {
         try {
@@ -133,6 +147,7 @@ export class ImLayer {
   }
 
   disconnected (identity: Identity, client: Client): void {
+    this.#rate.forget(identity.clientId)
     const caller = callerOf(identity)
     if (caller !== null) this.#ctx.presence.disconnected(caller.user, client)
   }
@@ -196,6 +211,12 @@ export class ImLayer {
     }
   }
 
+  /** Answer a refused request the way its kind is answered (typing is dropped). */
+  #refuse (caller: Caller, topic: ImTopic, payload: Buffer, err: ImError): void {
+    if (topic.kind === 'send') this.#reply(caller, { type: 'error', ref: cidOf(payload), conv: topic.conv, error: errorBody(err) })
+    if (topic.kind === 'cmd') this.#reply(caller, { type: 'result', req: reqOf(payload), ok: false, error: errorBody(err) })
+  }
+
   #reply (caller: Caller, event: EventBody): void {
     this.#ctx.publisher.event(topics.reply(caller.user, caller.device), event)
       .catch((err: unknown) => this.#log.warn({ err }, 'reply failed'))
@@ -232,9 +253,18 @@ function errorBody (err: unknown): ErrorBody {
 
 /** The cid of a send payload, if it can be read, to correlate an error reply. */
 function cidOf (payload: Buffer): string | null {
+  return stringField(payload, 'cid')
+}
+
+/** The req of a command payload, likewise. */
+function reqOf (payload: Buffer): string | null {
+  return stringField(payload, 'req')
+}
+
+function stringField (payload: Buffer, name: string): string | null {
   try {
-    const cid = (JSON.parse(payload.toString('utf8')) as { cid?: unknown }).cid
-    return typeof cid === 'string' && cid.length <= 64 ? cid : null
+    const value = (JSON.parse(payload.toString('utf8')) as Record<string, unknown>)[name]
+    return typeof value === 'string' && value.length <= 64 ? value : null
   } catch {
     return null
   }

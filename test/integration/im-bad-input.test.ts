@@ -59,3 +59,14 @@ t.test('fuzzed payloads on every IM topic never crash the server', async (t) => 
   t.ok(alice.client.connected, 'the fuzzing client is still connected')
   t.equal((await alice.send('d:alice:bob', { text: 'after the storm' })).type, 'sent', 'and a good message still goes through')
 })
+
+t.test('a device over its request rate is told to slow down, and nothing more is stored', async (t) => {
+  const { port, server } = await imServer(t, ['alice', 'bob'], { im: { rateLimitPerSecond: 1, rateLimitBurst: 3 } } as never)
+  const alice = await RawDevice.connect(t, port, 'alice', 'phone')
+  const replies = []
+  for (let i = 0; i < 5; i++) replies.push(await alice.send('d:alice:bob', { text: `flood ${i}` }))
+  t.same(replies.map((r) => r.type === 'sent' ? 'sent' : r.error.code), ['sent', 'sent', 'sent', 'HAIL_ERR_RATE_LIMITED', 'HAIL_ERR_RATE_LIMITED'])
+  const counted = (await server.metrics.registry.getSingleMetricAsString('hail_limit_hits_total')).includes('limit="imRate"} 2')
+  t.ok(counted, 'both refusals are counted in hail_limit_hits_total{limit="imRate"}')
+  t.ok(alice.client.connected, 'the device stays connected')
+})
