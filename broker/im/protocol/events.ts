@@ -4,7 +4,9 @@
  */
 export const PROTOCOL_VERSION = 1
 
+/** A stored message; everything but `cid`, `kind` and `body` is stamped by the server (DESIGN invariant 2). */
 export interface Envelope {
+  /** `${conv}/${seq}`: unique and derivable. */
   id: string
   conv: string
   seq: number
@@ -31,6 +33,8 @@ export type ErrorCode =
   | 'HAIL_ERR_NOT_FOUND'
   | 'HAIL_ERR_RATE_LIMITED'
   | 'HAIL_ERR_INTERNAL'
+  | 'HAIL_ERR_FILE_HASH'
+  | 'HAIL_ERR_QUOTA'
 
 export type ServerEvent =
   | { v: 1, type: 'message', msg: Envelope }

@@ -1,6 +1,7 @@
 import type { ConvType } from './conv-id.js'
 
-export type Role = 'owner' | 'admin' | 'member' | 'follower'
+import type { Role } from '../protocol/events.js'
+export type { Role }
 
 export const ROLES: readonly Role[] = ['owner', 'admin', 'member', 'follower']
 

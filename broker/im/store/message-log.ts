@@ -1,23 +1,7 @@
-/**
- * A stored message. Everything but `cid`, `kind` and `body` is stamped by the
- * server (DESIGN invariant 2).
- */
-export interface Envelope {
-  /** `${conv}/${seq}`: unique, derivable, needs no index of its own. */
-  id: string
-  conv: string
-  /** Gapless per conversation, from 1. */
-  seq: number
-  from: string
-  device: string
-  /** The client's id for the message, the idempotency key with `from`. */
-  cid: string
-  /** Server time in ms, unless the draft gave one. */
-  ts: number
-  kind: string
-  /** Any JSON value (an opaque base64 ciphertext, say); never parsed here. */
-  body: unknown
-}
+// A stored message is the protocol's envelope (broker/im/protocol/events.ts):
+// everything but `cid`, `kind` and `body` is stamped by the server.
+import type { Envelope } from '../protocol/events.js'
+export type { Envelope }
 
 export interface Draft {
   from: string
