@@ -45,6 +45,32 @@ export const imSchema = z.strictObject({
   retentionIntervalMs: positiveInt.default(60 * 60 * 1000)
 })
 
+export const filesSchema = z.strictObject({
+  /** Largest file a user may upload, in bytes. */
+  maxFileBytes: positiveInt.default(100 * 1024 * 1024),
+  /** Bytes of files a user may own in total. */
+  quotaBytesPerUser: positiveInt.default(1024 * 1024 * 1024),
+  /** Size of an MQTT upload chunk; clamped to limits.maxPacketSize less 1 KiB for the topic and header. */
+  chunkBytes: positiveInt.min(1024).default(255 * 1024)
+})
+
+export const pushSchema = z.strictObject({
+  /** The webhook that gets a POST when a message is stored for a user with no device connected; null turns push off. */
+  url: z.string().url().refine((u) => /^https?:/i.test(u), 'must be an http or https URL').nullable().default(null),
+  /** When set, each POST carries `x-hail-signature: sha256=<hex HMAC-SHA256 of the body>` made with it. */
+  secret: z.string().min(1).nullable().default(null),
+  /** Milliseconds a user's notifications wait to go out together in one POST. */
+  batchMs: z.number().int().min(0).max(60_000).default(500),
+  /** POSTs of one batch before it is given up (network errors, 5xx and 429 are retried). */
+  maxAttempts: positiveInt.max(20).default(5),
+  /** Milliseconds before the first retry; each further one waits twice as long (at most 30 s). */
+  backoffMs: positiveInt.max(60_000).default(1000),
+  /** Milliseconds one POST may take. */
+  timeoutMs: positiveInt.max(120_000).default(10_000),
+  /** Notifications waiting or being sent, all users together; more are dropped and counted. */
+  maxQueue: positiveInt.default(10_000)
+})
+
 export const tlsSchema = z.strictObject({
   /** Path of the PEM certificate chain. */
   cert: z.string().min(1),
@@ -73,7 +99,11 @@ export const configSchema = z.strictObject({
   acl: z.string().min(1).nullable().default(null),
   limits: limitsSchema.default(() => limitsSchema.parse({})),
   /** Instant messaging (docs/protocol.md). */
-  im: imSchema.default(() => imSchema.parse({}))
+  im: imSchema.default(() => imSchema.parse({})),
+  /** Push notifications for users with no device connected (README, "Push"). */
+  push: pushSchema.default(() => pushSchema.parse({})),
+  /** Files: uploads over MQTT and HTTP, stored under dataDir/files. */
+  files: filesSchema.default(() => filesSchema.parse({}))
 })
 
 export type HailConfig = z.output<typeof configSchema>

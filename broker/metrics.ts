@@ -71,6 +71,35 @@ export class Metrics {
     registers: [this.registry]
   })
 
+  /** Push webhook POSTs the receiver accepted (2xx). */
+  readonly pushSent = new Counter({
+    name: 'hail_push_sent_total',
+    help: 'Push notification batches the webhook accepted',
+    registers: [this.registry]
+  })
+
+  /** Push batches given up after their last attempt, or refused by the webhook (4xx). */
+  readonly pushFailed = new Counter({
+    name: 'hail_push_failed_total',
+    help: 'Push notification batches given up',
+    registers: [this.registry]
+  })
+
+  /** Push POSTs that failed and were tried again. */
+  readonly pushRetries = new Counter({
+    name: 'hail_push_retries_total',
+    help: 'Push webhook POSTs retried after a network error, 5xx or 429',
+    registers: [this.registry]
+  })
+
+  /** Notifications dropped: the push queue was full, or the server closed before they went out. */
+  readonly pushDropped = new Counter({
+    name: 'hail_push_dropped_total',
+    help: 'Push notifications dropped before they were sent',
+    labelNames: ['reason'] as const,
+    registers: [this.registry]
+  })
+
   constructor () {
     collectDefaultMetrics({ register: this.registry, prefix: 'hail_' })
   }

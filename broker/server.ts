@@ -23,6 +23,8 @@ import { LevelPersistence } from './persistence/level-persistence.js'
 import { guardedHandle } from './wire/guarded-handle.js'
 import { createAedes } from './create-aedes.js'
 import { ImLayer } from './im/im-layer.js'
+import { countPush, PushHook } from './push/index.js'
+import { FileIndex, FileStore, fileRoutes } from './files/index.js'
 import { createLevelImStores } from './im/store/level-im-stores.js'
 import type { ImStores as LevelImStores } from './im/store/im-stores.js'
 // Users, tokens and the admin socket (IM issue).
@@ -84,6 +86,8 @@ export class HailServer extends EventEmitter<ServerEvents> {
   #admin: AdminServer | undefined
   #imStores: LevelImStores | undefined
   #im: ImLayer | undefined
+  #push: PushHook | undefined
+  #files: FileStore | undefined
 
   constructor (options: CreateServerOptions = {}) {
     super()
@@ -120,6 +124,12 @@ export class HailServer extends EventEmitter<ServerEvents> {
   get im (): ImLayer {
     if (this.#im === undefined) throw new HailError('HAIL_ERR_NOT_LISTENING', 'the server has not been started: call listen() first')
     return this.#im
+  }
+
+  /** Uploads and stored files; exists once listen() has opened the stores. */
+  get files (): FileStore {
+    if (this.#files === undefined) throw new HailError('HAIL_ERR_NOT_LISTENING', 'the server has not been started: call listen() first')
+    return this.#files
   }
 
   /** Issues and checks the tokens clients may use as their password; exists once listen() has opened the stores. */
@@ -233,6 +243,14 @@ export class HailServer extends EventEmitter<ServerEvents> {
     this.#users = LevelUserStore.inDatabase(db, { groupCommit: this.#groupCommit })
     this.#imStores = createLevelImStores(db, this.#groupCommit)
     this.#tokens = new TokenService(this.#users)
+    // Chunks travel in one PUBLISH each: keep 1 KiB for its topic and header.
+    const chunkBytes = Math.min(this.config.files.chunkBytes, this.config.limits.maxPacketSize - 1024)
+    const files = new FileStore(join(dir, 'files'), new FileIndex(db.sublevel<string, string>('files', { keyEncoding: 'utf8', valueEncoding: 'utf8' }), this.#groupCommit), {
+      ...this.config.files,
+      chunkBytes: Math.max(1, chunkBytes)
+    })
+    await files.open()
+    this.#files = files
     const journal = new Journal(db.sublevel<string, Buffer>('journal', { valueEncoding: 'buffer' }), this.#groupCommit)
     this.#durable = new DurablePublish(journal, this.logger.child({ part: 'journal' }))
   }
@@ -257,13 +275,30 @@ export class HailServer extends EventEmitter<ServerEvents> {
     const authenticate = this.#authenticate ??
       imAuthenticate({ users: this.users, tokens: this.tokens, allowAnonymous: this.config.allowAnonymous })
 
+    const push = this.config.push
+    if (push.url !== null) {
+      this.#push = new PushHook({
+        ...push,
+        url: push.url,
+        isOnline: (user) => this.#im?.isOnline(user) ?? false,
+        tokensOf: async (user) => await this.#imStores!.pushTokens.list(user),
+        logger: this.logger.child({ part: 'push' })
+      })
+      countPush(this.#push, this.metrics)
+    }
+    const pushHook = this.#push
     const im = new ImLayer({
       stores: { ...this.#imStores!, users: { exists: async (name) => (await this.users.get(name)) !== undefined } },
       logger: this.logger.child({ part: 'im' }),
       limits: this.config.im,
-      onLimit: (limit) => this.metrics.limitHits.inc({ limit })
+      onLimit: (limit) => this.metrics.limitHits.inc({ limit }),
+      onStored: pushHook === undefined ? undefined : (envelope, recipients) => pushHook.stored(envelope, recipients),
+      files: this.#files
     })
     this.#im = im
+    for (const [path, route] of fileRoutes({ files: this.#files!, tokens: this.tokens, membership: im.membership, logger: this.logger.child({ part: 'files' }) })) {
+      this.routes.set(path, route)
+    }
     this.access.setReservedAuthority(im.authority)
     const aedes = createAedes({ limits, persistence, authenticate, access: this.access, durable, metrics: this.metrics, log, im })
     im.attach(aedes)
@@ -327,6 +362,7 @@ export class HailServer extends EventEmitter<ServerEvents> {
     await step('admin socket', async () => { await this.#admin?.close() })
     // Deliveries already started finish while the broker still runs.
     await step('im', async () => { await this.#im?.close() })
+    await step('push', async () => { await this.#push?.close() })
     const aedes = this.#aedes
     if (aedes !== undefined && !aedes.closed) {
       await step('broker', () => new Promise<void>((resolve) => aedes.close(() => resolve())))
@@ -339,6 +375,7 @@ export class HailServer extends EventEmitter<ServerEvents> {
     await step('persistence', async () => { await this.#persistence?.destroy() })
     await step('journal flush', async () => { await this.#durable?.flush() })
     await step('im stores', async () => { await this.#imStores?.close() })
+    await step('files', async () => { await this.#files?.close() })
     await step('group commit', async () => { await this.#groupCommit?.flush() })
     await step('database', async () => { await this.#db?.close() })
   }

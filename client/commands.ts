@@ -37,6 +37,23 @@ export interface DeviceKey {
   createdAt: number
 }
 
+/** An upload in progress: which chunks the server has. */
+export interface UploadStatus {
+  uploadId: string
+  chunkBytes: number
+  chunks: number
+  have: number[]
+}
+
+/** A file the server stored. */
+export interface StoredFile {
+  fileId: string
+  sha256: string
+  size: number
+  name: string
+  type: string
+}
+
 /** Fails to compile when a method of the protocol has no result type here. */
 type EveryMethod<T extends Record<Method, unknown>> = T
 
@@ -62,6 +79,11 @@ export type CommandResults = EveryMethod<{
   'presence.set': { status: Exclude<PresenceStatus, 'offline'> }
   'keys.put': Record<string, never>
   'keys.get': { user: string, keys: DeviceKey[] }
+  'push.register': { token: string, platform: 'fcm' | 'apns' | 'web' }
+  'push.unregister': { removed: number }
+  'file.start': UploadStatus
+  'file.status': UploadStatus
+  'file.finish': StoredFile
 }>
 
 export type CommandResult<M extends Method> = CommandResults[M]

@@ -3,6 +3,7 @@ import type { ClientEvents } from './client-events.js'
 import type { CommandArgs, CommandResult, ConversationInfo, Member, OutgoingMessage } from './commands.js'
 import { MemoryCursorStore } from './cursor-store.js'
 import { HailClientError, toClientError } from './errors.js'
+import { uploadFile, type FileInfo, type SendFileOptions, type SentFile } from './file-transfer.js'
 import { CLIENT_REF, newId } from './ids.js'
 import { parseServerEvent } from './inbound.js'
 import type { Logger } from './logger.js'
@@ -136,6 +137,22 @@ export class HailClient extends TypedEmitter<ClientEvents> {
 
   async text (conv: string, text: string, options?: SendOptions): Promise<SendResult> {
     return await this.send(conv, { kind: 'text', body: { text } }, options)
+  }
+
+  /**
+   * Uploads `data` over MQTT in chunks (resumable: calling it again after a
+   * failure sends only what the server lacks), then sends a `file` message
+   * to `conv`. Members of `conv` may then download it over HTTP.
+   */
+  async sendFile (conv: string, data: Uint8Array, info: FileInfo, options: SendFileOptions = {}): Promise<SentFile> {
+    this.#checkOpen()
+    checkConv(conv)
+    const file = await uploadFile({
+      request: async (method, args) => await this.request(method, args),
+      publishChunk: async (topic, chunk) => await this.#transport.publish(topic, chunk, 1)
+    }, data, info, options)
+    const message = await this.send(conv, { kind: 'file', body: { fileId: file.fileId, name: file.name, size: file.size, type: file.type } })
+    return { file, message }
   }
 
   /** Any `im/cmd/{method}`; resolves with its result, rejects with the server's error code. */

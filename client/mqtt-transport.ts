@@ -85,8 +85,10 @@ export class MqttTransport extends TypedEmitter<TransportEvents> implements Tran
     })
   }
 
-  async publish (topic: string, payload: string, qos: 0 | 1): Promise<void> {
-    await this.#connected().publishAsync(topic, payload, { qos })
+  async publish (topic: string, payload: string | Uint8Array, qos: 0 | 1): Promise<void> {
+    // mqtt.js takes a string or a Buffer (polyfilled in browsers); a view over the same bytes, no copy.
+    const body = typeof payload === 'string' ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)
+    await this.#connected().publishAsync(topic, body, { qos })
   }
 
   async subscribe (filters: string[]): Promise<boolean[]> {

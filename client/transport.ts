@@ -20,8 +20,8 @@ export interface Transport {
   on: <K extends keyof TransportEvents>(event: K, listener: (...args: TransportEvents[K]) => void) => void
   /** Resolves at the first accepted CONNACK (after its `connect` event); rejects when the first attempt fails. */
   open: () => Promise<{ sessionPresent: boolean }>
-  /** Resolves when the broker has it (PUBACK for QoS 1; written for QoS 0). */
-  publish: (topic: string, payload: string, qos: 0 | 1) => Promise<void>
+  /** Resolves when the broker has it (PUBACK for QoS 1; written for QoS 0). Bytes are file chunks. */
+  publish: (topic: string, payload: string | Uint8Array, qos: 0 | 1) => Promise<void>
   /** Subscribes at QoS 1; one boolean per filter: granted or refused (SUBACK 0x80). */
   subscribe: (filters: string[]) => Promise<boolean[]>
   unsubscribe: (filters: string[]) => Promise<void>

@@ -5,6 +5,13 @@ import type { Envelope } from './protocol/index.js'
 import { Publisher } from './publisher.js'
 
 /**
+ * Told of each message stored in a direct or group conversation, with its
+ * members but the author, when the fan-out starts (the push hook). Must not
+ * block: it runs on the send path.
+ */
+export type OnStored = (envelope: Envelope, recipients: string[]) => void
+
+/**
  * Delivers stored messages: into each member's inbox for direct and group
  * conversations (write diffusion: every device of every member, online or
  * queued), onto the live feed for channels (read diffusion: followers sync
@@ -16,16 +23,19 @@ export class Fanout {
   readonly #publisher: Publisher
   readonly #membership: Membership
   readonly #log: Logger
+  readonly #onStored: OnStored | undefined
   readonly #chains = new Map<string, Promise<void>>()
 
-  constructor (publisher: Publisher, membership: Membership, logger: Logger) {
+  constructor (publisher: Publisher, membership: Membership, logger: Logger, onStored?: OnStored) {
     this.#publisher = publisher
     this.#membership = membership
     this.#log = logger
+    this.#onStored = onStored
   }
 
   message (envelope: Envelope): void {
     const payload = Publisher.encode({ type: 'message', msg: envelope })
+    if (this.#onStored !== undefined && !envelope.conv.startsWith('c:')) this.#told(this.#onStored, envelope)
     this.#chain(envelope.conv, async () => {
       if (envelope.conv.startsWith('c:')) {
         await this.#publisher.send(topics.feed(envelope.conv), payload)
@@ -39,6 +49,17 @@ export class Fanout {
   /** Wait for every delivery started so far (used at shutdown and by tests). */
   async settle (): Promise<void> {
     await Promise.all(this.#chains.values())
+  }
+
+  /** Channels are read diffusion: followers are not told one by one. */
+  #told (onStored: OnStored, envelope: Envelope): void {
+    try {
+      const recipients = [...this.#membership.members(envelope.conv).keys()].filter((user) => user !== envelope.from)
+      if (recipients.length > 0) onStored(envelope, recipients)
+    } catch (err) {
+      // The hook (push) is a courtesy; delivery goes on whatever it does.
+      this.#log.warn({ err, conv: envelope.conv }, 'onStored hook failed')
+    }
   }
 
   #chain (conv: string, work: () => Promise<void>): void {

@@ -5,7 +5,7 @@ import { parseClientId } from './protocol/index.js'
 
 /**
  * Who may use which `im/` topic (DESIGN.md invariant 5, docs/protocol.md
- * "Topics"). Publishing to the three client topics is let through here and
+ * "Topics"). Publishing to the four client topics is let through here and
  * checked in depth by the handlers, which answer with an error; everything
  * else a client cannot publish. Subscriptions name the subscriber's own inbox
  * and replies, presence, or a channel feed it follows; deliveries are checked
@@ -21,7 +21,7 @@ export class ImAuthority implements TopicAuthority {
   canPublish (identity: Identity, topic: string): boolean {
     if (identity.user === null) return false
     const t = parseImTopic(topic)
-    return t !== null && (t.kind === 'send' || t.kind === 'cmd' || t.kind === 'typing')
+    return t !== null && (t.kind === 'send' || t.kind === 'cmd' || t.kind === 'typing' || t.kind === 'file')
   }
 
   canSubscribe (identity: Identity, filter: string): boolean {

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import type { FileStore } from '../files/file-store.js'
 import type { Fanout } from './fanout.js'
 import type { Membership } from './membership.js'
 import type { Presence } from './presence.js'
@@ -38,4 +39,6 @@ export interface ImContext {
   readonly receipts: Receipts
   readonly limits: ImLimits
   readonly log: Logger
+  /** Uploads and file metadata; absent when the server runs without files. */
+  readonly files?: FileStore
 }

@@ -4,9 +4,11 @@ import type { Identity } from '../access.js'
 import { channelCommands } from './commands/channel-commands.js'
 import type { Command, CommandTable } from './commands/command.js'
 import { conversationCommands } from './commands/conversation-commands.js'
+import { fileCommands } from './commands/file-commands.js'
 import { groupCommands } from './commands/group-commands.js'
 import { profileCommands } from './commands/profile-commands.js'
-import { Fanout } from './fanout.js'
+import { pushCommands } from './commands/push-commands.js'
+import { Fanout, type OnStored } from './fanout.js'
 import { ImAuthority } from './im-authority.js'
 import type { Caller, ImContext, ImLimits } from './im-context.js'
 import { ImError, notMember } from './im-error.js'
@@ -22,6 +24,7 @@ import { Receipts } from './receipts.js'
 import { Retention } from './retention.js'
 import { handleSend } from './send-handler.js'
 import { z } from 'zod'
+import type { FileStore } from '../files/file-store.js'
 
 export const defaultImLimits: ImLimits = {
   maxMessageBytes: 64 * 1024,
@@ -34,7 +37,7 @@ export const defaultImLimits: ImLimits = {
   rateLimitBurst: 2000
 }
 
-const handlers: CommandTable = { ...conversationCommands, ...groupCommands, ...channelCommands, ...profileCommands }
+const handlers: CommandTable = { ...conversationCommands, ...groupCommands, ...channelCommands, ...profileCommands, ...fileCommands, ...pushCommands }
 const typingRequest = z.strictObject({ typing: z.boolean() })
 
 export interface ImLayerOptions {
@@ -43,6 +46,10 @@ export interface ImLayerOptions {
   limits?: Partial<ImLimits>
   /** Told each time a limit refuses a request (for metrics). */
   onLimit?: (limit: 'imRate') => void
+  /** Told of each message stored in a direct or group conversation, with its recipients (the push hook). */
+  onStored?: OnStored
+  /** Uploads and file metadata (broker/files); without it the file methods are refused. */
+  files?: FileStore
 }
 
 /**
@@ -73,11 +80,12 @@ export class ImLayer {
       stores: options.stores,
       membership,
       publisher,
-      fanout: new Fanout(publisher, membership, log),
+      fanout: new Fanout(publisher, membership, log, options.onStored),
       presence: new Presence(publisher, log, limits.presenceDebounceMs),
       receipts: new Receipts(options.stores.receipts, membership, publisher, log, limits.receiptFanoutLimit),
       limits,
-      log
+      log,
+      files: options.files
     }
     this.retention = new Retention(options.stores.log, membership, {
       maxCount: limits.retentionMaxCount,
@@ -102,7 +110,7 @@ export class ImLayer {
 
   /** Whether a client's publish on `topic` is the engine's to handle. */
   handles (topic: string): boolean {
-    return topic.startsWith('im/send/') || topic.startsWith('im/cmd/') || topic.startsWith('im/typing/')
+    return topic.startsWith('im/send/') || topic.startsWith('im/cmd/') || topic.startsWith('im/typing/') || topic.startsWith('im/file/')
   }
 
   /**
@@ -137,7 +145,15 @@ export class ImLayer {
         return
       case 'typing':
         this.#typing(caller, topic.conv, payload)
+        return
+      case 'file':
+        await this.#chunk(caller, topic.uploadId, topic.index, payload)
     }
+  }
+
+  /** Whether any device of `user` is connected now (undebounced, unlike presence announcements). */
+  isOnline (user: string): boolean {
+    return this.#ctx.presence.isOnline(user)
   }
 
   /** A client finished CONNECT. */
@@ -192,6 +208,17 @@ export class ImLayer {
     } catch (err) {
       if (!(err instanceof ImError)) this.#log.error({ err, method }, 'request failed')
       this.#reply(caller, { type: 'result', req, ok: false, error: errorBody(err) })
+    }
+  }
+
+  /** A chunk of an upload: on disk before the PUBACK; a refusal is told on the reply topic, ref = the upload id. */
+  async #chunk (caller: Caller, uploadId: string, index: number, payload: Buffer): Promise<void> {
+    try {
+      if (this.#ctx.files === undefined) throw new ImError('HAIL_ERR_UNKNOWN_METHOD', 'this server stores no files')
+      await this.#ctx.files.chunk(caller.user, uploadId, index, payload)
+    } catch (err) {
+      if (!(err instanceof ImError)) throw err
+      this.#reply(caller, { type: 'error', ref: uploadId.slice(0, 64), error: errorBody(err) })
     }
   }
 

@@ -17,6 +17,7 @@ export type ImTopic =
   | { kind: 'reply', user: string, device: string }
   | { kind: 'presence', user: string }
   | { kind: 'feed', conv: string }
+  | { kind: 'file', uploadId: string, index: number }
 
 /** `im/...` → what it addresses, or null for anything not in the protocol. */
 export function parseImTopic (topic: string): ImTopic | null {
@@ -35,6 +36,8 @@ export function parseImTopic (topic: string): ImTopic | null {
     case 4:
       if (kind === 'inbox') return { kind: 'inbox', user: a!, conv: b! }
       if (kind === 'reply') return { kind: 'reply', user: a!, device: b! }
+      // im/file/{uploadId}/{index}: a chunk of an upload; the index is a plain decimal
+      if (kind === 'file' && /^(0|[1-9]\d{0,8})$/.test(b!)) return { kind: 'file', uploadId: a!, index: Number(b) }
       return null
     default:
       return null

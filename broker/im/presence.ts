@@ -62,6 +62,16 @@ export class Presence {
     if (this.#devices.has(user)) this.#announce(user, status)
   }
 
+  /** How many of the user's devices are connected now (no debounce: a push must not wait for it). */
+  devices (user: string): number {
+    return this.#devices.get(user)?.size ?? 0
+  }
+
+  /** Whether any device of the user is connected now. */
+  isOnline (user: string): boolean {
+    return this.devices(user) > 0
+  }
+
   status (user: string): PresenceStatus {
     return this.#devices.has(user) ? this.#chosen.get(user) ?? 'online' : 'offline'
   }

@@ -21,6 +21,7 @@ export async function handleSend (ctx: ImContext, caller: Caller, conv: string, 
   if (role === undefined) throw notMember(conv)
   if (conv.startsWith('c:') && role !== 'owner' && role !== 'admin') throw forbidden(`only owners and admins post in channel ${conv}`)
   await checkReference(ctx, caller, conv, role, request)
+  if (request.kind === 'file') await shareFile(ctx, caller, conv, (request.body as { fileId: string }).fileId)
 
   const { envelope, duplicate } = await ctx.stores.log.append(conv, {
     from: caller.user, device: caller.device, cid: request.cid, kind: request.kind, body: request.body
@@ -39,4 +40,18 @@ async function checkReference (ctx: ImContext, caller: Caller, conv: string, rol
   if (request.kind === 'delete' && target.from !== caller.user && !(conv.startsWith('g:') && (role === 'owner' || role === 'admin'))) {
     throw forbidden('only the author, or a group owner or admin, recalls a message')
   }
+}
+
+/**
+ * A file message shares the file with the conversation's members: the
+ * sender must own it or have it from this conversation. The share is
+ * recorded before the message is stored, so a stored message never points
+ * at a file its readers may not download.
+ */
+async function shareFile (ctx: ImContext, caller: Caller, conv: string, fileId: string): Promise<void> {
+  if (ctx.files === undefined) throw new ImError('HAIL_ERR_BAD_REQUEST', 'this server stores no files')
+  const meta = await ctx.files.index.get(fileId)
+  if (meta === undefined) throw notFound(`no file ${fileId}`)
+  if (meta.owner !== caller.user && !meta.convs.includes(conv)) throw forbidden(`file ${fileId} is not yours to share in ${conv}`)
+  await ctx.files.index.share(fileId, conv)
 }

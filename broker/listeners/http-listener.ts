@@ -12,7 +12,7 @@ export interface HttpListenerOptions {
   host: string
   port: number
   tls?: { cert: Buffer, key: Buffer }
-  /** Plain HTTP routes by exact path (e.g. /healthz, /metrics). */
+  /** Plain HTTP routes by exact path (e.g. /healthz, /metrics), or `/dir/*` for any one name under /dir/. */
   routes: ReadonlyMap<string, HttpRoute>
   /** MQTT over WebSocket, served at /mqtt. */
   handleMqtt: WebSocketHandler
@@ -81,7 +81,8 @@ export class HttpListener {
   }
 
   #route (req: http.IncomingMessage, res: http.ServerResponse): void {
-    const route = this.#options.routes.get(pathOf(req))
+    const path = pathOf(req)
+    const route = this.#options.routes.get(path) ?? this.#options.routes.get(`${path.slice(0, path.lastIndexOf('/'))}/*`)
     if (route === undefined) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n')
       return

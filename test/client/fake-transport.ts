@@ -44,9 +44,9 @@ export class FakeTransport implements Transport {
     this.#emit('disconnect')
   }
 
-  async publish (topic: string, payload: string, qos: 0 | 1): Promise<void> {
+  async publish (topic: string, payload: string | Uint8Array, qos: 0 | 1): Promise<void> {
     if (this.closed) throw new Error('client disconnecting')
-    const p: Published = { topic, payload: JSON.parse(payload), qos }
+    const p: Published = { topic, payload: typeof payload === 'string' ? JSON.parse(payload) : payload, qos }
     this.published.push(p)
     const method = /^im\/cmd\/(.+)$/.exec(topic)?.[1]
     const handler = method === undefined ? undefined : this.handlers[method]

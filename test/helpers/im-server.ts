@@ -9,16 +9,16 @@ import { waitFor } from './wait-for.js'
 export const PASSWORD = 'correct horse battery staple'
 
 /** A real server on loopback with IM users, torn down with the test. */
-export async function imServer (t: Test, users: string[], options: Partial<CreateServerOptions> = {}): Promise<{ server: HailServer, port: number, dir: string }> {
+export async function imServer (t: Test, users: string[], options: Partial<CreateServerOptions> = {}): Promise<{ server: HailServer, port: number, httpPort: number, dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'hail-im-'))
   const server = createServer({ dataDir: join(dir, 'data'), host: '127.0.0.1', mqttPort: 0, httpPort: 0, ...options })
-  const { mqtt: bound } = await server.listen()
+  const { mqtt: bound, http } = await server.listen()
   t.teardown(async () => {
     await server.close()
     await rm(dir, { recursive: true, force: true })
   })
   for (const user of users) await server.users.add(user, PASSWORD)
-  return { server, port: bound!.port, dir }
+  return { server, port: bound!.port, httpPort: http?.port ?? 0, dir }
 }
 
 export interface RawEvent { topic: string, event: any }

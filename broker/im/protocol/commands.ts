@@ -2,7 +2,10 @@ import { z } from 'zod'
 import { clientRef, convId, seq, userName } from './names.js'
 
 const name = z.string().trim().min(1).max(128)
+const uploadId = z.string().regex(/^[0-9a-f]{32}$/, 'not an upload id')
 const users = z.array(userName).min(1).max(1000)
+/** An FCM registration token, an APNs device token, or a Web Push subscription (as JSON). */
+const pushToken = z.string().min(1).max(4096)
 
 /** The arguments of each `im/cmd/{method}` (docs/protocol.md, "Requests"); `req` is checked apart. */
 export const commands = {
@@ -26,7 +29,17 @@ export const commands = {
     alg: z.string().min(1).max(64),
     publicKey: z.string().min(1).max(8192).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'not base64')
   }),
-  'keys.get': z.strictObject({ user: userName })
+  'keys.get': z.strictObject({ user: userName }),
+  'file.start': z.strictObject({
+    name: z.string().min(1).max(255),
+    size: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+    type: z.string().max(255).default('application/octet-stream'),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'not a lowercase hex sha256')
+  }),
+  'file.status': z.strictObject({ uploadId }),
+  'file.finish': z.strictObject({ uploadId }),
+  'push.register': z.strictObject({ token: pushToken, platform: z.enum(['fcm', 'apns', 'web']) }),
+  'push.unregister': z.strictObject({ token: pushToken.optional() })
 } as const
 
 export type Method = keyof typeof commands

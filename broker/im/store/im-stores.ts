@@ -1,6 +1,7 @@
 import type { ConversationStore } from './conversation-store.js'
 import type { KeyDirectory } from './key-directory.js'
 import type { MessageLog } from './message-log.js'
+import type { PushTokenStore } from './push-token-store.js'
 import type { ReceiptStore } from './receipt-store.js'
 
 /**
@@ -12,6 +13,7 @@ export interface ImStores {
   conversations: ConversationStore
   receipts: ReceiptStore
   keys: KeyDirectory
+  pushTokens: PushTokenStore
   /** Waits for every write in flight; does not close the database. */
   close: () => Promise<void>
 }

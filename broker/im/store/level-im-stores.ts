@@ -3,6 +3,7 @@ import type { ImStores } from './im-stores.js'
 import { LevelConversationStore, type LevelConversationStoreOptions } from './level-conversation-store.js'
 import { LevelKeyDirectory } from './level-key-directory.js'
 import { LevelMessageLog, type LevelMessageLogOptions } from './level-message-log.js'
+import { LevelPushTokenStore } from './level-push-token-store.js'
 import { LevelReceiptStore, type LevelReceiptStoreOptions } from './level-receipt-store.js'
 
 export interface LevelImStoresOptions {
@@ -16,12 +17,13 @@ export const IM_SUBLEVELS = {
   log: 'im-log',
   conversations: 'im-conv',
   receipts: 'im-receipts',
-  keys: 'im-keys'
+  keys: 'im-keys',
+  pushTokens: 'im-push-tokens'
 } as const
 
 /**
  * Every IM store on its own sublevel of `db` (the server's one database);
- * log, conversations and keys write through `groupCommit` (synced), receipts
+ * log, conversations, keys and push tokens write through `groupCommit` (synced), receipts
  * through an unsynced group commit of their own.
  */
 export function createLevelImStores (db: LevelDatabase, groupCommit: GroupCommit, options: LevelImStoresOptions = {}): ImStores {
@@ -30,13 +32,15 @@ export function createLevelImStores (db: LevelDatabase, groupCommit: GroupCommit
   const conversations = new LevelConversationStore(sublevel(IM_SUBLEVELS.conversations), groupCommit, options.conversations)
   const receipts = new LevelReceiptStore(sublevel(IM_SUBLEVELS.receipts), options.receipts)
   const keys = new LevelKeyDirectory(sublevel(IM_SUBLEVELS.keys), groupCommit)
+  const pushTokens = new LevelPushTokenStore(sublevel(IM_SUBLEVELS.pushTokens), groupCommit)
   return {
     log,
     conversations,
     receipts,
     keys,
+    pushTokens,
     async close () {
-      await Promise.all([log.close(), conversations.close(), receipts.close(), keys.close()])
+      await Promise.all([log.close(), conversations.close(), receipts.close(), keys.close(), pushTokens.close()])
     }
   }
 }

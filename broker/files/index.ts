@@ -1,0 +1,5 @@
+export { FileStore } from './file-store.js'
+export type { FileLimits, FileDescription, UploadStatus } from './file-store.js'
+export { FileIndex } from './file-index.js'
+export type { FileMeta } from './file-index.js'
+export { fileRoutes, parseRange } from './file-routes.js'

@@ -1,0 +1,7 @@
+export { PushHook, MAX_BATCH } from './push-hook.js'
+export type { PushHookOptions, PushHookEvents } from './push-hook.js'
+export { notificationOf, PREVIEW_CHARS } from './push-notification.js'
+export type { PushBody, PushNotification } from './push-notification.js'
+export { WebhookSender, MAX_BACKOFF_MS } from './webhook-sender.js'
+export type { WebhookSenderOptions, SendResult } from './webhook-sender.js'
+export { countPush } from './count-push.js'
