@@ -110,32 +110,27 @@ export class HailServer extends EventEmitter<ServerEvents> {
 
   /** The aedes instance; exists once listen() has been called. */
   get aedes (): Aedes {
-    if (this.#aedes === undefined) throw new HailError('HAIL_ERR_NOT_LISTENING', 'the server has not been started: call listen() first')
-    return this.#aedes
+    return started(this.#aedes)
   }
 
   /** The accounts that may log in; exists once listen() has opened the stores. */
   get users (): UserStore {
-    if (this.#users === undefined) throw new HailError('HAIL_ERR_NOT_LISTENING', 'the server has not been started: call listen() first')
-    return this.#users
+    return started(this.#users)
   }
 
   /** The instant-messaging engine; exists once listen() has started the broker. */
   get im (): ImLayer {
-    if (this.#im === undefined) throw new HailError('HAIL_ERR_NOT_LISTENING', 'the server has not been started: call listen() first')
-    return this.#im
+    return started(this.#im)
   }
 
   /** Uploads and stored files; exists once listen() has opened the stores. */
   get files (): FileStore {
-    if (this.#files === undefined) throw new HailError('HAIL_ERR_NOT_LISTENING', 'the server has not been started: call listen() first')
-    return this.#files
+    return started(this.#files)
   }
 
   /** Issues and checks the tokens clients may use as their password; exists once listen() has opened the stores. */
   get tokens (): TokenService {
-    if (this.#tokens === undefined) throw new HailError('HAIL_ERR_NOT_LISTENING', 'the server has not been started: call listen() first')
-    return this.#tokens
+    return started(this.#tokens)
   }
 
   get listening (): boolean {
@@ -379,6 +374,12 @@ export class HailServer extends EventEmitter<ServerEvents> {
     await step('group commit', async () => { await this.#groupCommit?.flush() })
     await step('database', async () => { await this.#db?.close() })
   }
+}
+
+/** A part that listen() creates, or a clear error for a caller who asked too early. */
+function started<T> (part: T | undefined): T {
+  if (part === undefined) throw new HailError('HAIL_ERR_NOT_LISTENING', 'the server has not been started: call listen() first')
+  return part
 }
 
 /** Create a Hail server; call listen() to start it. Throws ConfigError on bad options. */

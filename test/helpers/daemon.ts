@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
@@ -66,4 +66,12 @@ export class Daemon {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal)
     return await this.#exit
   }
+}
+
+/** `hail user add NAME --password-stdin --data DIR`, the way an operator adds a user. */
+export async function addUser (dir: string, name: string, password: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const child = execFile(process.execPath, [HAIL_BIN, 'user', 'add', name, '--password-stdin', '--data', dir], (err) => err ? reject(err) : resolve())
+    child.stdin!.end(password + '\n')
+  })
 }

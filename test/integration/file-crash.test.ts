@@ -1,23 +1,16 @@
 import t from 'tap'
-import { execFile } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Daemon, HAIL_BIN } from '../helpers/daemon.js'
+import { addUser, Daemon } from '../helpers/daemon.js'
 import { PASSWORD, RawDevice } from '../helpers/im-server.js'
 
-async function addUser (dir: string, name: string): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const child = execFile(process.execPath, [HAIL_BIN, 'user', 'add', name, '--password-stdin', '--data', dir], (err) => err ? reject(err) : resolve())
-    child.stdin!.end(PASSWORD + '\n')
-  })
-}
 
 t.test('kill -9 of the daemon mid-upload leaves no file visible, keeps every acknowledged chunk, and the upload resumes', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'hail-file-crash-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
-  await addUser(dir, 'alice')
+  await addUser(dir, 'alice', PASSWORD)
   const args = ['--data', dir, '--mqtt-port', '0', '--http-port', 'off']
   let { daemon, addresses } = await Daemon.start(args)
   t.teardown(() => daemon.kill9())

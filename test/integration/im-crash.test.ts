@@ -1,25 +1,17 @@
 import t from 'tap'
-import { execFile } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import mqtt from 'mqtt'
-import { Daemon, HAIL_BIN } from '../helpers/daemon.js'
+import { addUser, Daemon } from '../helpers/daemon.js'
 import { PASSWORD, RawDevice } from '../helpers/im-server.js'
 import { waitFor } from '../helpers/wait-for.js'
 
-/** `hail user add NAME --password-stdin`, the way an operator adds a user. */
-async function addUser (dir: string, name: string): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const child = execFile(process.execPath, [HAIL_BIN, 'user', 'add', name, '--password-stdin', '--data', dir], (err) => err ? reject(err) : resolve())
-    child.stdin!.end(PASSWORD + '\n')
-  })
-}
 
 t.test('kill -9 after PUBACK loses nothing from the conversation log', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'hail-im-crash-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
-  for (const user of ['alice', 'bob']) await addUser(dir, user)
+  for (const user of ['alice', 'bob']) await addUser(dir, user, PASSWORD)
   const args = ['--data', dir, '--mqtt-port', '0', '--http-port', 'off']
   let { daemon, addresses } = await Daemon.start(args)
   let port = addresses.mqtt!.port
