@@ -1,17 +1,17 @@
-import type { Envelope, Method, ServerEvent } from '../broker/im/protocol/index.js'
+import type { Envelope, Method } from '../broker/im/protocol/index.js'
 import type { ClientEvents } from './client-events.js'
 import type { CommandArgs, CommandResult, ConversationInfo, Member, OutgoingMessage } from './commands.js'
 import { MemoryCursorStore } from './cursor-store.js'
 import { HailClientError, toClientError } from './errors.js'
 import { uploadFile, type FileInfo, type SendFileOptions, type SentFile } from './file-transfer.js'
 import { CLIENT_REF, newId } from './ids.js'
-import { parseServerEvent } from './inbound.js'
+import { eventBody, parseServerEvent } from './inbound.js'
 import type { Logger } from './logger.js'
 import type { HailClientOptions, RequestOptions, SendOptions, SendResult } from './options.js'
 import { MqttTransport } from './mqtt-transport.js'
-import { PendingReplies } from './pending-replies.js'
+import { Replies } from './replies.js'
 import { SyncEngine } from './sync-engine.js'
-import { isTopicLevel, topics } from './topics.js'
+import { checkConv, isTopicLevel, topics } from './topics.js'
 import type { Transport } from './transport.js'
 import { TypedEmitter } from './typed-emitter.js'
 
@@ -30,8 +30,7 @@ export class HailClient extends TypedEmitter<ClientEvents> {
   readonly #sync: SyncEngine
   readonly #timeout: number
   readonly #log: Logger
-  readonly #sends = new PendingReplies<SendResult>('reply to message')
-  readonly #requests = new PendingReplies<unknown>('reply to request')
+  readonly #replies = new Replies()
   readonly #watched = new Set<string>()
   #state: 'new' | 'connecting' | 'open' | 'closed' = 'new'
   /** Inbound events wait here until connect() has resolved, so listeners attached after it miss nothing. */
@@ -56,21 +55,7 @@ export class HailClient extends TypedEmitter<ClientEvents> {
     this.device = device
     this.#timeout = options.timeout ?? DEFAULT_TIMEOUT
     this.#log = options.logger ?? (() => {})
-    if (options.transport !== undefined) {
-      this.#transport = options.transport
-    } else {
-      if (options.url === undefined) throw new HailClientError('HAIL_ERR_BAD_ARGUMENT', 'a url is needed (or a transport)')
-      const password = options.password ?? options.token
-      this.#transport = new MqttTransport({
-        url: options.url,
-        clientId: `${user}/${device}`,
-        username: user,
-        ...(password === undefined ? {} : { password }),
-        clean: options.clean ?? false,
-        ...(options.reconnectPeriod === undefined ? {} : { reconnectPeriod: options.reconnectPeriod }),
-        ...(options.mqtt === undefined ? {} : { mqtt: options.mqtt })
-      })
-    }
+    this.#transport = options.transport ?? transportFor(options)
     this.#sync = new SyncEngine({
       store: options.store ?? new MemoryCursorStore(),
       transport: this.#transport,
@@ -130,8 +115,8 @@ export class HailClient extends TypedEmitter<ClientEvents> {
     checkConv(conv)
     const cid = options.cid ?? newId()
     if (!CLIENT_REF.test(cid)) throw new HailClientError('HAIL_ERR_BAD_ARGUMENT', `cid '${cid}' is not 1-64 of A-Z a-z 0-9 _ -`)
-    const reply = this.#sends.wait(cid, options.timeout ?? this.#timeout)
-    this.#publish(topics.send(conv), { cid, kind: message.kind, body: message.body }, (err) => this.#sends.reject(cid, err))
+    const reply = this.#replies.sends.wait(cid, options.timeout ?? this.#timeout)
+    this.#publish(topics.send(conv), { cid, kind: message.kind, body: message.body }, (err) => this.#replies.sends.reject(cid, err))
     return await reply
   }
 
@@ -160,8 +145,8 @@ export class HailClient extends TypedEmitter<ClientEvents> {
     this.#checkOpen()
     if (!isTopicLevel(method)) throw new HailClientError('HAIL_ERR_BAD_ARGUMENT', `'${method}' is not a method name`)
     const req = newId()
-    const reply = this.#requests.wait(req, options.timeout ?? this.#timeout)
-    this.#publish(topics.cmd(method), { ...args, req }, (err) => this.#requests.reject(req, err))
+    const reply = this.#replies.requests.wait(req, options.timeout ?? this.#timeout)
+    this.#publish(topics.cmd(method), { ...args, req }, (err) => this.#replies.requests.reject(req, err))
     return await reply as CommandResult<M>
   }
 
@@ -274,8 +259,7 @@ export class HailClient extends TypedEmitter<ClientEvents> {
       const wasOpen = this.#state === 'open'
       this.#state = 'closed'
       const closed = (ref: string): HailClientError => new HailClientError('HAIL_ERR_CLOSED', 'the client was closed', { ref })
-      this.#sends.rejectAll(closed)
-      this.#requests.rejectAll(closed)
+      this.#replies.rejectAll(closed)
       this.#sync.close()
       try {
         await this.#transport.close()
@@ -347,25 +331,16 @@ export class HailClient extends TypedEmitter<ClientEvents> {
       case 'message': return this.#onMessage(topic, event.msg)
       case 'receipt':
         this.#sync.expect(event.conv, event.delivered)
-        return void this.emit('receipt', body(event))
-      case 'typing': return void this.emit('typing', body(event))
-      case 'presence': return void this.emit('presence', body(event))
-      case 'conversation': return this.#onConversation(body(event))
-      case 'sent': {
-        const { cid, conv, seq, id, ts, duplicate } = event
-        this.#sends.resolve(cid, { cid, conv, seq, id, ts, duplicate: duplicate === true })
-        this.#sync.expect(conv, seq)
-        return
-      }
-      case 'error': {
-        const err = new HailClientError(event.error.code, event.error.message, event.ref === null ? undefined : { ref: event.ref })
-        if (event.ref === null || !this.#sends.reject(event.ref, err)) this.#report(err)
-        return
-      }
+        return void this.emit('receipt', eventBody(event))
+      case 'typing': return void this.emit('typing', eventBody(event))
+      case 'presence': return void this.emit('presence', eventBody(event))
+      case 'conversation': return this.#onConversation(eventBody(event))
+      case 'sent':
+      case 'error':
       case 'result': {
-        if (event.req === null) return this.#report(new HailClientError(event.ok ? 'HAIL_ERR_BAD_PAYLOAD' : event.error.code, event.ok ? 'a result without req' : event.error.message))
-        if (event.ok) this.#requests.resolve(event.req, event.result)
-        else this.#requests.reject(event.req, new HailClientError(event.error.code, event.error.message, { ref: event.req }))
+        if (event.type === 'sent') this.#sync.expect(event.conv, event.seq)
+        const stray = this.#replies.settle(event)
+        if (stray !== undefined) this.#report(stray)
       }
     }
   }
@@ -409,14 +384,17 @@ export class HailClient extends TypedEmitter<ClientEvents> {
   }
 }
 
-/** The event without its `v` and `type`. */
-function body<E extends ServerEvent> (event: E): Omit<E, 'v' | 'type'> {
-  const copy: Record<string, unknown> = { ...event }
-  delete copy.v
-  delete copy.type
-  return copy as Omit<E, 'v' | 'type'>
-}
-
-function checkConv (conv: string): void {
-  if (!isTopicLevel(conv)) throw new HailClientError('HAIL_ERR_BAD_ARGUMENT', `'${conv}' is not a conversation id`)
+/** The default transport: mqtt.js, client id `{user}/{device}`, a persistent session unless told otherwise. */
+function transportFor (options: HailClientOptions): Transport {
+  if (options.url === undefined) throw new HailClientError('HAIL_ERR_BAD_ARGUMENT', 'a url is needed (or a transport)')
+  const password = options.password ?? options.token
+  return new MqttTransport({
+    url: options.url,
+    clientId: `${options.user}/${options.device}`,
+    username: options.user,
+    ...(password === undefined ? {} : { password }),
+    clean: options.clean ?? false,
+    ...(options.reconnectPeriod === undefined ? {} : { reconnectPeriod: options.reconnectPeriod }),
+    ...(options.mqtt === undefined ? {} : { mqtt: options.mqtt })
+  })
 }

@@ -47,3 +47,11 @@ export function parseServerEvent (payload: Uint8Array): { event: ServerEvent } |
   if (!checks[type as ServerEvent['type']](value)) return { problem: `a ${type} without the fields of protocol v1` }
   return { event: value as unknown as ServerEvent }
 }
+
+/** The event without its `v` and `type`: what the client's listeners get. */
+export function eventBody<E extends ServerEvent> (event: E): Omit<E, 'v' | 'type'> {
+  const copy: Record<string, unknown> = { ...event }
+  delete copy.v
+  delete copy.type
+  return copy as Omit<E, 'v' | 'type'>
+}

@@ -1,3 +1,5 @@
+import { HailClientError } from './errors.js'
+
 /** The IM topic names a device uses (docs/protocol.md, "Topics"). */
 export const topics = {
   send: (conv: string): string => `im/send/${conv}`,
@@ -22,4 +24,9 @@ export function isChannel (conv: string): boolean {
  */
 export function isTopicLevel (name: string): boolean {
   return name.length > 0 && name.length <= 128 && !/[/+#\u0000]/.test(name)
+}
+
+/** Throws HAIL_ERR_BAD_ARGUMENT unless `conv` can stand as one topic level. */
+export function checkConv (conv: string): void {
+  if (!isTopicLevel(conv)) throw new HailClientError('HAIL_ERR_BAD_ARGUMENT', `'${conv}' is not a conversation id`)
 }
