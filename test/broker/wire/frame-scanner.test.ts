@@ -1,25 +1,7 @@
 import t from 'tap'
 import { FrameScanner } from '../../../broker/wire/frame-scanner.js'
 import { rejections } from '../../../broker/wire/rejections.js'
-
-const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex')
-const str = (s: string): Buffer => {
-  const bytes = Buffer.from(s, 'utf8')
-  return Buffer.concat([Buffer.from([bytes.length >> 8, bytes.length & 0xff]), bytes])
-}
-/** A packet from its first byte and body parts, with the Remaining Length worked out. */
-const pkt = (first: number, ...parts: Array<string | Buffer>): Buffer => {
-  const body = Buffer.concat(parts.map((p) => (typeof p === 'string' ? hex(p) : p)))
-  const length: number[] = []
-  let n = body.length
-  do {
-    let b = n % 128
-    n = Math.floor(n / 128)
-    if (n > 0) b |= 0x80
-    length.push(b)
-  } while (n > 0)
-  return Buffer.concat([Buffer.from([first, ...length]), body])
-}
+import { hex, pkt, str } from '../../helpers/mqtt-bytes.js'
 
 const MAX = 300
 const scanner = (): FrameScanner => new FrameScanner({ maxPacketSize: MAX, maxClientIdLength: 23 })

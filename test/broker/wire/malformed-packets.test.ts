@@ -7,6 +7,7 @@ import { pino } from 'pino'
 import t from 'tap'
 import { Metrics } from '../../../broker/metrics.js'
 import { guardedHandle } from '../../../broker/wire/guarded-handle.js'
+import { hex, pkt, str } from '../../helpers/mqtt-bytes.js'
 
 // Every row is a byte sequence written from the MQTT 3.1.1 text, sent on a
 // raw socket to a real aedes broker whose connections go through
@@ -17,25 +18,6 @@ const MAX_PACKET_SIZE = 1024
 const MAX_CLIENT_ID_LENGTH = 64
 
 // ---- byte helpers ----------------------------------------------------------
-const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex')
-/** An MQTT string: two length bytes, then the bytes (UTF-8 for a JS string). */
-const str = (s: string | Buffer): Buffer => {
-  const bytes = typeof s === 'string' ? Buffer.from(s, 'utf8') : s
-  return Buffer.concat([Buffer.from([bytes.length >> 8, bytes.length & 0xff]), bytes])
-}
-/** A packet from its first byte and body parts, with the Remaining Length worked out. */
-const pkt = (first: number, ...parts: Array<string | Buffer>): Buffer => {
-  const body = Buffer.concat(parts.map((p) => (typeof p === 'string' ? hex(p) : p)))
-  const length: number[] = []
-  let n = body.length
-  do {
-    let b = n % 128
-    n = Math.floor(n / 128)
-    if (n > 0) b |= 0x80
-    length.push(b)
-  } while (n > 0)
-  return Buffer.concat([Buffer.from([first, ...length]), body])
-}
 /** CONNECT: "MQTT" level 4, the given flags, keep alive 60 s, then the payload fields. */
 const connect = (flags: string, ...payload: Buffer[]): Buffer => pkt(0x10, str('MQTT'), '04', flags, '00 3c', ...payload)
 const bytesOf = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex')
