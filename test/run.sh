@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `npm test`: everything the suite needs, on a fresh Debian machine, then the suite.
-#   - Debian packages for the clients nobody here wrote (and later redis, chromium),
+#   - Debian packages for the clients nobody here wrote, redis-server (tests start
+#     their own on temporary ports), chromium (browser calls), nftables + iproute2 (loss tests),
 #     installed with apt-get when missing (needs root, as on CI);
 #   - node modules (npm ci) when missing; the build (child-process tests run dist/);
 #   - tap over test/**/*.test.ts. Extra arguments go to tap (e.g. a file name).
@@ -12,6 +13,10 @@ command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
 command -v mosquitto >/dev/null 2>&1 || need+=(mosquitto)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 /usr/bin/python3 -c 'import paho.mqtt' >/dev/null 2>&1 || need+=(python3-paho-mqtt)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v nft >/dev/null 2>&1 || need+=(nftables)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
 if ((${#need[@]})); then
   if [ "$(id -u)" != 0 ]; then
     echo "test/run.sh: missing Debian packages: ${need[*]} (run as root, or apt-get install them)" >&2
