@@ -19,7 +19,7 @@ export interface User {
 
 /**
  * The accounts that may log in. The embedded implementation is
- * LevelUserStore; a Redis one joins it for several nodes, and both run the
+ * LevelUserStore; RedisUserStore serves several nodes, and both run the
  * same abstract test suite (test/broker/users/user-store.abstract.ts).
  */
 export interface UserStore {

@@ -47,10 +47,12 @@ export interface Membership {
 }
 
 /**
- * Conversations and who is in them. `member()` and `contactsOf()` answer from
- * memory after their first call (they run on every publish, delivery and
- * presence update) and stay coherent with every write through this instance;
- * one instance per database. Every change is synced before it resolves.
+ * Conversations and who is in them. In the level store `member()` and
+ * `contactsOf()` answer from memory after their first call (they run on
+ * every publish, delivery and presence update) and stay coherent with every
+ * write through this instance: one instance per database. The Redis store
+ * caches nothing, so every node sharing the Redis answers alike. Every change
+ * is synced before it resolves.
  */
 export interface ConversationStore {
   /**

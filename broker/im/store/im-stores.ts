@@ -6,7 +6,7 @@ import type { ReceiptStore } from './receipt-store.js'
 
 /**
  * Every store the IM engine uses; createLevelImStores() builds them on the
- * server's database, a Redis variant will build them on Redis.
+ * server's database, createRedisImStores() on a Redis client.
  */
 export interface ImStores {
   log: MessageLog

@@ -80,14 +80,14 @@ export class LevelKeyDirectory implements KeyDirectory {
   }
 }
 
-function requireDevice (device: unknown): string {
+export function requireDevice (device: unknown): string {
   if (typeof device !== 'string' || device.length === 0 || device.length > 128 || BAD_DEVICE_CHAR.test(device)) {
     throw new StoreInputError(`not a device id: ${JSON.stringify(device)}`)
   }
   return device
 }
 
-function publicKeyOf (key: PublicKey): PublicKey {
+export function publicKeyOf (key: PublicKey): PublicKey {
   if (key === null || typeof key !== 'object') throw new StoreInputError('a public key must be an object')
   const { keyId, alg, publicKey, createdAt } = key
   if (typeof keyId !== 'string' || !TOKEN.test(keyId)) throw new StoreInputError('keyId must be 1-128 printable ASCII characters')

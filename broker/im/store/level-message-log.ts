@@ -27,7 +27,7 @@ export interface LevelMessageLogOptions {
   idleConvsKept?: number
 }
 
-interface Normalized {
+export interface Normalized {
   from: string
   device: string
   cid: string
@@ -294,7 +294,7 @@ export class LevelMessageLog implements MessageLog {
   }
 }
 
-function normalizeDraft (draft: Draft): Normalized {
+export function normalizeDraft (draft: Draft): Normalized {
   if (draft === null || typeof draft !== 'object') throw new StoreInputError('a draft must be an object')
   const { from, device, cid, kind, body, ts } = draft
   // '$system' authors the log's own events (member joined, renamed ...); no user can be named so.
@@ -313,7 +313,7 @@ function normalizeDraft (draft: Draft): Normalized {
   return { from, device, cid, kind, body, ts }
 }
 
-function requireSeq (value: unknown, name: string): number {
+export function requireSeq (value: unknown, name: string): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
     throw new StoreInputError(`${name} must be an integer >= 0, not ${String(value)}`)
   }

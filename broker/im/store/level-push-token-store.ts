@@ -9,7 +9,7 @@ import type { PushPlatform, PushToken, PushTokenStore } from './push-token-store
 // Keys: t!{user}!{device}!{hash} -> PushToken (the device's tokens),
 //       o!{hash} -> { user, device } (who owns a token, so it can move).
 // A token may hold any character, so keys carry its SHA-256 instead.
-const PLATFORMS: ReadonlySet<string> = new Set(['fcm', 'apns', 'web'])
+export const PLATFORMS: ReadonlySet<string> = new Set(['fcm', 'apns', 'web'])
 const MAX_TOKEN = 4096
 /** Tokens one device keeps; apps rotate tokens and rarely unregister the old ones. */
 export const MAX_TOKENS_PER_DEVICE = 4
@@ -98,15 +98,15 @@ export class LevelPushTokenStore implements PushTokenStore {
   }
 }
 
-function hashOf (token: string): string {
+export function hashOf (token: string): string {
   return createHash('sha256').update(token).digest('hex')
 }
 
-function requireDevice (device: unknown): void {
+export function requireDevice (device: unknown): void {
   if (typeof device !== 'string' || !DEVICE.test(device)) throw new StoreInputError(`not a device id: ${JSON.stringify(device)}`)
 }
 
-function requireToken (token: unknown): void {
+export function requireToken (token: unknown): void {
   if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN) {
     throw new StoreInputError(`a push token is 1-${MAX_TOKEN} characters`)
   }

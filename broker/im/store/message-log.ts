@@ -58,8 +58,9 @@ export const READ_LIMIT_MAX = 500
 
 /**
  * The conversation log: the truth behind sync and history (DESIGN
- * invariants 1, 3, 4). One instance per database: it keeps each
- * conversation's counters in memory.
+ * invariants 1, 3, 4). LevelMessageLog: one instance per database, it
+ * keeps each conversation's counters in memory. RedisMessageLog keeps
+ * nothing in memory: one per node, all nodes sharing one Redis.
  */
 export interface MessageLog {
   /**

@@ -9,7 +9,8 @@ export interface Receipt {
 /**
  * Delivery and read receipts, one cumulative seq per (conversation, user,
  * kind). Writes are ordered but not synced: a receipt lost in a crash is
- * sent again by the client or the next delivery. One instance per database.
+ * sent again by the client or the next delivery. One level instance per
+ * database; Redis instances on every node sharing one Redis.
  */
 export interface ReceiptStore {
   /**
