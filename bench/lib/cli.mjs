@@ -1,0 +1,144 @@
+// Command line of `npm run bench`, and the parameter presets of the matrix.
+
+export const HELP = `Usage: npm run bench -- [options]
+
+Runs Hail side by side with mosquitto and writes bench/results/<time>.{json,md,svg}
+(and latest.*). Figures are medians of the repetitions, with min..max.
+
+  --quick              smaller cells, 1 repetition (about 3-4 minutes)
+  --tiny               toy sizes for the smoke test (seconds; figures meaningless)
+  --only LIST          cells to run: scenario or scenario:broker, comma-separated,
+                       e.g. --only fanin:hail  or  --only fanin,chat:mosquitto
+  --brokers LIST       brokers (default mosquitto,hail,hail-redis; also mosquitto-mem:
+                       mosquitto with persistence false)
+  --reps N             repetitions per cell (default 3, --quick 1)
+  --set S.K=V          override a parameter, e.g. --set chat.rate=2000 (repeatable)
+  --out DIR            where results go (default bench/results)
+  --no-wait            do not wait for the machine to be quiet before each cell
+  --quiet-cap S        longest wait for quiet before a repetition, in seconds
+                       (default 20, --quick 5)
+  --min-idle F         idle fraction of all CPUs that counts as quiet (default 0.85)
+  --profile            write a V8 CPU profile of every Hail process to
+                       OUT/profiles/<run>/ (open in Chrome DevTools or speedscope)
+  --list               print the cells and parameters, run nothing
+  --render FILE.json   rewrite FILE.md and FILE.svg from a run's JSON, run nothing
+  -h, --help           this text
+
+Scenarios: fanin, connections, drain, chat, sfu, invite (call set-up; hail only). SFU cells are named by shape,
+hail-PxS = P publishers → S subscribers (--set sfu.shapes=hail-1x10,hail-8x10).
+`
+
+/** Parameters per scenario for each preset. */
+export const PRESETS = {
+  full: {
+    fanin: { publishers: 50, size: 256, window: 10, warmupSeconds: 2, seconds: 8 },
+    connections: { count: 10_000, concurrency: 100, settleSeconds: 3 },
+    drain: { messages: 100_000, size: 256, timeoutSeconds: 240 },
+    chat: { clients: 1000, partners: 2, rate: 5000, seconds: 20, graceSeconds: 40 },
+    sfu: { shapes: 'hail-1x10,hail-4x10', pps: 200, size: 1000, warmupSeconds: 2, seconds: 8 },
+    invite: { calls: 10 }
+  },
+  quick: {
+    fanin: { publishers: 50, size: 256, window: 10, warmupSeconds: 1, seconds: 3 },
+    connections: { count: 1000, concurrency: 100, settleSeconds: 1 },
+    drain: { messages: 5000, size: 256, timeoutSeconds: 60 },
+    chat: { clients: 100, partners: 2, rate: 300, seconds: 5, graceSeconds: 15 },
+    sfu: { shapes: 'hail-1x10', pps: 100, size: 1000, warmupSeconds: 1, seconds: 3 },
+    invite: { calls: 3 }
+  },
+  tiny: {
+    fanin: { publishers: 4, size: 64, window: 2, warmupSeconds: 0.2, seconds: 0.5 },
+    connections: { count: 30, concurrency: 10, settleSeconds: 0.2 },
+    drain: { messages: 300, size: 64, timeoutSeconds: 30 },
+    chat: { clients: 6, partners: 1, rate: 60, seconds: 1, graceSeconds: 10 },
+    sfu: { shapes: 'hail-1x2', pps: 20, size: 200, warmupSeconds: 0.5, seconds: 1 },
+    invite: { calls: 2 }
+  }
+}
+
+export const ALL_SCENARIOS = ['fanin', 'connections', 'drain', 'chat', 'sfu', 'invite']
+export const DEFAULT_BROKERS = ['mosquitto', 'hail', 'hail-redis']
+
+/** @param {string[]} argv */
+export function parseArgs (argv) {
+  const o = {
+    preset: /** @type {'full' | 'quick' | 'tiny'} */ ('full'),
+    only: /** @type {string[] | null} */ (null),
+    brokers: DEFAULT_BROKERS,
+    reps: /** @type {number | null} */ (null),
+    sets: /** @type {string[]} */ ([]),
+    out: new URL('../results/', import.meta.url).pathname,
+    wait: true,
+    quietCapSeconds: /** @type {number | null} */ (null),
+    minIdle: 0.85,
+    list: false,
+    profile: false,
+    render: /** @type {string | null} */ (null),
+    help: false
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]
+    const value = () => {
+      const v = argv[++i]
+      if (v === undefined) throw new Error(`${arg} needs a value`)
+      return v
+    }
+    switch (arg) {
+      case '--quick': o.preset = 'quick'; break
+      case '--tiny': o.preset = 'tiny'; break
+      case '--only': o.only = value().split(',').filter(Boolean); break
+      case '--brokers': o.brokers = value().split(',').filter(Boolean); break
+      case '--reps': o.reps = positive(arg, value()); break
+      case '--set': o.sets.push(value()); break
+      case '--out': o.out = value(); break
+      case '--no-wait': o.wait = false; break
+      case '--quiet-cap': o.quietCapSeconds = positive(arg, value()); break
+      case '--min-idle': o.minIdle = Number(value()); break
+      case '--list': o.list = true; break
+      case '--profile': o.profile = true; break
+      case '--render': o.render = value(); break
+      case '-h': case '--help': o.help = true; break
+      default: throw new Error(`unknown option ${arg} (see --help)`)
+    }
+  }
+  return o
+}
+
+/** @param {string} flag @param {string} v */
+function positive (flag, v) {
+  const n = Number(v)
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag} wants a positive number, not ${v}`)
+  return n
+}
+
+/**
+ * The cells to run, in order: scenarios outer, brokers inner (so the
+ * brokers of one scenario run close together in time).
+ * @param {ReturnType<typeof parseArgs>} o
+ */
+export function planCells (o) {
+  const params = structuredClone(PRESETS[o.preset])
+  for (const s of o.sets) {
+    const m = /^(\w+)\.(\w+)=(.+)$/.exec(s)
+    if (m === null || !(m[1] in params)) throw new Error(`bad --set ${s}: want scenario.key=value`)
+    const num = Number(m[3])
+    const group = /** @type {Record<string, any>} */ (/** @type {any} */ (params)[m[1]])
+    group[m[2]] = Number.isNaN(num) ? m[3] : num
+  }
+  /** @type {{ scenario: string, broker: string }[]} */
+  const cells = []
+  for (const scenario of ALL_SCENARIOS) {
+    const brokers = scenario === 'sfu' ? params.sfu.shapes.split(',') : scenario === 'invite' ? ['hail'] : o.brokers
+    for (const broker of brokers) {
+      if (o.only !== null && !o.only.some((sel) => sel === scenario || sel === `${scenario}:${broker}`)) continue
+      cells.push({ scenario, broker })
+    }
+  }
+  if (o.only !== null) {
+    for (const sel of o.only) {
+      const [s] = sel.split(':')
+      if (!ALL_SCENARIOS.includes(s)) throw new Error(`--only ${sel}: no scenario ${s} (${ALL_SCENARIOS.join(', ')})`)
+    }
+  }
+  return { cells, params, reps: o.reps ?? (o.preset === 'full' ? 3 : 1) }
+}

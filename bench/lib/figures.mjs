@@ -1,0 +1,35 @@
+// Reading figures out of a run: medians, ratios to mosquitto, number formatting.
+
+/** @param {any} v */
+export function value (v) {
+  if (v === null || v === undefined) return null
+  if (typeof v === 'number') return v
+  if (typeof v.median === 'number') return v.median
+  if (typeof v.total === 'number') return v.total
+  return null
+}
+
+/** @param {number | null} x */
+export function num (x) {
+  if (x === null) return '–'
+  const a = Math.abs(x)
+  if (a >= 10_000) return Math.round(x).toLocaleString('en-US')
+  if (a >= 100) return x.toFixed(0)
+  if (a >= 10) return x.toFixed(1)
+  return x.toFixed(2)
+}
+
+/**
+ * Hail's figure over mosquitto's, for one metric of one scenario.
+ * @param {any} run @param {string} scenario @param {string} broker @param {string} key
+ * @returns {number | null}
+ */
+export function ratio (run, scenario, broker, key) {
+  const base = run.cells.find((c) => c.scenario === scenario && c.broker === 'mosquitto' && c.status === 'ok')
+  const cell = run.cells.find((c) => c.scenario === scenario && c.broker === broker && c.status === 'ok')
+  const a = value(cell?.summary[key])
+  const b = value(base?.summary[key])
+  if (a === null || b === null || b === 0) return null
+  return a / b
+}
+

@@ -1,0 +1,148 @@
+// Chat: N clients with persistent sessions, each sending to a few fixed
+// partners' inboxes at an aggregate rate. `mqtt` mode uses plain topics
+// (bench/chat/{i}); `hail` mode speaks Hail's IM protocol (im/send/{conv} with
+// direct conversations, deliveries on im/inbox/{user}/{conv}), so the figure
+// includes Hail's durable conversation log.
+import { RawClient } from './raw-client.mjs'
+import { LatencyRecorder, SeenSet, now, pool, sleep } from './recorder.mjs'
+
+/**
+ * @typedef {object} ChatArgs
+ * @property {number} port
+ * @property {number} clients
+ * @property {number} partners how many partners each client writes to
+ * @property {'mqtt' | 'hail'} mode
+ * @property {{ user: string, password: string }[]} [creds] hail mode: one per client
+ * @property {string} run
+ * @property {number} [size] payload bytes (mqtt mode; hail's JSON is about the same)
+ */
+
+export function createChat () {
+  /** @type {ChatArgs} */
+  let args
+  /** @type {RawClient[]} */
+  let clients = []
+  const seen = new SeenSet()
+  let latency = new LatencyRecorder()
+  let measuring = false
+  let errors = 0
+  /** @type {string | undefined} */
+  let firstError
+  let acked = 0
+  let warmAcked = 0
+
+  /** @param {number} i */
+  const user = (i) => args.creds?.[i]?.user ?? `c${i}`
+  /** @param {number} i @param {number} k */
+  const partner = (i, k) => (i + 1 + k) % args.clients
+  /** @param {number} from @param {number} to */
+  const topicTo = (from, to) => {
+    if (args.mode === 'mqtt') return `bench/chat/${args.run}/${to}`
+    const [a, b] = [user(from), user(to)].sort()
+    return `im/send/d:${a}:${b}`
+  }
+  /** @param {number} from @param {number} seq @param {boolean} warm */
+  const payload = (from, seq, warm) => {
+    const stamp = `${warm ? 'w' : 'm'}:${now()}:${from}:${seq}`
+    if (args.mode === 'mqtt') return Buffer.from(stamp.padEnd(args.size ?? 128, '.'))
+    return JSON.stringify({ cid: `b${warm ? 'w' : ''}${seq}`, kind: 'text', body: { text: stamp } })
+  }
+  /** @param {string} text */
+  const onStamp = (text) => {
+    const [tag, at, from, seq] = text.split(':')
+    if (tag !== 'm') return
+    if (!seen.mark(Number(from), Number(seq))) return
+    if (measuring) latency.add(Number(now() - BigInt(at)) / 1000)
+  }
+
+  return {
+    /** @param {ChatArgs} a */
+    async connect (a) {
+      args = a
+      clients = Array.from({ length: a.clients }, (_, i) => new RawClient({
+        port: a.port,
+        clientId: a.mode === 'hail' ? `${user(i)}/bench` : `chat-${a.run}-${i}`,
+        clean: false,
+        connectTimeoutMs: 120_000,
+        ...(a.mode === 'hail' ? { username: user(i), password: a.creds?.[i]?.password } : {})
+      }))
+      const t0 = now()
+      await pool(clients, 50, async (client, i) => {
+        await client.connect()
+        client.on('message', (topic, body) => {
+          if (a.mode === 'mqtt') return onStamp(body.toString('latin1', 0, 64).replace(/\.+$/, ''))
+          let msg
+          try { msg = JSON.parse(body.toString()) } catch { return }
+          if (msg.type === 'message' && msg.msg?.from !== user(i) && typeof msg.msg?.body?.text === 'string') onStamp(msg.msg.body.text)
+          else if (msg.type === 'error') { errors++; firstError ??= JSON.stringify(msg.error) }
+        })
+        const filters = a.mode === 'mqtt' ? [`bench/chat/${a.run}/${i}`] : [`im/inbox/${user(i)}/#`, `im/reply/${user(i)}/bench`]
+        // One SUBSCRIBE per filter: with hail --redis (tree of 2026-11-22) a SUBSCRIBE carrying both
+        // im/inbox/{u}/# and im/reply/{u}/{d} was never answered, while one filter at a time works.
+        const granted = (await Promise.all(filters.map((f) => client.subscribe([f], 1)))).flat()
+        if (granted.some((g) => g !== 1)) throw new Error(`chat subscription of ${filters.join(', ')} granted ${granted.join(',')}`)
+      })
+      return { connected: clients.length, connectMs: Number(now() - t0) / 1e6 }
+    },
+
+    /** One message from every client to each partner (creates Hail's direct conversations), acknowledged. */
+    async warmup () {
+      const total = clients.length * args.partners
+      await pool(clients, 50, async (client, i) => {
+        for (let k = 0; k < args.partners; k++) {
+          await new Promise((resolve) => client.publish(topicTo(i, partner(i, k)), payload(i, k, true), 1, () => { warmAcked++; resolve(undefined) }))
+        }
+      })
+      return { warmed: warmAcked, expected: total }
+    },
+
+    /** Send `rate` msg/s for `seconds`, then wait up to graceMs for every acknowledged one to arrive. @param {{ rate: number, seconds: number, graceMs: number }} a */
+    async run (a) {
+      measuring = true
+      latency = new LatencyRecorder()
+      const total = Math.round(a.rate * a.seconds)
+      let sent = 0
+      const t0 = Date.now()
+      await new Promise((resolve) => {
+        const tick = () => {
+          const due = Math.min(total, Math.floor((Date.now() - t0) / 1000 * a.rate))
+          while (sent < due) {
+            const i = sent % clients.length
+            const to = partner(i, Math.floor(sent / clients.length) % args.partners)
+            clients[i].publish(topicTo(i, to), payload(i, sent, false), 1, () => { acked++ })
+            sent++
+          }
+          if (sent >= total) resolve(undefined)
+          else setTimeout(tick, 5)
+        }
+        tick()
+      })
+      const sendMs = Date.now() - t0
+      let lastAcked = acked
+      // A broker that fell behind is still working through its backlog: wait while deliveries
+      // keep coming (up to graceMs), and stop early once nothing has arrived for 10 s.
+      const deadline = Date.now() + a.graceMs
+      let last = seen.unique
+      let lastProgress = Date.now()
+      while ((acked < sent || seen.unique < sent) && Date.now() < deadline && Date.now() - lastProgress < 10_000) {
+        await sleep(50)
+        if (seen.unique !== last || acked !== lastAcked) { last = seen.unique; lastAcked = acked; lastProgress = Date.now() }
+      }
+      const doneMs = Date.now() - t0
+      // Gave up while messages were still arriving: the "loss" is (at least partly) a backlog.
+      const stillArriving = seen.unique < sent && Date.now() - lastProgress < 10_000
+      measuring = false
+      await sleep(300) // late duplicates
+      return {
+        sent, acked, unique: seen.unique, duplicates: seen.duplicates, loss: Math.max(0, sent - seen.unique),
+        errors, firstError, sendMs, doneMs, stillArriving, latency: latency.summary()
+      }
+    },
+
+    async close () {
+      await pool(clients, 200, (c) => { c.destroy(); return Promise.resolve() })
+      clients = []
+      return {}
+    }
+  }
+}

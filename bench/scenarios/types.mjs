@@ -1,0 +1,21 @@
+// Types shared by the scenarios (JSDoc only).
+
+/**
+ * @typedef {object} RunContext
+ * @property {string} workDir a temporary directory for the whole run
+ * @property {Record<string, any>} cache what scenarios keep between repetitions (seeded data directories)
+ */
+
+/**
+ * @typedef {object} Scenario
+ * @property {string} name
+ * @property {string} title
+ * @property {(params: any) => string} describe
+ * @property {{ key: string, label: string, better: 'higher' | 'lower' }[]} headline the figures the table shows
+ * @property {(brokerName: string, params: any, ctx: RunContext) => Promise<{ seedDir?: string, extraArgs?: string[], beforeStart?: (redisUrl: string) => Promise<void> }>} [brokerOptions]
+ * @property {(brokerName: string) => string | null} [notApplicable] a reason this cell cannot run, or null
+ * @property {string} [launchAs] the process to start instead of the cell's broker (the SFU host)
+ * @property {(a: { broker: import('../lib/brokers.mjs').Broker, load: import('../lib/load-process.mjs').LoadProcess, params: any, run: string, ctx: RunContext, cell: { scenario: string, broker: string } }) => Promise<Record<string, any>>} run
+ */
+
+export {}

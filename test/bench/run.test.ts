@@ -1,0 +1,62 @@
+import { spawn } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+
+/*
+ * The harness itself, not its figures: `bench/run.mjs --tiny` on the fan-in
+ * cell against mosquitto and Hail (dist/, built by npm test) must write a
+ * well-formed JSON, Markdown and SVG. Skipped where mosquitto is not
+ * installed and cannot be (test/run.sh installs it as root).
+ */
+const root = fileURLToPath(new URL('../..', import.meta.url))
+const bench = join(root, 'bench', 'run.mjs')
+
+function run (args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bench, ...args], { cwd: root })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => { stdout += d })
+    child.stderr.on('data', (d) => { stderr += d })
+    child.on('close', (code) => resolve({ code, stdout, stderr }))
+  })
+}
+
+t.test('a tiny fan-in run against mosquitto and hail writes a JSON, a table with ratios and a chart', { skip: existsSync('/usr/sbin/mosquitto') ? false : 'no /usr/sbin/mosquitto' }, async (t) => {
+  const out = await mkdtemp(join(tmpdir(), 'hail-bench-test-'))
+  t.teardown(() => rm(out, { recursive: true, force: true }))
+  const r = await run(['--tiny', '--no-wait', '--only', 'fanin', '--brokers', 'mosquitto,hail', '--out', out])
+  t.equal(r.code, 0, `bench exits 0\n${r.stderr}`)
+  const stems = readdirSync(out).filter((f) => f.endsWith('-tiny.json'))
+  t.equal(stems.length, 1, 'one JSON file per run')
+  const saved = JSON.parse(readFileSync(join(out, stems[0]!), 'utf8'))
+  t.equal(saved.preset, 'tiny')
+  t.same(saved.cells.map((c: { scenario: string, broker: string }) => `${c.scenario}:${c.broker}`), ['fanin:mosquitto', 'fanin:hail'])
+  for (const cell of saved.cells) {
+    t.equal(cell.status, 'ok', `${cell.broker} ran: ${cell.reason ?? ''}`)
+    t.equal(cell.reps.length, 1, `${cell.broker}: one repetition`)
+    t.type(cell.summary.throughput?.median, 'number', `${cell.broker}: a throughput`)
+    t.type(cell.summary.cpuUsPerMsg?.median, 'number', `${cell.broker}: CPU per message`)
+    t.type(cell.summary.rssKiB?.median, 'number', `${cell.broker}: RSS`)
+    t.type(cell.summary.loss?.total, 'number', `${cell.broker}: loss counted`)
+    t.type(cell.summary.duplicates?.total, 'number', `${cell.broker}: duplicates counted`)
+  }
+  const md = readFileSync(join(out, 'latest.md'), 'utf8')
+  t.match(md, /### fan-in/)
+  t.match(md, /\| mosquitto \| [\d,.]+ \| 1 \|/, 'mosquitto is the 1× row')
+  t.match(md, /\| hail \| [\d,.]+ \| [\d.]+× \|/, 'hail has a ratio against mosquitto')
+  const svg = readFileSync(join(out, 'latest.svg'), 'utf8')
+  t.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/)
+  t.match(svg, /<\/svg>\n$/)
+  t.match(svg, /<rect [^>]*><title>hail: [\d.]+× mosquitto<\/title><\/rect>/, 'a bar for hail against mosquitto')
+})
+
+t.test('an unknown scenario in --only is refused with a clear message and exit 2', async (t) => {
+  const r = await run(['--only', 'nosuch:hail', '--list'])
+  t.equal(r.code, 2)
+  t.match(r.stderr, /--only nosuch:hail: no scenario nosuch/)
+})
