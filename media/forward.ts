@@ -1,0 +1,91 @@
+/**
+ * One incoming track copied to one subscriber: a sendonly transceiver on the
+ * subscriber's connection fed with the source's RTP. werift's sender rewrites
+ * SSRC, payload type, sequence numbers and header extensions, and answers the
+ * subscriber's NACKs from its 128-packet history. Keyframe requests (PLI here;
+ * FIR via Peer 'fir' -> Room, relayed as PLI) go back to the source device.
+ */
+import { MediaStreamTrack, PictureLossIndication, RtcpPayloadSpecificFeedback, type RTCRtpSender, type RtcpPacket } from 'werift'
+import type { IncomingTrack, Peer } from './peer.js'
+
+/** Sender SSRC of the SFU's keyframe requests; never announced in SDP. */
+const KEYFRAME_SENDER_SSRC = 1
+/** Keyframe requests to one source closer than this are dropped. */
+const KEYFRAME_MIN_INTERVAL_MS = 300
+const RTCP_SR = 200
+const RTCP_RR = 201
+
+export class Forward {
+  readonly source: IncomingTrack
+  readonly subscriber: Peer
+  readonly sender: RTCRtpSender
+  /** Keyframe requests relayed to the source on behalf of this subscriber. */
+  keyframeRequests = 0
+  /** Set once a PLI was sent after the subscriber's transport came up. */
+  firstKeyframeAsked = false
+  /** Interarrival jitter the subscriber reported in its last receiver report. */
+  remoteJitterMs = 0
+  private readonly stops: Array<() => void> = []
+  private stopped = false
+
+  constructor (source: IncomingTrack, subscriber: Peer) {
+    this.source = source
+    this.subscriber = subscriber
+    const local = new MediaStreamTrack({ kind: source.kind, id: source.id })
+    // msid stream id = the sending peer's id, so a device can tell who a track is
+    const transceiver = subscriber.pc.addTransceiver(local, { direction: 'sendonly' })
+    transceiver.sender.streamId = source.peerId
+    this.sender = transceiver.sender
+    const rtp = source.track.onReceiveRtp.subscribe((packet) => {
+      if (!this.stopped) local.writeRtp(packet)
+    })
+    this.stops.push(() => rtp.unSubscribe())
+    const pli = this.sender.onPictureLossIndication.subscribe(() => this.requestKeyframe())
+    this.stops.push(() => pli.unSubscribe())
+    const rtcp = this.sender.onRtcp.subscribe((p: RtcpPacket) => {
+      const fb = p as { type: number, reports?: Array<{ ssrc: number, jitter: number }> }
+      if (fb.type === RTCP_SR || fb.type === RTCP_RR) {
+        const report = fb.reports?.find((r) => r.ssrc === this.sender.ssrc)
+        const clockRate = this.source.kind === 'video' ? 90000 : 48000
+        if (report !== undefined) this.remoteJitterMs = (report.jitter / clockRate) * 1000
+      }
+    })
+    this.stops.push(() => rtcp.unSubscribe())
+    this.stops.push(() => local.stop())
+  }
+
+  /** Asks the source device for a keyframe (PLI). */
+  requestKeyframe (): void {
+    if (this.stopped || this.source.kind !== 'video' || this.source.track.ssrc === undefined) return
+    // one keyframe serves every subscriber: at most one PLI per source per interval
+    const now = Date.now()
+    if (now - this.source.lastKeyframeRequestAt < KEYFRAME_MIN_INTERVAL_MS) return
+    this.source.lastKeyframeRequestAt = now
+    this.keyframeRequests++
+    // Not receiver.sendRtcpPLI(): its sender SSRC is one the device knows as a
+    // remote stream, and werift's RTCP router (media/router.js) looks the
+    // sender SSRC up before the media SSRC, so a werift device hands that PLI
+    // to its receiver and the sender never sees it. KEYFRAME_SENDER_SSRC is
+    // in no SDP, so routing falls through to the media SSRC, as intended.
+    const packet = new RtcpPayloadSpecificFeedback({
+      feedback: new PictureLossIndication({ senderSsrc: KEYFRAME_SENDER_SSRC, mediaSsrc: this.source.track.ssrc })
+    })
+    const transport = this.source.receiver.dtlsTransport as unknown as { sendRtcp: (p: unknown[]) => Promise<unknown> }
+    transport.sendRtcp([packet]).catch(() => {})
+  }
+
+  /** Stops forwarding and removes the track from the subscriber (renegotiates). */
+  stop (): void {
+    if (this.stopped) return
+    this.stopped = true
+    for (const s of this.stops) s()
+    if (this.subscriber.state !== 'closed') {
+      try {
+        this.subscriber.pc.removeTrack(this.sender)
+      } catch {
+        // the connection closed meanwhile
+      }
+      this.subscriber.renegotiate()
+    }
+  }
+}
