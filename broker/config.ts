@@ -103,7 +103,18 @@ export const configSchema = z.strictObject({
   /** Push notifications for users with no device connected (README, "Push"). */
   push: pushSchema.default(() => pushSchema.parse({})),
   /** Files: uploads over MQTT and HTTP, stored under dataDir/files. */
-  files: filesSchema.default(() => filesSchema.parse({}))
+  files: filesSchema.default(() => filesSchema.parse({})),
+  /**
+   * `redis://[user:password@]host:port/db` of the Redis every node shares:
+   * MQTT sessions, routing between nodes and Hail's stores all move there
+   * (README, "Scale out"); null keeps everything in dataDir.
+   */
+  redis: z.string().url().refine((u) => /^rediss?:\/\//i.test(u), 'must be a redis:// or rediss:// URL').nullable().default(null),
+  /**
+   * Refuse to start when Redis does not fsync every write (`appendonly yes`,
+   * `appendfsync always`), which "PUBACK means durable" needs; false only warns.
+   */
+  redisRequireFsync: z.boolean().default(false)
 })
 
 export type HailConfig = z.output<typeof configSchema>

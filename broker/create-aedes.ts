@@ -10,10 +10,14 @@ import type { DurablePublish } from './durable-publish.js'
 import type { ImLayer } from './im/im-layer.js'
 import type { Metrics } from './metrics.js'
 import type { LevelPersistence } from './persistence/level-persistence.js'
+import type { RedisPersistence } from './persistence/redis-persistence.js'
+import type { MQEmitter } from 'mqemitter'
 
 export interface AedesParts {
   limits: Limits
-  persistence: LevelPersistence
+  persistence: LevelPersistence | RedisPersistence
+  /** Routes publishes between nodes (Redis mode); aedes' in-process emitter by default. */
+  mq?: MQEmitter
   authenticate: Authenticate
   access: Access
   durable: DurablePublish
@@ -30,10 +34,11 @@ export interface AedesParts {
  * and IM publishes are stored in their conversation's log instead.
  */
 export function createAedes (parts: AedesParts): Aedes {
-  const { limits, persistence, authenticate, access, durable, metrics, log, im } = parts
+  const { limits, persistence, mq, authenticate, access, durable, metrics, log, im } = parts
 
   const aedes = new Aedes({
     persistence,
+    mq,
     connectTimeout: limits.connectTimeout,
     drainTimeout: limits.drainTimeout,
     maxTopicLevels: limits.maxTopicLevels,

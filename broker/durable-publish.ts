@@ -1,6 +1,7 @@
 import type { Aedes, PublishPacket } from 'aedes'
 import type { Logger } from 'pino'
-import type { Journal, JournalKey } from './persistence/journal.js'
+import type { JournalKey } from './persistence/journal.js'
+import type { PublishJournal } from './persistence/publish-journal.js'
 
 /**
  * "A PUBACK means durable" (DESIGN.md, invariant 1).
@@ -22,13 +23,16 @@ import type { Journal, JournalKey } from './persistence/journal.js'
  * (PublishState keeps the original), which is what ties the two together.
  */
 export class DurablePublish {
-  readonly #journal: Journal
+  readonly #journal: PublishJournal
   readonly #log: Logger
   readonly #keys = new WeakMap<object, JournalKey>()
+  /** Journaled and not yet published, with when: what retryStuck() looks at. */
+  readonly #inFlight = new Map<JournalKey, { packet: PublishPacket, since: number }>()
+  #retryTimer: NodeJS.Timeout | undefined
   #pending = 0
   #idle: Array<() => void> = []
 
-  constructor (journal: Journal, logger: Logger) {
+  constructor (journal: PublishJournal, logger: Logger) {
     this.#journal = journal
     this.#log = logger
   }
@@ -44,6 +48,7 @@ export class DurablePublish {
     this.#pending++
     this.#journal.append(packet).then((key) => {
       this.#keys.set(packet, key)
+      this.#inFlight.set(key, { packet, since: Date.now() })
       done(null)
     }, (err: Error) => {
       this.#settleOne()
@@ -59,6 +64,8 @@ export class DurablePublish {
     const key = this.#keys.get(packet)
     if (key === undefined) return
     this.#keys.delete(packet)
+    // already published again by retryStuck()
+    if (!this.#inFlight.delete(key)) return
     this.#journal.complete(key).catch((err: unknown) => {
       // Harmless: the entry is replayed at the next start (a duplicate, never a loss).
       this.#log.warn({ err }, 'journal completion failed')
@@ -76,6 +83,53 @@ export class DurablePublish {
       count++
     }
     return count
+  }
+
+  /**
+   * Publish again what was journaled (and so acknowledged) more than
+   * `olderThan` ms ago and never finished: aedes stops a publish whose store
+   * write failed (Redis restarting) after its PUBACK, and would otherwise
+   * deliver it only at the next start. A duplicate at worst, never a loss.
+   */
+  async retryStuck (aedes: Aedes, olderThan: number): Promise<number> {
+    const now = Date.now()
+    let retried = 0
+    for (const [key, entry] of [...this.#inFlight]) {
+      if (now - entry.since < olderThan) continue
+      entry.since = Infinity // not again while this attempt runs
+      try {
+        await new Promise<void>((resolve, reject) => {
+          aedes.publish({ ...entry.packet }, (err?: Error) => err ? reject(err) : resolve())
+        })
+      } catch (err) {
+        entry.since = Date.now()
+        this.#log.warn({ err, topic: entry.packet.topic }, 'publishing a stuck journal entry failed: will retry')
+        continue
+      }
+      if (!this.#inFlight.delete(key)) continue
+      retried++
+      await this.#journal.complete(key).catch((err: unknown) => this.#log.warn({ err }, 'journal completion failed'))
+      this.#settleOne()
+    }
+    if (retried > 0) this.#log.info({ retried }, 'published stuck journal entries again')
+    return retried
+  }
+
+  /** Run retryStuck() every `every` ms until stopRetrying(). */
+  startRetrying (aedes: Aedes, every: number): void {
+    this.stopRetrying()
+    let running = false
+    this.#retryTimer = setInterval(() => {
+      if (running || this.#inFlight.size === 0) return
+      running = true
+      this.retryStuck(aedes, every).finally(() => { running = false })
+    }, every)
+    this.#retryTimer.unref()
+  }
+
+  stopRetrying (): void {
+    clearInterval(this.#retryTimer)
+    this.#retryTimer = undefined
   }
 
   /** Wait until nothing is in flight, or `timeout` ms; what is left is replayed next start. */

@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import type { FileStore } from '../files/file-store.js'
 import type { Fanout } from './fanout.js'
 import type { Membership } from './membership.js'
-import type { Presence } from './presence.js'
+import type { PresenceTracker } from './presence.js'
 import type { Publisher } from './publisher.js'
 import type { Receipts } from './receipts.js'
 import type { ImStores } from './im-stores.js'
@@ -35,7 +35,7 @@ export interface ImContext {
   readonly membership: Membership
   readonly publisher: Publisher
   readonly fanout: Fanout
-  readonly presence: Presence
+  readonly presence: PresenceTracker
   readonly receipts: Receipts
   readonly limits: ImLimits
   readonly log: Logger

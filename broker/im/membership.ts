@@ -1,5 +1,10 @@
 import type { Role } from './protocol/index.js'
 
+/** One change of the mirror, as told to observers (cluster/: other nodes apply it). */
+export type MembershipChange =
+  | { readonly op: 'set', readonly conv: string, readonly user: string, readonly role: Role }
+  | { readonly op: 'remove', readonly conv: string, readonly user: string }
+
 /**
  * Who is in which conversation, in memory, answered synchronously. aedes'
  * authorizeForward runs on every delivery and cannot wait for a store, so
@@ -14,8 +19,42 @@ export class Membership {
   readonly #byConv = new Map<string, Map<string, Role>>()
   readonly #byUser = new Map<string, Map<string, Role>>()
   readonly #contacts = new Map<string, Set<string>>()
+  readonly #observers: Array<(change: MembershipChange) => void> = []
+
+  /** Hear of every local set/remove (not of apply/replace): how a node tells the others. */
+  observe (observer: (change: MembershipChange) => void): void {
+    this.#observers.push(observer)
+  }
 
   set (conv: string, user: string, role: Role): void {
+    this.#set(conv, user, role)
+    this.#tell({ op: 'set', conv, user, role })
+  }
+
+  remove (conv: string, user: string): void {
+    this.#remove(conv, user)
+    this.#tell({ op: 'remove', conv, user })
+  }
+
+  /** A change made elsewhere (another node): applied, not told again. */
+  apply (change: MembershipChange): void {
+    if (change.op === 'set') this.#set(change.conv, change.user, change.role)
+    else this.#remove(change.conv, change.user)
+  }
+
+  /** Swap the whole mirror for `entries` at once (a reload from the store), untold. */
+  replace (entries: Iterable<{ conv: string, user: string, role: Role }>): void {
+    this.#byConv.clear()
+    this.#byUser.clear()
+    this.#contacts.clear()
+    for (const { conv, user, role } of entries) this.#set(conv, user, role)
+  }
+
+  #tell (change: MembershipChange): void {
+    for (const observer of this.#observers) observer(change)
+  }
+
+  #set (conv: string, user: string, role: Role): void {
     let members = this.#byConv.get(conv)
     if (members === undefined) this.#byConv.set(conv, members = new Map())
     let convs = this.#byUser.get(user)
@@ -26,7 +65,7 @@ export class Membership {
     if (isNew) this.#invalidate(conv)
   }
 
-  remove (conv: string, user: string): void {
+  #remove (conv: string, user: string): void {
     this.#invalidate(conv)
     this.#byConv.get(conv)?.delete(user)
     const convs = this.#byUser.get(user)

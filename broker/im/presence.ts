@@ -4,6 +4,20 @@ import type { PresenceStatus } from './protocol/index.js'
 import type { Publisher } from './publisher.js'
 
 type Chosen = Exclude<PresenceStatus, 'offline'>
+export type { Chosen as ChosenStatus }
+
+/**
+ * What the engine asks of presence: this in-process Presence, or the
+ * cluster's (cluster/cluster-presence.ts), which merges devices across nodes.
+ */
+export interface PresenceTracker {
+  connected: (user: string, device: object) => void
+  disconnected: (user: string, device: object) => void
+  choose: (user: string, status: Chosen) => void
+  /** Whether any device of the user is connected now. */
+  isOnline: (user: string) => boolean
+  close: () => Promise<void>
+}
 
 /**
  * Presence, owned by the server (DESIGN.md): a user is online while any of
@@ -14,7 +28,7 @@ type Chosen = Exclude<PresenceStatus, 'offline'>
  * here too. Announced retained on im/presence/{user}; who may read it is
  * the authority's business (shared conversations).
  */
-export class Presence {
+export class Presence implements PresenceTracker {
   readonly #publisher: Publisher
   readonly #log: Logger
   readonly #debounceMs: number

@@ -20,10 +20,13 @@ export class Retention {
   readonly #membership: Membership
   readonly #policy: RetentionPolicy
   readonly #logger: Logger
+  readonly #gate: (() => Promise<boolean>) | undefined
   #timer: NodeJS.Timeout | undefined
   #running: Promise<number> | undefined
 
-  constructor (log: MessageLog, membership: Membership, policy: RetentionPolicy, logger: Logger) {
+  /** `gate`: asked before each timed pass (several nodes: only the one holding the lease prunes). */
+  constructor (log: MessageLog, membership: Membership, policy: RetentionPolicy, logger: Logger, gate?: () => Promise<boolean>) {
+    this.#gate = gate
     this.#log = log
     this.#membership = membership
     this.#policy = policy
@@ -36,8 +39,8 @@ export class Retention {
 
   start (): void {
     if (!this.enabled) return
-    void this.pass()
-    this.#timer = setInterval(() => { void this.pass() }, this.#policy.intervalMs)
+    void this.#timed()
+    this.#timer = setInterval(() => { void this.#timed() }, this.#policy.intervalMs)
     this.#timer.unref()
   }
 
@@ -45,6 +48,16 @@ export class Retention {
   pass (): Promise<number> {
     this.#running ??= this.#prune().finally(() => { this.#running = undefined })
     return this.#running
+  }
+
+  async #timed (): Promise<void> {
+    try {
+      if (this.#gate !== undefined && !(await this.#gate())) return
+    } catch (err) {
+      this.#logger.warn({ err }, 'retention skipped: could not take the lease')
+      return
+    }
+    await this.pass()
   }
 
   async stop (): Promise<void> {

@@ -127,7 +127,8 @@ export class Journal {
   }
 }
 
-function journalFields (packet: StoredPacket): StoredPacket {
+/** The fields of a PUBLISH a journal keeps (shared with redis-journal.ts). */
+export function journalFields (packet: StoredPacket): StoredPacket {
   const kept: StoredPacket = {
     cmd: 'publish',
     topic: packet.topic,

@@ -67,6 +67,10 @@ export class RedisServer {
     const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] })
     this.#child = child
     this.#exit = once(child, 'exit')
+    // A test process that dies (tap's timeout, an uncaught error) must not leave redis-server behind.
+    const reap = (): void => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') }
+    process.once('exit', reap)
+    child.once('exit', () => process.removeListener('exit', reap))
     let output = ''
     child.stdout!.on('data', (d: Buffer) => { output += d.toString() })
     child.stderr!.on('data', (d: Buffer) => { output += d.toString() })

@@ -1,0 +1,96 @@
+import { randomBytes } from 'node:crypto'
+import { hostname } from 'node:os'
+import type { Aedes } from 'aedes'
+import { Redis } from 'ioredis'
+import pino, { type Logger } from 'pino'
+import type { Membership } from '../membership.js'
+import type { PresenceTracker } from '../presence.js'
+import type { Publisher } from '../publisher.js'
+import { ClusterPresence } from './cluster-presence.js'
+import { emitterOf, type ImCluster, type MembershipSource } from './im-cluster.js'
+import { MembershipSync } from './membership-sync.js'
+
+export interface RedisImClusterOptions {
+  /** redis://host:port/db, or a client to share (then close() leaves it open). */
+  redis: string | Redis
+  logger?: Logger
+  /** Default 'hail:im:'. */
+  keyPrefix?: string
+  /** A node silent this long is taken for dead; default 15 s. */
+  livenessTtlMs?: number
+  /** How often a node says it lives and looks for dead ones; default 5 s. */
+  heartbeatMs?: number
+  /** Default: host name, pid and random bytes (unique per process start). */
+  nodeId?: string
+}
+
+/**
+ * The IM engine's cluster part on Redis (im-cluster.ts): membership mirrors
+ * synchronised over aedes' emitter (mqemitter-redis must be aedes' emitter,
+ * so every node shares it), presence and node liveness in Redis, and leases
+ * that let one node at a time run cluster-wide jobs.
+ */
+export class RedisImCluster implements ImCluster {
+  readonly nodeId: string
+  readonly #redis: Redis
+  readonly #ownsRedis: boolean
+  readonly #log: Logger
+  readonly #prefix: string
+  readonly #livenessTtlMs: number
+  readonly #heartbeatMs: number
+  #presence: ClusterPresence | undefined
+  #sync: MembershipSync | undefined
+  #closing: Promise<void> | undefined
+
+  constructor (options: RedisImClusterOptions) {
+    this.#ownsRedis = typeof options.redis === 'string'
+    this.#redis = typeof options.redis === 'string' ? new Redis(options.redis, { maxRetriesPerRequest: 3 }) : options.redis
+    this.#log = options.logger ?? pino({ level: 'silent' })
+    this.#prefix = options.keyPrefix ?? 'hail:im:'
+    this.#livenessTtlMs = options.livenessTtlMs ?? 15_000
+    this.#heartbeatMs = options.heartbeatMs ?? 5_000
+    this.nodeId = options.nodeId ?? `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`
+    if (this.nodeId.includes('\n')) throw new TypeError('a node id has no newline')
+    // ioredis reconnects by itself; an unhandled 'error' would end the process. Commands fail
+    // after a few retries while Redis is away: presence resyncs on reconnection.
+    this.#redis.on('error', (err: Error) => this.#log.warn({ err }, 'im cluster: Redis connection error'))
+  }
+
+  presence (publisher: Publisher, logger: Logger, debounceMs: number): PresenceTracker {
+    this.#presence = new ClusterPresence({
+      redis: this.#redis,
+      publisher,
+      logger,
+      debounceMs,
+      nodeId: this.nodeId,
+      prefix: this.#prefix,
+      livenessTtlMs: this.#livenessTtlMs,
+      heartbeatMs: this.#heartbeatMs
+    })
+    return this.#presence
+  }
+
+  async start (aedes: Aedes, membership: Membership, load: MembershipSource): Promise<void> {
+    const emitter = emitterOf(aedes)
+    // Without a shared emitter (mqemitter-redis) membership changes never leave this node.
+    if (emitter.state === undefined) this.#log.warn('aedes\' emitter is not mqemitter-redis: other nodes will not hear membership changes')
+    this.#sync = new MembershipSync({ emitter, membership, load, nodeId: this.nodeId, logger: this.#log })
+    await this.#sync.start()
+    await this.#presence?.start(emitter)
+    this.#log.info({ node: this.nodeId }, 'joined the IM cluster')
+  }
+
+  async lease (job: string, ms: number): Promise<boolean> {
+    const won = await this.#redis.set(`${this.#prefix}lease:${job}`, this.nodeId, 'PX', ms, 'NX')
+    return won === 'OK'
+  }
+
+  /** Presence is closed by the engine (it owns it); this ends the membership sync and the connection. */
+  close (): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.#sync?.close()
+      if (this.#ownsRedis) await this.#redis.quit().catch(() => this.#redis.disconnect())
+    })()
+    return this.#closing
+  }
+}

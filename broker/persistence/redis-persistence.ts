@@ -1,0 +1,268 @@
+import { Readable } from 'node:stream'
+import AsyncRedisPersistence from 'aedes-persistence-redis/asyncPersistence.js'
+import packetConstructor from 'aedes-packet'
+import type { Redis } from 'ioredis'
+import msgpack from 'msgpack-lite'
+
+export interface RedisPersistenceOptions {
+  /** Packets queued per client before newer ones are dropped (default 1000), as in LevelPersistence. */
+  maxQueue?: number
+  /** Told of every packet dropped because a client's queue was full. */
+  onQueueFull?: (clientId: string) => void
+}
+
+interface ClientRef {
+  id: string
+}
+
+interface QueuedPacket {
+  brokerId: string
+  brokerCounter: number | string
+  messageId?: number
+  cmd?: string
+  [key: string]: unknown
+}
+
+const DEFAULT_MAX_QUEUE = 1000
+/** Queued packets read per MGET while a session's queue is delivered. */
+const READ_BATCH = 1000
+/** Message ids remembered between delivery and PUBACK, per process (as aedes-persistence-redis' own cache). */
+const MAX_IN_FLIGHT = 200_000
+
+// aedes-packet's typings describe a namespace; at runtime it is the constructor
+const Packet = packetConstructor as unknown as new (original: object) => object
+
+// Key names of aedes-persistence-redis 12, which this class shares the data of.
+const outgoingKey = (clientId: string): string => `outgoing:${encodeURIComponent(clientId)}`
+const packetKey = (brokerId: string, counter: number | string): string => `packet:${brokerId}:${counter}`
+const countKey = (brokerId: string, counter: number | string): string => `packet:${brokerId}:${counter}:offlineCount`
+const willKey = (brokerId: string, clientId: string): string => `will:${brokerId}:${encodeURIComponent(clientId)}`
+const WILLS = 'will'
+
+/**
+ * KEYS: packet, its count, then one queue per subscriber; ARGV: encoded
+ * packet, maxQueue. Appends the packet's key to every queue that has room,
+ * stores the packet once if any had, and returns the (1-based) positions of
+ * the subscribers whose queue was full. One script, so one AOF write.
+ */
+const ENQUEUE = `
+local full = {}
+local queued = 0
+for i = 3, #KEYS do
+  if redis.call('LLEN', KEYS[i]) < tonumber(ARGV[2]) then
+    redis.call('RPUSH', KEYS[i], KEYS[1])
+    queued = queued + 1
+  else
+    full[#full + 1] = i - 2
+  end
+end
+if queued > 0 then
+  redis.call('SET', KEYS[1], ARGV[1])
+  redis.call('INCRBY', KEYS[2], queued)
+end
+return full`
+
+/**
+ * KEYS: the client's copy (the packet itself for QoS 1, its PUBREL state for
+ * QoS 2), the packet, its count, the client's queue. Removes the copy from
+ * the queue, searching from the head, where acknowledged messages are, and
+ * stopping at the first match; drops the packet with its last reference.
+ * Returns the client's copy as it was.
+ */
+const CLEAR = `
+local copy = redis.call('GET', KEYS[1])
+if KEYS[1] ~= KEYS[2] then redis.call('DEL', KEYS[1]) end
+redis.call('LREM', KEYS[4], 1, KEYS[1])
+if redis.call('EXISTS', KEYS[3]) == 1 and redis.call('DECR', KEYS[3]) <= 0 then
+  redis.call('DEL', KEYS[2], KEYS[3])
+end
+return copy`
+
+/**
+ * aedes-persistence-redis 12, with its offline queue made fit for a user who
+ * comes back after a weekend (same keys and data, so nodes share them):
+ *
+ * - The whole queue is delivered in one connection: the original reads only
+ *   its first 1,001 entries (`maxSessionDelivery`) and one GET per entry;
+ *   this reads the list once and the packets in MGET batches.
+ * - A PUBACK removes its entry with one script that stops at the first
+ *   match near the head of the queue; the original runs LREM over the whole
+ *   queue (count 0) and four round trips, so draining 100k messages was
+ *   quadratic.
+ * - Queues are bounded by `maxQueue`, as LevelPersistence's are, and an
+ *   enqueue is one atomic script.
+ * - Wills are written without the original's unawaited commands, whose
+ *   rejections would crash the process while Redis is down.
+ * - Retained messages come as a Readable, which aedes 1.2 pipes.
+ *
+ * Subscriptions, retained messages, QoS 2 incoming state and wills are the
+ * original's (it keeps subscriptions in a trie loaded at setup and kept in
+ * step across nodes through the emitter).
+ */
+export class RedisPersistence extends AsyncRedisPersistence {
+  readonly #redis: Redis
+  readonly #maxQueue: number
+  readonly #onQueueFull: ((clientId: string) => void) | undefined
+  /** `clientId \n messageId` → the key of the client's copy, from delivery to PUBACK. */
+  readonly #inFlight = new Map<string, string>()
+  /** Subscription changes in flight, by what, client and list (see addSubscriptions). */
+  readonly #pending = new Map<string, Promise<void>>()
+
+  /** `redis` becomes this persistence's own: destroy() disconnects it. */
+  constructor (redis: Redis, options: RedisPersistenceOptions = {}) {
+    super({ conn: redis })
+    this.#redis = redis
+    this.#maxQueue = options.maxQueue ?? DEFAULT_MAX_QUEUE
+    this.#onQueueFull = options.onQueueFull
+    redis.defineCommand('hailEnqueue', { lua: ENQUEUE })
+    redis.defineCommand('hailClear', { lua: CLEAR, numberOfKeys: 4 })
+  }
+
+  /**
+   * aedes 1.2 stores a SUBSCRIBE once per topic, each time with the whole
+   * list; the original awaits its cross-node echo keyed by (client, first
+   * topic), so the second of two concurrent identical calls replaces the first
+   * one's waiter and that SUBACK never goes out. Identical calls in flight
+   * share one promise.
+   */
+  override async addSubscriptions (client: ClientRef, subs: Array<{ topic: string, qos: number }>): Promise<void> {
+    await this.#coalesce('add', client, subs, async () => { await super.addSubscriptions(client, subs) })
+  }
+
+  override async removeSubscriptions (client: ClientRef, subs: string[]): Promise<void> {
+    await this.#coalesce('remove', client, subs, async () => { await super.removeSubscriptions(client, subs) })
+  }
+
+  async #coalesce (what: string, client: ClientRef, subs: unknown, run: () => Promise<void>): Promise<void> {
+    const key = `${what}\0${client.id}\0${JSON.stringify(subs)}`
+    let pending = this.#pending.get(key)
+    if (pending === undefined) {
+      pending = run().finally(() => this.#pending.delete(key))
+      this.#pending.set(key, pending)
+    }
+    await pending
+  }
+
+  override async outgoingEnqueueCombi (subs: Array<{ clientId: string }>, packet: QueuedPacket): Promise<void> {
+    if (subs === undefined || subs.length === 0) return
+    const { brokerId, brokerCounter } = packet
+    const keys = [packetKey(brokerId, brokerCounter), countKey(brokerId, brokerCounter), ...subs.map((s) => outgoingKey(s.clientId))]
+    const encoded = msgpack.encode(new Packet(packet))
+    const full = await (this.#redis as unknown as HailCommands).hailEnqueue(keys.length, ...keys, encoded, this.#maxQueue)
+    for (const position of full) this.#onQueueFull?.(subs[position - 1].clientId)
+  }
+
+  async outgoingEnqueue (sub: { clientId: string }, packet: QueuedPacket): Promise<void> {
+    await this.outgoingEnqueueCombi([sub], packet)
+  }
+
+  override async outgoingUpdate (client: ClientRef, packet: QueuedPacket): Promise<void> {
+    if (packet.cmd !== 'pubrel' && packet.qos === 1 && packet.brokerId !== undefined) {
+      // QoS 1: the stored copy gets its messageId (as the original does) without
+      // waiting for Redis: aedes sends a queue one update at a time, so awaiting
+      // here made a drain one round trip per message. Commands on one
+      // connection run in order, so the PUBACK's clear comes after this write.
+      this.#redis.set(packetKey(packet.brokerId, packet.brokerCounter), msgpack.encode(packet), 'XX').catch(() => {})
+      this.#remember(client, packet, packetKey(packet.brokerId, packet.brokerCounter))
+      return
+    }
+    await super.outgoingUpdate(client, packet)
+    // the original's update fills in brokerId and brokerCounter of a PUBREL
+    const { brokerId, brokerCounter } = packet
+    const copy = packet.cmd === 'pubrel'
+      ? `${outgoingKey(client.id)}:${brokerId}:${brokerCounter}`
+      : packetKey(brokerId, brokerCounter)
+    this.#remember(client, packet, copy)
+  }
+
+  /** From delivery to PUBACK: which stored copy a client's messageId stands for. */
+  #remember (client: ClientRef, { messageId }: QueuedPacket, copy: string): void {
+    const id = inFlightKey(client.id, messageId)
+    this.#inFlight.delete(id)
+    this.#inFlight.set(id, copy)
+    if (this.#inFlight.size > MAX_IN_FLIGHT) {
+      // forget the oldest: its PUBACK then leaves the entry queued, to be sent again (never lost)
+      this.#inFlight.delete(this.#inFlight.keys().next().value as string)
+    }
+  }
+
+  override async outgoingClearMessageId (client: ClientRef, packet: { messageId?: number }): Promise<QueuedPacket | undefined> {
+    const id = inFlightKey(client.id, packet.messageId)
+    const copy = this.#inFlight.get(id)
+    if (copy === undefined) return undefined
+    this.#inFlight.delete(id)
+    const [brokerId, brokerCounter] = copy.split(':').slice(-2)
+    const encoded = await (this.#redis as unknown as HailCommands).hailClearBuffer(
+      copy, packetKey(brokerId, brokerCounter), countKey(brokerId, brokerCounter), outgoingKey(client.id))
+    if (encoded === null) return undefined
+    const original = msgpack.decode(encoded) as QueuedPacket
+    original.messageId = packet.messageId
+    return original
+  }
+
+  /** A Readable: aedes 1.2 pipes it (the original returns an async generator, which has no pipe()). */
+  override createRetainedStreamCombi (patterns: string[]): Readable {
+    return Readable.from(super.createRetainedStreamCombi(patterns))
+  }
+
+  override createRetainedStream (pattern: string): Readable {
+    return this.createRetainedStreamCombi([pattern])
+  }
+
+  /** A Readable, as aedes' conformance suite wants one (it reads its high-water mark). */
+  override outgoingStream (client: ClientRef): Readable {
+    const redis = this.#redis
+    const listKey = outgoingKey(client.id)
+    return Readable.from((async function * queued () {
+      const keys = await redis.lrange(listKey, 0, -1)
+      for (let start = 0; start < keys.length; start += READ_BATCH) {
+        const batch = keys.slice(start, start + READ_BATCH)
+        const values = await redis.mgetBuffer(...batch)
+        const gone: string[] = []
+        for (let i = 0; i < batch.length; i++) {
+          const value = values[i]
+          if (value === null) gone.push(batch[i])
+          else yield msgpack.decode(value) as QueuedPacket
+        }
+        // entries whose packet has expired or was cleared elsewhere
+        for (const key of gone) await redis.lrem(listKey, 0, key)
+      }
+    })())
+  }
+
+  override async putWill (client: ClientRef, packet: Record<string, unknown>): Promise<void> {
+    const brokerId = this.broker!.id
+    const key = willKey(brokerId, client.id)
+    packet.clientId = client.id
+    packet.brokerId = brokerId
+    const replies = await this.#redis.multi()
+      .lrem(WILLS, 0, key)
+      .rpush(WILLS, key)
+      .set(key, msgpack.encode(packet))
+      .exec()
+    const failed = replies?.find(([err]) => err !== null)
+    if (failed !== undefined) throw failed[0]
+  }
+
+  override async delWill (client: ClientRef & { brokerId?: string }): Promise<unknown> {
+    const key = willKey(client.brokerId ?? this.broker!.id, client.id)
+    const replies = await this.#redis.multi()
+      .lrem(WILLS, 0, key)
+      .getBuffer(key)
+      .del(key)
+      .exec()
+    const failed = replies?.find(([err]) => err !== null)
+    if (failed !== undefined) throw failed[0]
+    const encoded = replies?.[1][1] as Buffer | null | undefined
+    return encoded == null ? null : msgpack.decode(encoded)
+  }
+}
+
+interface HailCommands {
+  hailEnqueue: (numberOfKeys: number, ...args: Array<string | Buffer | number>) => Promise<number[]>
+  hailClearBuffer: (...args: string[]) => Promise<Buffer | null>
+}
+
+function inFlightKey (clientId: string, messageId: number | undefined): string {
+  return `${clientId}\n${messageId ?? ''}`
+}

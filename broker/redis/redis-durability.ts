@@ -1,0 +1,45 @@
+import type { Redis } from 'ioredis'
+import type { Logger } from 'pino'
+import { StoreError } from '../errors.js'
+
+export interface RedisDurability {
+  appendonly: string
+  appendfsync: string
+  /** AOF on and fsynced before every reply: a PUBACK survives a Redis crash or power loss. */
+  fsyncEveryWrite: boolean
+}
+
+/**
+ * "A PUBACK means durable" holds in Redis mode only when Redis writes its AOF
+ * and fsyncs it before it answers (`appendonly yes`, `appendfsync always`).
+ * Reads both settings; when they fall short, refuses to start with
+ * `requireFsync`, and otherwise logs a loud warning. A Redis that forbids
+ * CONFIG (managed services often rename it) counts as unknown: a warning,
+ * or a refusal with `requireFsync`.
+ */
+export async function checkRedisDurability (redis: Redis, options: { requireFsync: boolean, logger: Logger }): Promise<RedisDurability> {
+  let appendonly = 'unknown'
+  let appendfsync = 'unknown'
+  try {
+    appendonly = await configGet(redis, 'appendonly')
+    appendfsync = await configGet(redis, 'appendfsync')
+  } catch (err) {
+    options.logger.warn({ err: (err as Error).message }, 'cannot read the Redis durability settings (CONFIG GET failed)')
+  }
+  const fsyncEveryWrite = appendonly === 'yes' && appendfsync === 'always'
+  const result = { appendonly, appendfsync, fsyncEveryWrite }
+  if (fsyncEveryWrite) return result
+  const message = `Redis runs with appendonly ${appendonly} and appendfsync ${appendfsync}: ` +
+    'acknowledged messages can be lost if Redis crashes. Set appendonly yes and appendfsync always ' +
+    '(README, "Scale out")'
+  if (options.requireFsync) {
+    throw new StoreError(`${message}; refusing to start because redisRequireFsync is set`)
+  }
+  options.logger.warn({ appendonly, appendfsync }, `DURABILITY WARNING: ${message}`)
+  return result
+}
+
+async function configGet (redis: Redis, name: string): Promise<string> {
+  const reply = await redis.config('GET', name) as string[]
+  return reply[1] ?? 'unknown'
+}

@@ -1,0 +1,111 @@
+// aedes-persistence's conformance suite is written for node:test, so this
+// file uses node:test throughout (as level-persistence.test.ts does); tap
+// runs it as a child process and reads its TAP output.
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+// @ts-expect-error aedes-persistence ships no typings for its conformance suite
+import abstractPersistence from 'aedes-persistence/abstract.js'
+import packetConstructor from 'aedes-packet'
+import { Redis } from 'ioredis'
+import { RedisPersistence, type RedisPersistenceOptions } from '../../../broker/persistence/redis-persistence.js'
+import type { StoredPacket } from '../../../broker/persistence/packet-codec.js'
+import { RedisServer } from '../../helpers/redis-server.js'
+
+let server: RedisServer
+const connections: Redis[] = []
+before(async () => { server = await RedisServer.start() })
+after(async () => {
+  // the conformance suite does not destroy every persistence it makes
+  for (const redis of connections) redis.disconnect()
+  await server.stop()
+})
+
+async function fresh (options: RedisPersistenceOptions = {}): Promise<RedisPersistence> {
+  const redis = new Redis(server.url)
+  connections.push(redis)
+  await redis.flushall()
+  return new RedisPersistence(redis, options)
+}
+
+abstractPersistence({ test, testAsync: true, persistence: () => fresh() })
+
+// --- Hail's own requirements
+
+interface FakeBroker { id: string, counter: number, clients: Record<string, unknown>, subscribe: () => void, unsubscribe: () => void, publish: () => void }
+
+const Packet = packetConstructor as unknown as new (original: object, broker: FakeBroker) => StoredPacket
+
+function fakeBroker (id = 'broker-1'): FakeBroker {
+  const noop = (..._args: unknown[]): void => { (_args.at(-1) as (() => void) | undefined)?.() }
+  return { id, counter: 0, clients: {}, subscribe: noop, unsubscribe: noop, publish: noop }
+}
+
+function publish (broker: FakeBroker, payload: string) {
+  return new Packet({ cmd: 'publish', topic: 'im/inbox/alice', payload, qos: 1, retain: false, dup: false }, broker)
+}
+
+async function collect<T> (stream: AsyncIterable<T>): Promise<T[]> {
+  const items: T[] = []
+  for await (const item of stream) items.push(item)
+  return items
+}
+
+test('the whole offline queue is streamed, past the 1,001 entries of aedes-persistence-redis, in order', async () => {
+  const broker = fakeBroker()
+  const p = await fresh({ maxQueue: 5000 })
+  await p.setup(broker)
+  const client = { id: 'alice/phone' }
+  for (let i = 0; i < 2500; i++) await p.outgoingEnqueueCombi([{ clientId: client.id }], publish(broker, `m${i}`) as never)
+  const queued = await collect(p.outgoingStream(client))
+  assert.equal(queued.length, 2500)
+  assert.deepEqual(queued.map((q) => String(q.payload)), Array.from({ length: 2500 }, (_, i) => `m${i}`))
+  await p.destroy()
+})
+
+test('a PUBACK removes exactly its own entry and returns the packet', async () => {
+  const broker = fakeBroker()
+  const p = await fresh()
+  await p.setup(broker)
+  const alice = { id: 'alice/phone' }
+  const bob = { id: 'bob/phone' }
+  for (let i = 0; i < 3; i++) await p.outgoingEnqueueCombi([{ clientId: alice.id }, { clientId: bob.id }], publish(broker, `m${i}`) as never)
+  const queued = await collect(p.outgoingStream(alice))
+  await p.outgoingUpdate(alice, { ...queued[1], messageId: 7 } as never)
+  const acked = await p.outgoingClearMessageId(alice, { messageId: 7 })
+  assert.equal(String(acked?.payload), 'm1')
+  assert.equal(acked?.messageId, 7)
+  assert.deepEqual((await collect(p.outgoingStream(alice))).map((q) => String(q.payload)), ['m0', 'm2'])
+  assert.deepEqual((await collect(p.outgoingStream(bob))).map((q) => String(q.payload)), ['m0', 'm1', 'm2'], 'the other subscriber keeps its copy')
+  assert.equal(await p.outgoingClearMessageId(alice, { messageId: 7 }), undefined, 'a second PUBACK finds nothing')
+  await p.destroy()
+})
+
+test('a full offline queue drops new messages and reports each drop', async () => {
+  const full: string[] = []
+  const broker = fakeBroker()
+  const p = await fresh({ maxQueue: 2, onQueueFull: (id) => full.push(id) })
+  await p.setup(broker)
+  for (let i = 0; i < 4; i++) {
+    await p.outgoingEnqueueCombi([{ clientId: 'carol/phone' }, { clientId: 'dan/phone' }], publish(broker, `m${i}`) as never)
+  }
+  assert.deepEqual((await collect(p.outgoingStream({ id: 'carol/phone' }))).map((q) => String(q.payload)), ['m0', 'm1'])
+  assert.deepEqual(full, ['carol/phone', 'dan/phone', 'carol/phone', 'dan/phone'])
+  await p.destroy()
+})
+
+test('store writes fail while Redis is unreachable, and work again when it is back', async () => {
+  const own = await RedisServer.start()
+  const broker = fakeBroker()
+  const redis = new Redis(own.url, { maxRetriesPerRequest: 1, retryStrategy: () => 100 })
+  redis.on('error', () => {})
+  const p = new RedisPersistence(redis)
+  await p.setup(broker)
+  await own.kill()
+  await assert.rejects(p.outgoingEnqueueCombi([{ clientId: 'erin' }], publish(broker, 'lost') as never))
+  await assert.rejects(p.putWill({ id: 'erin' }, { topic: 'w', payload: Buffer.from('x'), qos: 0, retain: false }))
+  await own.restart()
+  await p.outgoingEnqueueCombi([{ clientId: 'erin' }], publish(broker, 'kept') as never)
+  assert.deepEqual((await collect(p.outgoingStream({ id: 'erin' }))).map((q) => String(q.payload)), ['kept'])
+  await p.destroy()
+  await own.stop()
+})

@@ -1,0 +1,71 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Writable } from 'node:stream'
+import t from 'tap'
+import { Redis } from 'ioredis'
+import pino from 'pino'
+import { createServer } from '../../../broker/index.js'
+import { checkRedisDurability } from '../../../broker/redis/redis-durability.js'
+import { RedisServer } from '../../helpers/redis-server.js'
+
+/** A pino logger whose lines land in `lines`. */
+function captureLogger () {
+  const lines: Array<{ level: number, msg: string }> = []
+  const stream = new Writable({ write (chunk, _enc, done) { lines.push(JSON.parse(chunk.toString())); done() } })
+  return { logger: pino({ level: 'info' }, stream), lines }
+}
+
+t.test('checkRedisDurability() accepts a Redis with appendonly yes and appendfsync always, silently', async (t) => {
+  const server = await RedisServer.start()
+  const redis = new Redis(server.url)
+  t.teardown(async () => { redis.disconnect(); await server.stop() })
+  const { logger, lines } = captureLogger()
+  const result = await checkRedisDurability(redis, { requireFsync: true, logger })
+  t.same(result, { appendonly: 'yes', appendfsync: 'always', fsyncEveryWrite: true })
+  t.same(lines, [])
+})
+
+t.test('checkRedisDurability() on a Redis without fsync warns loudly, or refuses with requireFsync', async (t) => {
+  const server = await RedisServer.start({ appendfsyncAlways: false })
+  const redis = new Redis(server.url)
+  t.teardown(async () => { redis.disconnect(); await server.stop() })
+  const { logger, lines } = captureLogger()
+  const result = await checkRedisDurability(redis, { requireFsync: false, logger })
+  t.equal(result.fsyncEveryWrite, false)
+  t.equal(result.appendonly, 'no')
+  t.equal(lines.length, 1)
+  t.equal(lines[0].level, 40, 'a warning')
+  t.match(lines[0].msg, /DURABILITY WARNING.*appendonly no.*appendfsync always/)
+  await t.rejects(checkRedisDurability(redis, { requireFsync: true, logger }), { code: 'HAIL_ERR_STORE', message: /redisRequireFsync/ })
+})
+
+t.test('a server with redisRequireFsync refuses to start on a Redis without fsync and starts without it', async (t) => {
+  const server = await RedisServer.start({ appendfsyncAlways: false })
+  const dir = await mkdtemp(join(tmpdir(), 'hail-redis-fsync-'))
+  t.teardown(async () => { await server.stop(); await rm(dir, { recursive: true, force: true }) })
+  const options = { dataDir: dir, mqttPort: 0, httpPort: null, host: '127.0.0.1', redis: server.url }
+  const strict = createServer({ ...options, redisRequireFsync: true })
+  await t.rejects(strict.listen(), { code: 'HAIL_ERR_STORE', message: /appendfsync/ })
+
+  const { logger, lines } = captureLogger()
+  const lenient = createServer({ ...options, logger })
+  await lenient.listen()
+  t.ok(lenient.listening, 'started')
+  t.ok(lines.some((l) => l.level === 40 && /DURABILITY WARNING/.test(l.msg)), 'with the warning in its log')
+  await lenient.close()
+})
+
+t.test('a server refuses to start when Redis cannot be reached, naming it', async (t) => {
+  const server = await RedisServer.start()
+  const url = server.url
+  await server.stop()
+  const dir = await mkdtemp(join(tmpdir(), 'hail-redis-none-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const hail = createServer({ dataDir: dir, mqttPort: 0, httpPort: null, redis: url })
+  await t.rejects(hail.listen(), { code: 'HAIL_ERR_STORE', message: /cannot reach Redis at redis:\/\/127\.0\.0\.1/ })
+})
+
+t.test('a redis option that is not a redis:// URL is a config error naming the key', async (t) => {
+  t.throws(() => createServer({ redis: 'http://127.0.0.1:6379' }), { code: 'HAIL_ERR_CONFIG', message: /redis/ })
+})
