@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { configSchema } from '../broker/index.js'
+import { callsSchema } from '../bridge/index.js'
 
 /**
  * Everything the `hail` daemon can be told, in one table: the flag, its
@@ -14,7 +15,9 @@ export type LogLevel = typeof logLevels[number]
 /** The broker's options plus the keys only the CLI reads; strict like the broker's. */
 export const cliConfigSchema = configSchema.extend({
   /** pino level of the JSON log written to stdout. */
-  logLevel: z.enum(logLevels).default('info')
+  logLevel: z.enum(logLevels).default('info'),
+  /** Calls (bridge/calls-config.ts). */
+  calls: callsSchema.default(() => callsSchema.parse({}))
 })
 
 export type CliConfig = z.output<typeof cliConfigSchema>
@@ -81,12 +84,31 @@ const daemonOptions: OptionSpec[] = [
   { flag: 'log-level', env: 'HAIL_LOG_LEVEL', key: ['logLevel'], kind: 'level', arg: 'LEVEL', help: `Least severe JSON log line written to stdout: ${logLevels.join(', ')}. At debug and trace a startup error also prints its stack.` }
 ]
 
+const scaleOutOptions: OptionSpec[] = [
+  { flag: 'redis', env: 'HAIL_REDIS', key: ['redis'], kind: 'text', arg: 'URL', help: 'redis://host:port/db shared by several nodes: sessions, offline queues, routing between nodes, users and conversations move there (files stay in --data). Redis needs appendonly yes and appendfsync always for "PUBACK means durable".' },
+  { flag: 'redis-require-fsync', env: 'HAIL_REDIS_REQUIRE_FSYNC', key: ['redisRequireFsync'], kind: 'boolean', negatable: true, help: 'Refuse to start when Redis does not fsync every write (appendonly yes, appendfsync always); without it Hail only logs a warning.' }
+]
+
+const callOptions: OptionSpec[] = [
+  { flag: 'media-port-min', env: 'HAIL_MEDIA_PORT_MIN', key: ['calls', 'mediaPortMin'], kind: 'count', arg: 'PORT', help: 'Lowest UDP port of the media relay (one per call participant).' },
+  { flag: 'media-port-max', env: 'HAIL_MEDIA_PORT_MAX', key: ['calls', 'mediaPortMax'], kind: 'count', arg: 'PORT', help: 'Highest UDP port of the media relay.' },
+  { flag: 'media-listen', env: 'HAIL_MEDIA_LISTEN', key: ['calls', 'mediaListenAddress'], kind: 'text', arg: 'ADDR', help: 'Address the media UDP sockets bind.' },
+  { flag: 'media-announce', env: 'HAIL_MEDIA_ANNOUNCE', key: ['calls', 'announcedAddresses'], kind: 'text', arg: 'ADDRS', help: 'Comma-separated addresses put in the relay\'s ICE candidates: what devices can reach.' },
+  { flag: 'ice-servers', env: 'HAIL_ICE_SERVERS', key: ['calls', 'iceServers'], kind: 'text', arg: 'URLS', help: 'Comma-separated stun:/turn: URLs handed to devices (a config file can give username and credential). Hail itself never contacts them.' },
+  { flag: 'ring-timeout', env: 'HAIL_RING_TIMEOUT', key: ['calls', 'ringTimeoutMs'], kind: 'count', arg: 'MS', help: 'Milliseconds a call rings before it is missed.' },
+  { flag: 'invites-per-minute', env: 'HAIL_INVITES_PER_MINUTE', key: ['calls', 'invitesPerMinute'], kind: 'count', arg: 'N', help: 'Calls a user may place per minute on average (burst: calls.inviteBurst in a file, 5 by default); more get HAIL_ERR_RATE_LIMITED.' },
+  { flag: 'max-call-participants', env: 'HAIL_MAX_CALL_PARTICIPANTS', key: ['calls', 'maxParticipants'], kind: 'count', arg: 'N', help: 'Most devices in one call.' },
+  { flag: 'call-stats-interval', env: 'HAIL_CALL_STATS_INTERVAL', key: ['calls', 'statsIntervalMs'], kind: 'count', arg: 'MS', help: 'Milliseconds between live call quality figures (im/call/{id}/stats and /metrics); default 2000.' }
+]
+
 /** The sections of --help, in order; every option that sets a config key. */
 export const optionGroups: ReadonlyArray<{ title: string, options: readonly OptionSpec[] }> = [
   { title: 'Daemon', options: daemonOptions },
   { title: 'Listeners', options: listenerOptions },
   { title: 'Access', options: accessOptions },
-  { title: 'Limits', options: limitOptions }
+  { title: 'Limits', options: limitOptions },
+  { title: 'Calls', options: callOptions },
+  { title: 'Scale out', options: scaleOutOptions }
 ]
 
 export const configOptions: readonly OptionSpec[] = optionGroups.flatMap((group) => group.options)

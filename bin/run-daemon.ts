@@ -1,6 +1,7 @@
 import { constants } from 'node:os'
 import { pino } from 'pino'
-import { createServer, type ServerAddresses } from '../broker/index.js'
+import type { ServerAddresses } from '../broker/index.js'
+import { createServer } from '../bridge/index.js'
 import type { CliConfig } from './options.js'
 
 export interface DaemonOptions {
@@ -26,8 +27,9 @@ export async function runDaemon (config: Readonly<CliConfig>, options: DaemonOpt
   for (const name of options.unknownEnv ?? []) {
     logger.warn({ variable: name }, 'unknown HAIL_* environment variable ignored; see hail --help')
   }
-  // The config holds paths and numbers, no secrets; revisit when credentials (e.g. a Redis URL) join it.
-  logger.debug({ config }, 'configuration')
+  // TURN credentials, the push secret and a Redis URL's password must not reach the logs.
+  logger.child({}, { redact: { paths: ['config.calls.iceServers[*].credential', 'config.push.secret', 'config.redis'], censor: '[redacted]' } })
+    .debug({ config }, 'configuration')
 
   const server = createServer({ ...serverOptions, logger })
   const listening = server.listen()

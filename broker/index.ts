@@ -9,3 +9,10 @@ export { UserError, TokenError, AdminError, DataDirBusyError } from './errors.js
 export type { UserErrorCode } from './errors.js'
 export * from './users/index.js'
 export * from './admin/index.js'
+// The IM engine's extension point (bridge/ plugs calls in through it).
+export type { ImExtension, ImExtensionCommand, ImExtensionFactory, ImHost } from './im/im-extension.js'
+export type { Caller } from './im/im-context.js'
+export { ImError } from './im/im-error.js'
+export type { Envelope, ErrorCode } from './im/protocol/index.js'
+export { directConvId } from './im/store/conv-id.js'
+export { USER_PATTERN, CONV_PATTERN } from './im/protocol/index.js'

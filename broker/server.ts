@@ -20,9 +20,14 @@ import { DurablePublish } from './durable-publish.js'
 import { GroupCommit } from './persistence/group-commit.js'
 import { Journal } from './persistence/journal.js'
 import { LevelPersistence } from './persistence/level-persistence.js'
+import type { PublishJournal } from './persistence/publish-journal.js'
+import type { RedisPersistence } from './persistence/redis-persistence.js'
+import { RedisNode } from './redis/redis-node.js'
 import { guardedHandle } from './wire/guarded-handle.js'
 import { createAedes } from './create-aedes.js'
 import { ImLayer } from './im/im-layer.js'
+import { RedisImCluster } from './im/cluster/redis-im-cluster.js'
+import type { ImExtensionFactory } from './im/im-extension.js'
 import { countPush, PushHook } from './push/index.js'
 import { FileIndex, FileStore, fileRoutes } from './files/index.js'
 import { createLevelImStores } from './im/store/level-im-stores.js'
@@ -42,11 +47,19 @@ import type { UserStore } from './users/user-store.js'
  */
 const SETTLE_TIMEOUT = 5000
 
+/**
+ * A journaled publish not finished after this many ms failed in aedes after
+ * its PUBACK (a store write during a Redis outage) and is published again.
+ */
+const STUCK_RETRY_MS = 10_000
+
 export interface CreateServerOptions extends HailConfigInput {
   /** A pino logger; the library is silent without one. */
   logger?: Logger
   /** Who may connect; defaults to the users in the data directory (and anonymous clients with allowAnonymous). */
   authenticate?: Authenticate
+  /** Parts plugged into the IM engine when it starts (bridge/: calls); closed first at shutdown. */
+  imExtensions?: readonly ImExtensionFactory[]
 }
 
 export interface ServerAddresses {
@@ -71,11 +84,14 @@ export class HailServer extends EventEmitter<ServerEvents> {
   readonly routes = new Map<string, HttpRoute>()
 
   readonly #authenticate: Authenticate | undefined
+  readonly #imExtensions: readonly ImExtensionFactory[]
   #aedes: Aedes | undefined
   #db: Level<string, Buffer> | undefined
   #groupCommit: GroupCommit | undefined
   #durable: DurablePublish | undefined
-  #persistence: LevelPersistence | undefined
+  #persistence: LevelPersistence | RedisPersistence | undefined
+  /** With config `redis`: the Redis connections and stores, used instead of the level ones. */
+  #redisNode: RedisNode | undefined
   #mqttListeners: MqttListener[] = []
   #httpListeners: HttpListener[] = []
   #state: 'new' | 'starting' | 'listening' | 'closing' | 'closed' = 'new'
@@ -91,15 +107,17 @@ export class HailServer extends EventEmitter<ServerEvents> {
 
   constructor (options: CreateServerOptions = {}) {
     super()
-    const { logger, authenticate, ...config } = options
+    const { logger, authenticate, imExtensions, ...config } = options
     this.config = parseConfig(config)
     this.logger = logger ?? pino({ level: 'silent' })
     this.#authenticate = authenticate
+    this.#imExtensions = imExtensions ?? []
     this.access = new Access(denyAll)
     this.routes.set('/healthz', (_req, res) => {
-      const healthy = this.#state === 'listening'
+      const redisDown = this.#redisNode?.health.healthy === false
+      const healthy = this.#state === 'listening' && !redisDown
       res.writeHead(healthy ? 200 : 503, { 'content-type': 'application/json' })
-      res.end(JSON.stringify({ status: healthy ? 'ok' : this.#state }) + '\n')
+      res.end(JSON.stringify({ status: healthy ? 'ok' : redisDown ? 'redis unreachable' : this.#state }) + '\n')
     })
     this.routes.set('/metrics', async (_req, res) => {
       this.metrics.connections.set(this.#aedes?.connectedClients ?? 0)
@@ -226,17 +244,28 @@ export class HailServer extends EventEmitter<ServerEvents> {
         this.metrics.journalSyncSeconds.observe(seconds)
       }
     })
-    this.#persistence = new LevelPersistence(db.sublevel<string, Buffer>('mqtt', { valueEncoding: 'buffer' }), {
+    const onQueueFull = (clientId: string): void => {
+      this.metrics.limitHits.inc({ limit: 'maxQueue' })
+      this.logger.debug({ clientId }, 'offline queue full: message dropped')
+    }
+    // With `redis`, every store but files moves to Redis (README, "Scale out").
+    const redis = this.config.redis === null
+      ? undefined
+      : this.#redisNode = await RedisNode.open({
+        url: this.config.redis,
+        requireFsync: this.config.redisRequireFsync,
+        dataDir: dir,
+        persistence: { maxQueue: this.config.limits.maxQueue, onQueueFull },
+        logger: this.logger.child({ part: 'redis' })
+      })
+    this.#persistence = redis?.persistence ?? new LevelPersistence(db.sublevel<string, Buffer>('mqtt', { valueEncoding: 'buffer' }), {
       maxQueue: this.config.limits.maxQueue,
       groupCommit: this.#groupCommit,
       keepSubscription: (client, sub) => this.access.canSubscribe(client as Client, sub.topic),
-      onQueueFull: (clientId) => {
-        this.metrics.limitHits.inc({ limit: 'maxQueue' })
-        this.logger.debug({ clientId }, 'offline queue full: message dropped')
-      }
+      onQueueFull
     })
-    this.#users = LevelUserStore.inDatabase(db, { groupCommit: this.#groupCommit })
-    this.#imStores = createLevelImStores(db, this.#groupCommit)
+    this.#users = redis?.users ?? LevelUserStore.inDatabase(db, { groupCommit: this.#groupCommit })
+    this.#imStores = redis?.imStores ?? createLevelImStores(db, this.#groupCommit)
     this.#tokens = new TokenService(this.#users)
     // Chunks travel in one PUBLISH each: keep 1 KiB for its topic and header.
     const chunkBytes = Math.min(this.config.files.chunkBytes, this.config.limits.maxPacketSize - 1024)
@@ -246,7 +275,7 @@ export class HailServer extends EventEmitter<ServerEvents> {
     })
     await files.open()
     this.#files = files
-    const journal = new Journal(db.sublevel<string, Buffer>('journal', { valueEncoding: 'buffer' }), this.#groupCommit)
+    const journal: PublishJournal = redis?.journal ?? new Journal(db.sublevel<string, Buffer>('journal', { valueEncoding: 'buffer' }), this.#groupCommit)
     this.#durable = new DurablePublish(journal, this.logger.child({ part: 'journal' }))
   }
 
@@ -288,19 +317,24 @@ export class HailServer extends EventEmitter<ServerEvents> {
       limits: this.config.im,
       onLimit: (limit) => this.metrics.limitHits.inc({ limit }),
       onStored: pushHook === undefined ? undefined : (envelope, recipients) => pushHook.stored(envelope, recipients),
-      files: this.#files
+      files: this.#files,
+      // Several nodes on one Redis: membership mirrors in step, presence across nodes (broker/im/cluster).
+      cluster: this.config.redis === null ? undefined : new RedisImCluster({ redis: this.config.redis, logger: this.logger.child({ part: 'im-cluster' }) })
     })
     this.#im = im
+    for (const extension of this.#imExtensions) im.use(extension)
     for (const [path, route] of fileRoutes({ files: this.#files!, tokens: this.tokens, membership: im.membership, logger: this.logger.child({ part: 'files' }) })) {
       this.routes.set(path, route)
     }
     this.access.setReservedAuthority(im.authority)
-    const aedes = createAedes({ limits, persistence, authenticate, access: this.access, durable, metrics: this.metrics, log, im })
+    const aedes = createAedes({ limits, persistence, mq: this.#redisNode?.emitter, authenticate, access: this.access, durable, metrics: this.metrics, log, im })
     im.attach(aedes)
     this.#aedes = aedes
     await aedes.listen()
     await im.start(aedes)
     const replayed = await durable.replay(aedes)
+    // Only a Redis write can fail after aedes' PUBACK; on level a slow publish is not a stuck one.
+    if (this.#redisNode !== undefined) durable.startRetrying(aedes, STUCK_RETRY_MS)
     if (replayed > 0) log.info({ replayed }, 'replayed publishes acknowledged before the last stop')
   }
 
@@ -365,11 +399,15 @@ export class HailServer extends EventEmitter<ServerEvents> {
     await step('connections', () => {
       for (const l of [...this.#mqttListeners, ...this.#httpListeners]) l.connections.destroyAll()
     })
-    await step('journal', async () => { await this.#durable?.settle(SETTLE_TIMEOUT) })
+    await step('journal', async () => {
+      this.#durable?.stopRetrying()
+      await this.#durable?.settle(SETTLE_TIMEOUT)
+    })
     // aedes.close() leaves its persistence open: destroy it, then flush what it and the journal wrote.
     await step('persistence', async () => { await this.#persistence?.destroy() })
     await step('journal flush', async () => { await this.#durable?.flush() })
     await step('im stores', async () => { await this.#imStores?.close() })
+    await step('redis', async () => { await this.#redisNode?.close() })
     await step('files', async () => { await this.#files?.close() })
     await step('group commit', async () => { await this.#groupCommit?.flush() })
     await step('database', async () => { await this.#db?.close() })

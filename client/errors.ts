@@ -24,6 +24,8 @@ export type ClientErrorCode =
   | 'HAIL_ERR_PUBLISH'
   /** A background sync failed for a reason other than the above. */
   | 'HAIL_ERR_SYNC'
+  /** A call's media could not be negotiated or its connection failed (client/call.ts). */
+  | 'HAIL_ERR_MEDIA'
 
 export type HailClientErrorCode = ErrorCode | ClientErrorCode
 

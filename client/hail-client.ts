@@ -1,4 +1,5 @@
 import type { Envelope, Method } from '../broker/im/protocol/index.js'
+import { CallManager } from './call-manager.js'
 import type { ClientEvents } from './client-events.js'
 import type { CommandArgs, CommandResult, ConversationInfo, Member, OutgoingMessage } from './commands.js'
 import { MemoryCursorStore } from './cursor-store.js'
@@ -26,6 +27,8 @@ const DEFAULT_TIMEOUT = 10_000
 export class HailClient extends TypedEmitter<ClientEvents> {
   readonly user: string
   readonly device: string
+  /** Voice and video calls of this device (docs/protocol.md, "Calls"). */
+  readonly calls: CallManager
   readonly #transport: Transport
   readonly #sync: SyncEngine
   readonly #timeout: number
@@ -56,6 +59,14 @@ export class HailClient extends TypedEmitter<ClientEvents> {
     this.#timeout = options.timeout ?? DEFAULT_TIMEOUT
     this.#log = options.logger ?? (() => {})
     this.#transport = options.transport ?? transportFor(options)
+    this.calls = new CallManager({
+      self: `${user}/${device}`,
+      request: async (method, args) => await this.request(method as Method, args as never),
+      publish: async (topic, payload) => await this.#transport.publish(topic, JSON.stringify(payload), 1),
+      subscribe: async (filters) => await this.#transport.subscribe(filters),
+      unsubscribe: async (filters) => await this.#transport.unsubscribe(filters),
+      log: this.#log
+    })
     this.#sync = new SyncEngine({
       store: options.store ?? new MemoryCursorStore(),
       transport: this.#transport,
@@ -260,6 +271,7 @@ export class HailClient extends TypedEmitter<ClientEvents> {
       this.#state = 'closed'
       const closed = (ref: string): HailClientError => new HailClientError('HAIL_ERR_CLOSED', 'the client was closed', { ref })
       this.#replies.rejectAll(closed)
+      this.calls.close()
       this.#sync.close()
       try {
         await this.#transport.close()
@@ -321,6 +333,7 @@ export class HailClient extends TypedEmitter<ClientEvents> {
   }
 
   #dispatch (topic: string, payload: Uint8Array): void {
+    if (this.calls.take(payload)) return
     const parsed = parseServerEvent(payload)
     if ('problem' in parsed) {
       this.#report(new HailClientError('HAIL_ERR_BAD_PAYLOAD', `${topic}: ${parsed.problem}`))

@@ -1,4 +1,6 @@
 import type { Identity, TopicAuthority } from '../access.js'
+import type { Caller } from './im-context.js'
+import type { ImExtension } from './im-extension.js'
 import { parseImTopic } from './im-topics.js'
 import type { Membership } from './membership.js'
 import { parseClientId } from './protocol/index.js'
@@ -13,15 +15,19 @@ import { parseClientId } from './protocol/index.js'
  */
 export class ImAuthority implements TopicAuthority {
   readonly #membership: Membership
+  readonly #extensions: ReadonlyMap<string, ImExtension>
 
-  constructor (membership: Membership) {
+  /** `extensions` (by subtree) rule their own `im/{subtree}/...` topics, for callers with a `{user}/{device}` client id. */
+  constructor (membership: Membership, extensions: ReadonlyMap<string, ImExtension> = new Map()) {
     this.#membership = membership
+    this.#extensions = extensions
   }
 
   canPublish (identity: Identity, topic: string): boolean {
     if (identity.user === null) return false
     const t = parseImTopic(topic)
-    return t !== null && (t.kind === 'send' || t.kind === 'cmd' || t.kind === 'typing' || t.kind === 'file')
+    if (t === null) return this.#extension(identity, topic, (ext, caller) => ext.canPublish(caller, topic))
+    return t.kind === 'send' || t.kind === 'cmd' || t.kind === 'typing' || t.kind === 'file'
   }
 
   canSubscribe (identity: Identity, filter: string): boolean {
@@ -43,7 +49,7 @@ export class ImAuthority implements TopicAuthority {
       case 'conv':
         return levels.length === 3 && this.#membership.role(levels[2]!, user) !== undefined
       default:
-        return false
+        return this.#extension(identity, filter, (ext, caller) => ext.canSubscribe(caller, filter))
     }
   }
 
@@ -51,7 +57,7 @@ export class ImAuthority implements TopicAuthority {
     const user = identity.user
     if (user === null) return false
     const t = parseImTopic(topic)
-    if (t === null) return false
+    if (t === null) return this.#extension(identity, topic, (ext, caller) => ext.canReceive(caller, topic))
     switch (t.kind) {
       case 'inbox':
         return t.user === user && (t.conv === undefined || this.#membership.role(t.conv, user) !== undefined)
@@ -64,5 +70,15 @@ export class ImAuthority implements TopicAuthority {
       default:
         return false
     }
+  }
+
+  /** Ask the extension owning `im/{levels[1]}/...`, if any; only devices with a proper client id may use it. */
+  #extension (identity: Identity, topic: string, ask: (ext: ImExtension, caller: Caller) => boolean): boolean {
+    const levels = topic.split('/')
+    if (levels[0] !== 'im' || levels.length < 2) return false
+    const ext = this.#extensions.get(levels[1]!)
+    const caller = parseClientId(identity.clientId)
+    if (ext === undefined || caller === null || caller.user !== identity.user) return false
+    return ask(ext, caller)
   }
 }

@@ -8,8 +8,10 @@ import { fileCommands } from './commands/file-commands.js'
 import { groupCommands } from './commands/group-commands.js'
 import { profileCommands } from './commands/profile-commands.js'
 import { pushCommands } from './commands/push-commands.js'
+import { ensureDirect } from './direct.js'
 import { Fanout, type OnStored } from './fanout.js'
 import { ImAuthority } from './im-authority.js'
+import type { ImExtension, ImExtensionFactory, ImHost } from './im-extension.js'
 import type { Caller, ImContext, ImLimits } from './im-context.js'
 import { ImError, notMember } from './im-error.js'
 import type { ImStores } from './im-stores.js'
@@ -17,11 +19,12 @@ import { parseImTopic, topics, type ImTopic } from './im-topics.js'
 import { Membership } from './membership.js'
 import { decodeJson, validate } from './payload.js'
 import { Presence } from './presence.js'
-import { commands, isMethod, parseClientId, requestEnvelope, type ErrorBody, type Method } from './protocol/index.js'
+import { commands, isMethod, parseClientId, PROTOCOL_VERSION, requestEnvelope, type ErrorBody, type Method } from './protocol/index.js'
 import { Publisher, type EventBody } from './publisher.js'
 import { RateLimiter } from './rate-limiter.js'
 import { Receipts } from './receipts.js'
 import { Retention } from './retention.js'
+import type { ImCluster } from './cluster/im-cluster.js'
 import { handleSend } from './send-handler.js'
 import { z } from 'zod'
 import type { FileStore } from '../files/file-store.js'
@@ -37,6 +40,9 @@ export const defaultImLimits: ImLimits = {
   rateLimitBurst: 2000
 }
 
+/** The engine's own subtrees of im/, which no extension may take. */
+const BUILT_IN_SUBTREES = new Set(['send', 'cmd', 'typing', 'inbox', 'reply', 'presence', 'conv', 'file'])
+
 const handlers: CommandTable = { ...conversationCommands, ...groupCommands, ...channelCommands, ...profileCommands, ...fileCommands, ...pushCommands }
 const typingRequest = z.strictObject({ typing: z.boolean() })
 
@@ -50,6 +56,8 @@ export interface ImLayerOptions {
   onStored?: OnStored
   /** Uploads and file metadata (broker/files); without it the file methods are refused. */
   files?: FileStore
+  /** Several nodes on one Redis (cluster/): shared presence, synchronised membership. Closed with the engine. */
+  cluster?: ImCluster
 }
 
 /**
@@ -66,6 +74,9 @@ export class ImLayer {
   readonly #log: Logger
   readonly #rate: RateLimiter
   readonly #onLimit: (limit: 'imRate') => void
+  /** Extensions (bridge/: calls) by the subtree they own; the authority reads the same map. */
+  readonly #extensions = new Map<string, ImExtension>()
+  readonly #cluster: ImCluster | undefined
 
   constructor (options: ImLayerOptions) {
     const limits = { ...defaultImLimits, ...options.limits }
@@ -75,13 +86,14 @@ export class ImLayer {
     this.#log = log
     this.#rate = new RateLimiter(limits.rateLimitPerSecond, limits.rateLimitBurst)
     this.#onLimit = options.onLimit ?? (() => {})
-    this.authority = new ImAuthority(membership)
+    this.authority = new ImAuthority(membership, this.#extensions)
+    const cluster = this.#cluster = options.cluster
     this.#ctx = {
       stores: options.stores,
       membership,
       publisher,
       fanout: new Fanout(publisher, membership, log, options.onStored),
-      presence: new Presence(publisher, log, limits.presenceDebounceMs),
+      presence: cluster?.presence(publisher, log, limits.presenceDebounceMs) ?? new Presence(publisher, log, limits.presenceDebounceMs),
       receipts: new Receipts(options.stores.receipts, membership, publisher, log, limits.receiptFanoutLimit),
       limits,
       log,
@@ -91,7 +103,7 @@ export class ImLayer {
       maxCount: limits.retentionMaxCount,
       maxAgeMs: limits.retentionMaxAgeMs,
       intervalMs: limits.retentionIntervalMs
-    }, log)
+    }, log, cluster === undefined ? undefined : async () => await cluster.lease('retention', Math.max(1, limits.retentionIntervalMs - 1000)))
   }
 
   /** The broker the engine publishes through; aedes is built after the engine, whose hooks it calls. */
@@ -99,8 +111,30 @@ export class ImLayer {
     this.#ctx.publisher.attach(aedes)
   }
 
+  /**
+   * Plug in an extension (im-extension.ts): its im/cmd methods and its
+   * im/{subtree}/ topics. Call before clients connect (the server does it in listen()).
+   */
+  use (factory: ImExtensionFactory): ImExtension {
+    const ext = factory(this.#host())
+    if (BUILT_IN_SUBTREES.has(ext.subtree) || this.#extensions.has(ext.subtree) || !/^[a-z][a-z0-9-]{0,31}$/.test(ext.subtree)) {
+      throw new Error(`an IM extension cannot own im/${ext.subtree}/`)
+    }
+    for (const method of Object.keys(ext.commands)) {
+      if (isMethod(method) || this.#extensionFor(method) !== undefined) throw new Error(`im/cmd/${method} is answered already`)
+    }
+    this.#extensions.set(ext.subtree, ext)
+    return ext
+  }
+
   /** Load who is in which conversation; mark everyone offline (nobody is connected yet). */
   async start (aedes: Aedes): Promise<void> {
+    if (this.#cluster !== undefined) {
+      // Other nodes are up with connected users: no presence reset; the cluster reaps dead nodes instead.
+      await this.#cluster.start(aedes, this.membership, () => this.#ctx.stores.conversations.allMemberships())
+      this.retention.start()
+      return
+    }
     for await (const { conv, user, role } of this.#ctx.stores.conversations.allMemberships()) {
       this.membership.set(conv, user, role)
     }
@@ -110,7 +144,9 @@ export class ImLayer {
 
   /** Whether a client's publish on `topic` is the engine's to handle. */
   handles (topic: string): boolean {
-    return topic.startsWith('im/send/') || topic.startsWith('im/cmd/') || topic.startsWith('im/typing/') || topic.startsWith('im/file/')
+    if (topic.startsWith('im/send/') || topic.startsWith('im/cmd/') || topic.startsWith('im/typing/') || topic.startsWith('im/file/')) return true
+    const levels = topic.split('/')
+    return levels[0] === 'im' && levels.length > 2 && this.#extensions.has(levels[1]!)
   }
 
   /**
@@ -122,11 +158,16 @@ export class ImLayer {
   async publish (identity: Identity, packet: PublishPacket): Promise<void> {
     const caller = callerOf(identity)
     const topic = parseImTopic(packet.topic)
-    if (caller === null || topic === null) return
+    const ext = topic === null ? this.#extensions.get(packet.topic.split('/')[1] ?? '') : undefined
+    if (caller === null || (topic === null && ext === undefined)) return
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload)
     if (!this.#rate.take(identity.clientId)) {
       this.#onLimit('imRate')
-      this.#refuse(caller, topic, payload, new ImError('HAIL_ERR_RATE_LIMITED', 'too many requests from this device; slow down and retry'))
+      if (topic !== null) this.#refuse(caller, topic, payload, new ImError('HAIL_ERR_RATE_LIMITED', 'too many requests from this device; slow down and retry'))
+      return
+    }
+    if (topic === null) {
+      await ext!.publish(caller, packet.topic, payload)
       return
     }
     switch (topic.kind) {
@@ -159,13 +200,17 @@ export class ImLayer {
   /** A client finished CONNECT. */
   connected (identity: Identity, client: Client): void {
     const caller = callerOf(identity)
-    if (caller !== null) this.#ctx.presence.connected(caller.user, client)
+    if (caller === null) return
+    this.#ctx.presence.connected(caller.user, client)
+    for (const ext of this.#extensions.values()) this.#tell(ext, () => ext.connected?.(caller))
   }
 
   disconnected (identity: Identity, client: Client): void {
     this.#rate.forget(identity.clientId)
     const caller = callerOf(identity)
-    if (caller !== null) this.#ctx.presence.disconnected(caller.user, client)
+    if (caller === null) return
+    this.#ctx.presence.disconnected(caller.user, client)
+    for (const ext of this.#extensions.values()) this.#tell(ext, () => ext.disconnected?.(caller))
   }
 
   /** A device acknowledged a QoS 1 delivery: a message in its inbox means *delivered*. */
@@ -187,9 +232,18 @@ export class ImLayer {
   }
 
   async close (): Promise<void> {
+    // Extensions first (calls hang up and write their records) while the fan-out still runs.
+    for (const ext of this.#extensions.values()) {
+      try {
+        await ext.close?.()
+      } catch (err) {
+        this.#log.error({ err, subtree: ext.subtree }, 'IM extension failed to close')
+      }
+    }
     await this.retention.stop()
     await this.#ctx.fanout.settle()
     await this.#ctx.presence.close()
+    await this.#cluster?.close()
   }
 
   async #command (caller: Caller, method: string, payload: Buffer): Promise<void> {
@@ -199,8 +253,14 @@ export class ImLayer {
       const envelope = requestEnvelope.safeParse(body)
       if (!envelope.success) throw new ImError('HAIL_ERR_BAD_REQUEST', 'a request needs "req": 1-64 of A-Z a-z 0-9 _ -')
       req = envelope.data.req
-      if (!isMethod(method)) throw new ImError('HAIL_ERR_UNKNOWN_METHOD', `no method ${method}`)
       const { req: _req, ...rest } = envelope.data
+      const extCommand = isMethod(method) ? undefined : this.#extensionFor(method)
+      if (extCommand !== undefined) {
+        const result = await extCommand.handle(caller, validate(extCommand.args, rest))
+        this.#reply(caller, { type: 'result', req, ok: true, result })
+        return
+      }
+      if (!isMethod(method)) throw new ImError('HAIL_ERR_UNKNOWN_METHOD', `no method ${method}`)
       const args = validate(commands[method], rest)
       const handler = handlers[method] as Command<Method>
       const result = await handler(this.#ctx, caller, args as never)
@@ -247,6 +307,40 @@ export class ImLayer {
   #reply (caller: Caller, event: EventBody): void {
     this.#ctx.publisher.event(topics.reply(caller.user, caller.device), event)
       .catch((err: unknown) => this.#log.warn({ err }, 'reply failed'))
+  }
+
+  #extensionFor (method: string): ImExtension['commands'][string] | undefined {
+    for (const ext of this.#extensions.values()) {
+      if (Object.hasOwn(ext.commands, method)) return ext.commands[method]
+    }
+    return undefined
+  }
+
+  /** An extension's hook must not break the engine's own bookkeeping. */
+  #tell (ext: ImExtension, hook: () => void): void {
+    try {
+      hook()
+    } catch (err) {
+      this.#log.error({ err, subtree: ext.subtree }, 'IM extension hook failed')
+    }
+  }
+
+  #host (): ImHost {
+    const ctx = this.#ctx
+    return {
+      publish: async (topic, event, qos = 1) => await ctx.publisher.send(topic, Buffer.from(JSON.stringify({ v: PROTOCOL_VERSION, ...event })), qos),
+      inboxTopic: (user) => topics.inbox(user),
+      replyTopic: (user, device) => topics.reply(user, device),
+      members: (conv) => ctx.membership.members(conv),
+      userExists: async (user) => await ctx.stores.users.exists(user),
+      isOnline: (user) => ctx.presence.isOnline(user),
+      ensureDirect: async (user, conv) => await ensureDirect(ctx, user, conv),
+      append: async (conv, draft) => {
+        const { envelope, duplicate } = await ctx.stores.log.append(conv, draft)
+        if (!duplicate) ctx.fanout.message(envelope)
+        return envelope
+      }
+    }
   }
 
   async #resetPresence (aedes: Aedes): Promise<void> {

@@ -35,6 +35,14 @@ export type ErrorCode =
   | 'HAIL_ERR_INTERNAL'
   | 'HAIL_ERR_FILE_HASH'
   | 'HAIL_ERR_QUOTA'
+  // Calls (bridge/, docs/protocol.md "Calls")
+  | 'HAIL_ERR_CALL_NOT_FOUND'
+  | 'HAIL_ERR_CALL_STATE'
+  | 'HAIL_ERR_BUSY'
+  | 'HAIL_ERR_SDP'
+  | 'HAIL_ERR_CANDIDATE'
+  | 'HAIL_ERR_SIGNAL_STATE'
+  | 'HAIL_ERR_MEDIA'
 
 export type ServerEvent =
   | { v: 1, type: 'message', msg: Envelope }

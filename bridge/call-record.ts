@@ -1,0 +1,64 @@
+import type { Call } from './call.js'
+import type { RoomStats } from './media-port.js'
+
+/** One track as the relay received it, in the record's quality summary. */
+export interface TrackQuality {
+  source: string
+  kind: 'audio' | 'video'
+  packets: number
+  bytes: number
+  packetsLost: number
+  lossRate: number
+  jitterMs: number
+  rttMs: number | null
+  bitrateKbps: number
+}
+
+/** The body of the message of kind `call` appended to the conversation when a call ends. */
+export interface CallRecord {
+  callId: string
+  media: { audio: boolean, video: boolean }
+  mode: 'sfu' | 'p2p'
+  from: string
+  startedAt: number
+  answeredAt: number | null
+  endedAt: number
+  durationMs: number
+  reason: string
+  participants: Array<{ device: string, joinedAt: number, leftAt: number | null }>
+  /** Last figures of each track the relay received (sfu only; p2p media never reaches the server). */
+  quality: { tracks: TrackQuality[] } | null
+}
+
+export function callRecord (call: Call, lastStats: RoomStats | undefined): CallRecord {
+  const tracks: TrackQuality[] = []
+  for (const peer of lastStats?.peers ?? []) {
+    for (const t of peer.tracks) {
+      if (t.direction !== 'in') continue
+      tracks.push({
+        source: t.source,
+        kind: t.kind,
+        packets: t.packets,
+        bytes: t.bytes,
+        packetsLost: t.packetsLost,
+        lossRate: t.lossRate,
+        jitterMs: t.jitterMs,
+        rttMs: t.rttMs,
+        bitrateKbps: t.bitrateKbps
+      })
+    }
+  }
+  return {
+    callId: call.id,
+    media: { ...call.media },
+    mode: call.mode,
+    from: `${call.caller.user}/${call.caller.device}`,
+    startedAt: call.startedAt,
+    answeredAt: call.answeredAt,
+    endedAt: call.endedAt ?? Date.now(),
+    durationMs: call.durationMs,
+    reason: call.reason ?? 'failed',
+    participants: call.spans.map((s) => ({ ...s })),
+    quality: call.mode === 'sfu' ? { tracks } : null
+  }
+}

@@ -1,0 +1,97 @@
+import type { Logger } from 'pino'
+import { ImError } from '../broker/index.js'
+import type { Call } from './call.js'
+import type { MediaPeer, MediaRoom, MediaRooms, PeerStats, RoomStats, Signal } from './media-port.js'
+
+export interface CallSessionHandlers {
+  /** A signal for a device: from the relay (sfu) or from the other device (p2p, with `from`). */
+  signal: (device: string, signal: Signal, from?: string) => void
+  stats: (stats: RoomStats) => void
+}
+
+/**
+ * A call's media side. In sfu mode a room of the media relay with one peer
+ * per device in the call, made on the first join (no call, no media work);
+ * in p2p mode nothing but the relay of signals between the two devices.
+ */
+export class CallSession {
+  readonly #call: Call
+  readonly #media: () => MediaRooms
+  readonly #handlers: CallSessionHandlers
+  readonly #log: Logger
+  #room: MediaRoom | undefined
+  /** Latest figures per peer, kept after the peer left, for the record. */
+  readonly #peerStats = new Map<string, PeerStats>()
+  #lastTs = 0
+  #closed = false
+
+  constructor (call: Call, media: () => MediaRooms, handlers: CallSessionHandlers, logger: Logger) {
+    this.#call = call
+    this.#media = media
+    this.#handlers = handlers
+    this.#log = logger
+  }
+
+  /** The latest figures of the room (sfu), for the call record. */
+  get lastStats (): RoomStats | undefined {
+    if (this.#room === undefined) return undefined
+    return { roomId: this.#call.id, ts: this.#lastTs, peers: [...this.#peerStats.values()] }
+  }
+
+  join (device: string): void {
+    if (this.#call.mode === 'p2p' || this.#closed) return
+    const room = this.#room ??= this.#openRoom()
+    const peer: MediaPeer = room.addPeer(device)
+    peer.on('signal', (signal) => this.#handlers.signal(device, signal))
+  }
+
+  leave (device: string): void {
+    const peer = this.#room?.peer(device)
+    if (peer !== undefined) this.#snapshot()
+    peer?.close().catch((err: unknown) => this.#log.warn({ err, device }, 'closing a media peer failed'))
+  }
+
+  /** A device's signal: to its peer in the relay, or to the other device in p2p. Rejects with ImError or MediaError. */
+  async signal (from: string, signal: Signal): Promise<void> {
+    if (this.#call.mode === 'p2p') {
+      const other = [...this.#call.participants].map(([user, device]) => `${user}/${device}`).find((d) => d !== from)
+      if (other === undefined) throw new ImError('HAIL_ERR_CALL_STATE', `nobody to signal to in call ${this.#call.id} yet: wait for 'accepted'`)
+      this.#handlers.signal(other, signal, from)
+      return
+    }
+    const peer = this.#room?.peer(from)
+    if (peer === undefined) throw new ImError('HAIL_ERR_CALL_STATE', `you have no media in call ${this.#call.id}`)
+    await peer.signal(signal)
+  }
+
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    const room = this.#room
+    if (room === undefined) return
+    this.#snapshot()
+    await room.close()
+  }
+
+  #openRoom (): MediaRoom {
+    const room = this.#media().createRoom(this.#call.id)
+    room.on('stats', (stats) => {
+      this.#keep(stats)
+      this.#handlers.stats(stats)
+    })
+    return room
+  }
+
+  #snapshot (): void {
+    try {
+      if (this.#room !== undefined) this.#keep(this.#room.stats())
+    } catch (err) {
+      this.#log.debug({ err }, 'no room stats')
+    }
+  }
+
+  #keep (stats: RoomStats): void {
+    this.#lastTs = stats.ts
+    for (const peer of stats.peers) this.#peerStats.set(peer.peerId, peer)
+  }
+}

@@ -1,0 +1,30 @@
+import type { IceServer, PeerState, PeerStats, RoomStats, Signal } from '../media/index.js'
+
+export type { IceServer, PeerState, PeerStats, RoomStats, Signal }
+
+/**
+ * The part of media/'s MediaServer the bridge uses (the contract in
+ * docs/protocol.md "Calls"), as a structural type: the bridge is built and
+ * tested against it, and the real MediaServer is plugged in by create-server.ts.
+ */
+export interface MediaPeer {
+  readonly id: string
+  on: (event: 'signal', listener: (signal: Signal) => void) => unknown
+  signal: (s: Signal) => Promise<void>
+  close: () => Promise<void>
+}
+
+export interface MediaRoom {
+  readonly id: string
+  on: (event: 'stats', listener: (stats: RoomStats) => void) => unknown
+  addPeer: (id: string) => MediaPeer
+  peer: (id: string) => MediaPeer | undefined
+  stats: () => RoomStats
+  close: () => Promise<void>
+}
+
+export interface MediaRooms {
+  readonly iceServers: IceServer[]
+  createRoom: (id: string) => MediaRoom
+  close: () => Promise<void>
+}

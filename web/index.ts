@@ -1,0 +1,2 @@
+export { callPageRoutes } from './call-routes.js'
+export type { CallPageOptions, WebRoute } from './call-routes.js'
