@@ -2,10 +2,11 @@
  * One incoming track copied to one subscriber: a sendonly transceiver on the
  * subscriber's connection fed with the source's RTP. werift's sender rewrites
  * SSRC, payload type, sequence numbers and header extensions, and answers the
- * subscriber's NACKs from its 128-packet history. Keyframe requests (PLI here;
- * FIR via Peer 'fir' -> Room, relayed as PLI) go back to the source device.
+ * subscriber's NACKs from its 128-packet history. Keyframe requests (PLI and
+ * FIR, read off the subscriber's transport by Peer -> 'keyframeRequest' ->
+ * Room, matched on this sender's SSRC) go back to the source device as a PLI.
  */
-import { MediaStreamTrack, PictureLossIndication, RtcpPayloadSpecificFeedback, type RTCRtpSender, type RtcpPacket } from 'werift'
+import { MediaStreamTrack, PictureLossIndication, RtcpPayloadSpecificFeedback, type RTCRtpSender, type RTCRtpTransceiver, type RtcpPacket } from 'werift'
 import type { IncomingTrack, Peer } from './peer.js'
 
 /** Sender SSRC of the SFU's keyframe requests; never announced in SDP. */
@@ -19,6 +20,7 @@ export class Forward {
   readonly source: IncomingTrack
   readonly subscriber: Peer
   readonly sender: RTCRtpSender
+  readonly transceiver: RTCRtpTransceiver
   /** Keyframe requests relayed to the source on behalf of this subscriber. */
   keyframeRequests = 0
   /** Set once a PLI was sent after the subscriber's transport came up. */
@@ -35,13 +37,12 @@ export class Forward {
     // msid stream id = the sending peer's id, so a device can tell who a track is
     const transceiver = subscriber.pc.addTransceiver(local, { direction: 'sendonly' })
     transceiver.sender.streamId = source.peerId
+    this.transceiver = transceiver
     this.sender = transceiver.sender
     const rtp = source.track.onReceiveRtp.subscribe((packet) => {
       if (!this.stopped) local.writeRtp(packet)
     })
     this.stops.push(() => rtp.unSubscribe())
-    const pli = this.sender.onPictureLossIndication.subscribe(() => this.requestKeyframe())
-    this.stops.push(() => pli.unSubscribe())
     const rtcp = this.sender.onRtcp.subscribe((p: RtcpPacket) => {
       const fb = p as { type: number, reports?: Array<{ ssrc: number, jitter: number }> }
       if (fb.type === RTCP_SR || fb.type === RTCP_RR) {
@@ -52,6 +53,12 @@ export class Forward {
     })
     this.stops.push(() => rtcp.unSubscribe())
     this.stops.push(() => local.stop())
+  }
+
+  /** True once the subscriber's answer made this m-line sending. */
+  get negotiated (): boolean {
+    const d = this.transceiver.currentDirection
+    return d === 'sendonly' || d === 'sendrecv'
   }
 
   /** Asks the source device for a keyframe (PLI). */

@@ -14,9 +14,11 @@ import {
   type RTCRtpReceiver,
   type RTCRtpTransceiver
 } from 'werift'
+import { applyBindAddresses, bindAddresses } from './bind-addresses.js'
 import { sfuCodecs, sfuHeaderExtensions } from './codecs.js'
 import { installDtlsLossRepair } from './dtls-loss-repair.js'
 import { MediaError } from './errors.js'
+import { alignHeaderExtensionIds } from './header-extension-ids.js'
 import { sendRemb } from './remb.js'
 import { checkCandidate, checkSdp } from './sdp-check.js'
 import type { PeerState, Signal } from './types.js'
@@ -51,8 +53,8 @@ export type PeerEvents = {
   data: [string, string | Buffer]
   /** internal: an offer/answer exchange completed */
   negotiated: []
-  /** internal: the device sent a FIR for these (server sender) SSRCs */
-  fir: [number[]]
+  /** internal: the device asked for a keyframe (PLI or FIR) on these server sender SSRCs */
+  keyframeRequest: [number[]]
 }
 
 /**
@@ -125,6 +127,8 @@ export class Peer extends EventEmitter<PeerEvents> {
   private needsOffer = false
   private readonly channels = new Map<string, RTCDataChannel>()
   private readonly watched = new WeakSet<object>()
+  private readonly bindPlan: Map<string, string>
+  private readonly boundAgents = new WeakSet<object>()
   private readonly rembTimer: NodeJS.Timeout
   private closing: Promise<void> | undefined
 
@@ -134,6 +138,7 @@ export class Peer extends EventEmitter<PeerEvents> {
     this.setup = setup
     this.log = setup.logger.child({ peer: id })
     this.pc = createPeerConnection(setup)
+    this.bindPlan = bindAddresses(setup.listenAddress, setup.announcedAddresses)
     this.pc.connectionStateChange.subscribe((s) => this.setState(mapState(s)))
     this.pc.ontrack = ({ track, receiver, transceiver }) => this.onTrack(track, receiver, transceiver)
     this.pc.onDataChannel.subscribe((channel) => this.onDataChannel(channel))
@@ -222,7 +227,7 @@ export class Peer extends EventEmitter<PeerEvents> {
     await this.werift('setRemoteDescription', () => this.pc.setRemoteDescription({ type: 'offer', sdp }))
     this.watchTransports()
     const answer = await this.werift('createAnswer', () => this.pc.createAnswer())
-    noStun(this.pc)
+    this.beforeGathering()
     await this.werift('setLocalDescription', () => this.pc.setLocalDescription(answer))
     await this.emitLocal('answer')
     this._ready = true
@@ -246,10 +251,17 @@ export class Peer extends EventEmitter<PeerEvents> {
     if (!this.needsOffer || this.pc.remoteDescription === null || this.pc.signalingState !== 'stable') return
     if (this._state !== 'connected') return // retried by setState('connected')
     this.needsOffer = false
+    alignHeaderExtensionIds(this.pc)
     const offer = await this.werift('createOffer', () => this.pc.createOffer())
-    noStun(this.pc)
+    this.beforeGathering()
     await this.werift('setLocalDescription', () => this.pc.setLocalDescription(offer))
     await this.emitLocal('offer')
+  }
+
+  /** No STUN query, and sockets bound per media/bind-addresses.ts. */
+  private beforeGathering (): void {
+    noStun(this.pc)
+    applyBindAddresses(this.pc, this.bindPlan, this.boundAgents)
   }
 
   private async emitLocal (type: 'offer' | 'answer'): Promise<void> {
@@ -267,18 +279,26 @@ export class Peer extends EventEmitter<PeerEvents> {
   }
 
   /**
-   * FIR (RFC 5104) names its target in the FCI and leaves the media SSRC 0,
-   * and werift's RTCP router routes feedback by the sender/media SSRC only,
-   * so FIRs never reach the RTCRtpSender: read them off the transport.
+   * Keyframe requests are read off the transport, not left to werift's RTCP
+   * router (media/router.js routeRtcp), which misroutes both kinds:
+   * - PLI: the router tries ssrcTable[senderSsrc] before the media SSRC.
+   *   Chromium's PLI carries one of its own outgoing SSRCs as sender SSRC,
+   *   which on the server is the RECEIVER of that device's track, so the
+   *   forwarding sender never saw it. Routed here by media SSRC only.
+   * - FIR (RFC 5104) names its target in the FCI and leaves the media SSRC 0,
+   *   so the router never hands it to a sender at all.
    */
   private watchTransports (): void {
     for (const transport of this.pc.dtlsTransports) {
       if (this.watched.has(transport)) continue
       this.watched.add(transport)
       transport.onRtcp.subscribe((p) => {
-        const fb = p as { type: number, feedback?: { count?: number, fir?: Array<{ ssrc: number }> } }
-        if (fb.type === 206 && fb.feedback?.count === 4 && Array.isArray(fb.feedback.fir)) {
-          this.emit('fir', fb.feedback.fir.map((e) => e.ssrc))
+        const fb = p as { type: number, feedback?: { count?: number, mediaSsrc?: number, fir?: Array<{ ssrc: number }> } }
+        if (fb.type !== 206 || fb.feedback === undefined) return
+        if (fb.feedback.count === 1 && typeof fb.feedback.mediaSsrc === 'number') {
+          this.emit('keyframeRequest', [fb.feedback.mediaSsrc])
+        } else if (fb.feedback.count === 4 && Array.isArray(fb.feedback.fir)) {
+          this.emit('keyframeRequest', fb.feedback.fir.map((e) => e.ssrc))
         }
       })
     }

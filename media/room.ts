@@ -53,7 +53,7 @@ export class Room extends EventEmitter<RoomEvents> {
     peer.on('track', (t) => this.onTrack(t))
     peer.on('state', (s) => { if (s === 'connected') this.askFirstKeyframes(peer) })
     peer.on('negotiated', () => { if (peer.state === 'connected') this.askFirstKeyframes(peer) })
-    peer.on('fir', (ssrcs) => {
+    peer.on('keyframeRequest', (ssrcs) => {
       for (const f of this.forwardsTo(peer)) if (ssrcs.includes(f.sender.ssrc)) f.requestKeyframe()
     })
     peer.on('data', (label, data) => {
@@ -121,10 +121,14 @@ export class Room extends EventEmitter<RoomEvents> {
     return out
   }
 
-  /** One PLI per video source once a subscriber's transport is up: fast first frame. */
+  /**
+   * One PLI per video source once a subscriber's transport is up and its
+   * answer has made the forward's m-line live (a keyframe sent before the
+   * subscriber knows the track is wasted): fast first frame.
+   */
   private askFirstKeyframes (peer: Peer): void {
     for (const f of this.forwardsTo(peer)) {
-      if (f.firstKeyframeAsked || f.sender.ssrc === undefined) continue
+      if (f.firstKeyframeAsked || f.sender.ssrc === undefined || !f.negotiated) continue
       f.firstKeyframeAsked = true
       f.requestKeyframe()
     }

@@ -9,6 +9,7 @@ import {
   RtpHeader,
   RtpPacket,
   type RTCDataChannel,
+  type RTCRtpHeaderExtensionParameters,
   type RTCRtpTransceiver
 } from 'werift'
 import type { Peer, Signal } from '../../media/index.js'
@@ -28,6 +29,16 @@ function loopbackOnly (sdp: string): string {
   return sdp.split('\r\n').filter((l) => !l.startsWith('a=candidate:') || l.split(' ')[4] === '127.0.0.1').join('\r\n')
 }
 
+export interface DeviceOptions {
+  audio?: boolean
+  video?: boolean
+  data?: boolean
+  /** RTP header extensions the device's werift offers (default: none) */
+  headerExtensions?: { audio?: RTCRtpHeaderExtensionParameters[], video?: RTCRtpHeaderExtensionParameters[] }
+  /** rewrites the SDP of the device's own offers before the server sees it */
+  mungeOffer?: (sdp: string) => string
+}
+
 export class Device {
   readonly pc: RTCPeerConnection
   readonly peer: Peer
@@ -39,9 +50,18 @@ export class Device {
   private chain: Promise<void> = Promise.resolve()
   private seq = 1000
 
-  constructor (peer: Peer, opts: { audio?: boolean, video?: boolean, data?: boolean } = {}) {
+  private readonly mungeOffer: (sdp: string) => string
+
+  constructor (peer: Peer, opts: DeviceOptions = {}) {
     this.peer = peer
-    this.pc = new RTCPeerConnection({ iceServers: [], bundlePolicy: 'max-bundle', iceUseIpv6: false, iceAdditionalHostAddresses: ['127.0.0.1'] })
+    this.mungeOffer = opts.mungeOffer ?? ((sdp) => sdp)
+    this.pc = new RTCPeerConnection({
+      iceServers: [],
+      bundlePolicy: 'max-bundle',
+      iceUseIpv6: false,
+      iceAdditionalHostAddresses: ['127.0.0.1'],
+      ...(opts.headerExtensions !== undefined ? { headerExtensions: { audio: opts.headerExtensions.audio ?? [], video: opts.headerExtensions.video ?? [] } } : {})
+    })
     for (const kind of ['audio', 'video'] as const) {
       if (opts[kind] === false) continue
       const track = new MediaStreamTrack({ kind })
@@ -69,11 +89,13 @@ export class Device {
     })
   }
 
-  async offer (): Promise<void> {
+  /** Offers the device's tracks; `gathered` runs once its sockets exist, before the server sees the offer. */
+  async offer (gathered?: () => void): Promise<void> {
     const offer = await this.pc.createOffer()
     await this.pc.setLocalDescription(offer)
     await until(() => this.pc.iceGatheringState === 'complete', 'device gathering')
-    await this.peer.signal({ type: 'offer', sdp: loopbackOnly(this.pc.localDescription!.sdp) })
+    gathered?.()
+    await this.peer.signal({ type: 'offer', sdp: this.mungeOffer(loopbackOnly(this.pc.localDescription!.sdp)) })
   }
 
   /** Sends one synthetic RTP packet on the device's own track. */

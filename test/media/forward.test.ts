@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import { GenericNack, RtcpTransportLayerFeedback, type RTCRtpTransceiver } from 'werift'
+import { GenericNack, PictureLossIndication, RtcpPayloadSpecificFeedback, RtcpTransportLayerFeedback, type RTCRtpTransceiver } from 'werift'
 import { MediaServer, type Room } from '../../media/index.js'
 import { Device, until } from './device.js'
 
@@ -54,6 +54,28 @@ t.test('a PLI from a subscriber is relayed to the sender', async (t) => {
     return plis() > 0
   }, 'PLI at the sender')
   t.ok(plis() > 0, 'the sending device got the PLI')
+})
+
+t.test('a PLI whose sender SSRC is one of the subscriber\'s own outgoing streams (as Chromium sends it) reaches the source', async (t) => {
+  const { a, b } = await call(t, 43800)
+  const pliCount = async (): Promise<number> => {
+    const report = await ownVideo(a).sender.getStats()
+    return ([...report.values()].find((s) => s.type === 'outbound-rtp') as { pliCount?: number } | undefined)?.pliCount ?? 0
+  }
+  // the first-frame PLI arrives first; count from there
+  let before = 0
+  await until(() => { void pliCount().then((n) => { before = n }); return before >= 1 }, 'the first-frame PLI at the source')
+  const recv = b.liveFrom('a/1').find((r) => r.kind === 'video')!
+  const mediaSsrc = recv.transceiver.receiver.tracks[0]!.ssrc!
+  const own = ownVideo(b).sender.ssrc // on the server: the SSRC of a RECEIVER (b's published video)
+  const pli = new RtcpPayloadSpecificFeedback({ feedback: new PictureLossIndication({ senderSsrc: own, mediaSsrc }) })
+  let after = before
+  await until(() => {
+    void recv.transceiver.receiver.dtlsTransport.sendRtcp([pli])
+    void pliCount().then((n) => { after = n })
+    return after > before
+  }, 'the relayed PLI at the source', 30_000)
+  t.ok(after > before, `the source got the subscriber's PLI (pliCount ${before} -> ${after})`)
 })
 
 for (const [what, mediaSsrcOf] of [['media SSRC 0 (RFC 5104)', () => 0], ['the media SSRC set', (ssrc: number) => ssrc]] as const) {

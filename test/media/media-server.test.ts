@@ -78,6 +78,34 @@ t.test('the server gathers only host candidates on its announced address, in its
   t.same([...new Set(sent)], ['127.0.0.1'], 'every UDP datagram and name lookup went to loopback (no STUN query to stun.l.google.com)')
 })
 
+t.test('with the default listen address the server answers ICE checks from the announced address the device sent them to', async (t) => {
+  // 127.0.0.2 is announced, the device's socket (0.0.0.0) sends from 127.0.0.1: a reply from a
+  // wildcard socket would leave with source 127.0.0.1, which a browser discards (RFC 8445 7.2.5.2.1)
+  const server = new MediaServer({ portRange: { min: 41400, max: 41419 }, announcedAddresses: ['127.0.0.2'], statsIntervalMs: 0 })
+  t.teardown(() => server.close())
+  const room = server.createRoom('src')
+  const a = new Device(room.addPeer('a/1'))
+  const b = new Device(room.addPeer('b/1'))
+  t.teardown(async () => { await a.close(); await b.close() })
+  const sources = new Set<string>()
+  let datagrams = 0
+  const record = (d: Device) => () => {
+    for (const transport of d.pc.iceTransports) {
+      for (const p of (transport.connection as unknown as { protocols: Array<{ transport?: { socket?: dgram.Socket } }> }).protocols) {
+        p.transport?.socket?.on('message', (_msg, rinfo) => { datagrams++; sources.add(`${rinfo.address}`) })
+      }
+    }
+  }
+  await a.offer(record(a))
+  await b.offer(record(b))
+  await a.sendUntil('audio', 'via-127.0.0.2', () => b.liveFrom('a/1').some((r) => r.payloads.includes('via-127.0.0.2')), 'media')
+  const answer = a.serverSignals.find((s) => s.type === 'answer') as { sdp: string }
+  const hosts = answer.sdp.split('\r\n').filter((l) => l.startsWith('a=candidate:')).map((l) => l.split(' ')[4])
+  t.same([...new Set(hosts)], ['127.0.0.2'], 'the server announces 127.0.0.2')
+  t.ok(datagrams > 0, `the devices received ${datagrams} datagrams`)
+  t.same([...sources], ['127.0.0.2'], 'every datagram the devices received came from the announced address')
+})
+
 t.test('close() cascades server -> rooms -> peers, emits close once each, and frees sockets and timers', async (t) => {
   // earlier tests' devices release their sockets asynchronously
   const busy = (r: string) => r === 'UDPWrap' || r === 'Timeout'
