@@ -14,13 +14,15 @@ export interface AdminArgsSpec {
 export interface AdminArgs {
   /** Where the data directory is, from --data, --config, HAIL_DATA, HAIL_CONFIG or the default, as for `hail start`. */
   dataDir: string
+  /** The shared Redis (--redis, HAIL_REDIS or the config file): users live there instead of the data directory. */
+  redis: string | null
   positionals: string[]
   values: Record<string, string | boolean | undefined>
 }
 
 /**
  * The command line of an admin subcommand: its positionals, its own options,
- * and --data / --config, which (with HAIL_DATA, HAIL_CONFIG and the default)
+ * and --data / --config / --redis, which (with HAIL_DATA, HAIL_CONFIG and the default)
  * find the data directory exactly as `hail start` does, through loadConfig.
  * Throws UsageError, worded like the daemon's, for anything else.
  */
@@ -28,7 +30,8 @@ export function parseAdminArgs (argv: readonly string[], spec: AdminArgsSpec, io
   const own = spec.options ?? {}
   const options: Record<string, { type: 'string' | 'boolean', short?: string }> = {
     data: { type: 'string' },
-    config: { type: 'string', short: 'c' }
+    config: { type: 'string', short: 'c' },
+    redis: { type: 'string' }
   }
   for (const [name, { type }] of Object.entries(own)) options[name] = { type }
   const { tokens } = parseArgs({ args: [...argv], options, strict: false, allowPositionals: true, tokens: true })
@@ -50,10 +53,10 @@ export function parseAdminArgs (argv: readonly string[], spec: AdminArgsSpec, io
       continue
     }
     if (token.value === undefined || (token.inlineValue !== true && /^--?[A-Za-z-]/.test(token.value))) {
-      const arg = own[token.name]?.arg ?? (token.name === 'data' ? 'DIR' : 'FILE')
+      const arg = own[token.name]?.arg ?? ({ data: 'DIR', redis: 'URL' } as Record<string, string>)[token.name] ?? 'FILE'
       throw new UsageError(`${spec.command}: option '${token.rawName}' needs a value, as in ${token.rawName} ${arg}`)
     }
-    if (token.name === 'data' || token.name === 'config') configArgv.push(`--${token.name}`, token.value)
+    if (token.name === 'data' || token.name === 'config' || token.name === 'redis') configArgv.push(`--${token.name}`, token.value)
     else values[token.name] = token.value
   }
   if (positionals.length > spec.positionals.length) {
@@ -62,6 +65,6 @@ export function parseAdminArgs (argv: readonly string[], spec: AdminArgsSpec, io
   if (positionals.length < spec.positionals.length) {
     throw new UsageError(`${spec.command}: missing ${spec.positionals.slice(positionals.length).join(' ')}`)
   }
-  const { dataDir } = loadConfig({ argv: configArgv, env: io.env, cwd: io.cwd })
-  return { dataDir, positionals, values }
+  const { dataDir, redis } = loadConfig({ argv: configArgv, env: io.env, cwd: io.cwd })
+  return { dataDir, redis, positionals, values }
 }

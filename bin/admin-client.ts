@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
-import { ADMIN_SOCKET, AdminError, DataDirBusyError, HailError, runOfflineAdminOp, withShortSocketPath, type AdminOp, type AdminResponse } from '../broker/index.js'
+import { ADMIN_SOCKET, AdminError, DataDirBusyError, HailError, runOfflineAdminOp, runRedisAdminOp, withShortSocketPath, type AdminOp, type AdminResponse } from '../broker/index.js'
 
 /** How long a running daemon may take to answer; an op is one scrypt hash and one synced write. */
 const ANSWER_TIMEOUT = 30_000
@@ -8,12 +8,16 @@ const ANSWER_TIMEOUT = 30_000
 const STARTING_GRACE = 5_000
 
 /**
- * Run an admin op on a data directory: through the admin socket of the
+ * Run an admin op on the shared Redis when one is configured, else on a
+ * data directory: through the admin socket of the
  * daemon that holds it, or, when none answers there, by opening it here.
  * Errors come back as HailErrors with the code the store gave them (a
  * daemon's are rebuilt from its answer), so the CLI reports both alike.
  */
-export async function adminRequest (dataDir: string, op: AdminOp, args: Record<string, unknown>): Promise<unknown> {
+export async function adminRequest (where: { dataDir: string, redis: string | null }, op: AdminOp, args: Record<string, unknown>): Promise<unknown> {
+  // Nodes on one Redis share its users: write there directly.
+  if (where.redis !== null) return await runRedisAdminOp(where.redis, op, args)
+  const { dataDir } = where
   const socketPath = join(dataDir, ADMIN_SOCKET)
   const deadline = Date.now() + STARTING_GRACE
   for (;;) {

@@ -29,7 +29,7 @@ export function helpText (): string {
   lines.push(
     '',
     'Users and tokens:',
-    ...wrap('The user and token commands take --data DIR and -c, --config FILE (and HAIL_DATA, HAIL_CONFIG) to find the data directory, as start does. While a daemon runs on it they go through its admin socket, DIR/admin.sock; otherwise they open the directory themselves.', '  '),
+    ...wrap('The user and token commands take --data DIR and -c, --config FILE (and HAIL_DATA, HAIL_CONFIG) to find the data directory, as start does. While a daemon runs on it they go through its admin socket, DIR/admin.sock; otherwise they open the directory themselves. With --redis URL (or HAIL_REDIS) they work on the users every node shares in that Redis instead.', '  '),
     '  --password-stdin',
     ...wrap('Read the password from the first line of stdin instead of asking for it, twice and without echo, on the terminal.', '      '),
     '  --ttl TTL',

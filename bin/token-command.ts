@@ -9,13 +9,13 @@ const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 }
 
 /** `hail token NAME [--ttl 15m]`: print a token for NAME, and nothing else, to stdout. */
 export async function tokenCommand (args: string[], io: { env: NodeJS.ProcessEnv, cwd: string, stdout: NodeJS.WritableStream }): Promise<number> {
-  const { dataDir, positionals, values } = parseAdminArgs(args, {
+  const { dataDir, redis, positionals, values } = parseAdminArgs(args, {
     command: 'token',
     positionals: ['NAME'],
     options: { ttl: { type: 'string', arg: 'TTL' } }
   }, io)
   const ttlSeconds = parseTtl(values.ttl as string | undefined ?? DEFAULT_TTL)
-  const { token } = await adminRequest(dataDir, 'token.issue', { user: positionals[0]!, ttlSeconds }) as { token: string }
+  const { token } = await adminRequest({ dataDir, redis }, 'token.issue', { user: positionals[0]!, ttlSeconds }) as { token: string }
   io.stdout.write(`${token}\n`)
   return 0
 }

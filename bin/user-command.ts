@@ -19,23 +19,23 @@ export async function userCommand (args: string[], io: Io): Promise<number> {
   switch (sub) {
     case 'add':
     case 'passwd': {
-      const { dataDir, positionals, values } = parseAdminArgs(rest, { command: `user ${sub}`, positionals: ['NAME'], options: passwordOptions }, io)
+      const { dataDir, redis, positionals, values } = parseAdminArgs(rest, { command: `user ${sub}`, positionals: ['NAME'], options: passwordOptions }, io)
       const name = positionals[0]!
       checkUserName(name) // before asking for a password that would then be refused
       const password = await readPassword({ fromStdin: values['password-stdin'] === true, confirm: true })
-      await adminRequest(dataDir, sub === 'add' ? 'user.add' : 'user.passwd', { name, password })
+      await adminRequest({ dataDir, redis }, sub === 'add' ? 'user.add' : 'user.passwd', { name, password })
       io.stderr.write(sub === 'add' ? `hail: user ${name} added\n` : `hail: password of ${name} changed; its tokens no longer work\n`)
       return 0
     }
     case 'del': {
-      const { dataDir, positionals } = parseAdminArgs(rest, { command: 'user del', positionals: ['NAME'] }, io)
-      await adminRequest(dataDir, 'user.del', { name: positionals[0]! })
+      const { dataDir, redis, positionals } = parseAdminArgs(rest, { command: 'user del', positionals: ['NAME'] }, io)
+      await adminRequest({ dataDir, redis }, 'user.del', { name: positionals[0]! })
       io.stderr.write(`hail: user ${positionals[0]!} deleted\n`)
       return 0
     }
     case 'list': {
-      const { dataDir } = parseAdminArgs(rest, { command: 'user list', positionals: [] }, io)
-      const users = await adminRequest(dataDir, 'user.list', {}) as UserSummary[]
+      const { dataDir, redis } = parseAdminArgs(rest, { command: 'user list', positionals: [] }, io)
+      const users = await adminRequest({ dataDir, redis }, 'user.list', {}) as UserSummary[]
       io.stdout.write(users.map((u) => `${u.name}\t${new Date(u.created).toISOString()}\n`).join(''))
       return 0
     }

@@ -4,4 +4,5 @@ export { runAdminOp, adminOps, type AdminContext, type AdminOp, type UserSummary
 /** The admin socket's file name inside the data directory. */
 export const ADMIN_SOCKET = 'admin.sock'
 export { runOfflineAdminOp, type OfflineAdminOptions } from './offline-admin.js'
+export { runRedisAdminOp } from './redis-admin.js'
 export { withShortSocketPath } from './short-socket-path.js'

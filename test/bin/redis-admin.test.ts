@@ -1,0 +1,57 @@
+// `hail user add` and `hail token` against the Redis several nodes share:
+// what they write there is what a `hail --redis` node authenticates with.
+import { execFile } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import mqtt from 'mqtt'
+import t from 'tap'
+import { Daemon, HAIL_BIN } from '../helpers/daemon.js'
+import { RedisServer } from '../helpers/redis-server.js'
+
+function hail (args: string[], stdin?: string): Promise<{ code: number, stdout: string, stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [HAIL_BIN, ...args], (err, stdout, stderr) => {
+      resolve({ code: err === null ? 0 : (err as { code?: number }).code ?? 1, stdout, stderr })
+    })
+    child.stdin!.end(stdin ?? '')
+  })
+}
+
+t.test('users and tokens written with --redis let clients in on a node of that Redis', async (t) => {
+  const redis = await RedisServer.start()
+  t.teardown(async () => await redis.stop())
+  const dir = await mkdtemp(join(tmpdir(), 'hail-redis-admin-'))
+  t.teardown(async () => await rm(dir, { recursive: true, force: true }))
+
+  const added = await hail(['user', 'add', 'ann', '--password-stdin', '--redis', redis.url], 'correct horse\n')
+  t.equal(added.code, 0, `user add exits 0 (${added.stderr})`)
+  const listed = await hail(['user', 'list', '--redis', redis.url])
+  t.match(listed.stdout, /\bann\b/, 'user list reads the user back from Redis')
+  const issued = await hail(['token', 'ann', '--ttl', '10m', '--redis', redis.url])
+  t.equal(issued.code, 0, `token exits 0 (${issued.stderr})`)
+  const token = issued.stdout.trim()
+  t.match(token, /^hail1\./, 'a token is printed')
+
+  // The node's own data directory has no users at all: they can only come from Redis.
+  const { daemon, addresses } = await Daemon.start(['--data', dir, '--redis', redis.url, '--mqtt-port', '0', '--http-port', '0'])
+  t.teardown(async () => await daemon.stop())
+  const url = `mqtt://127.0.0.1:${addresses.mqtt!.port}`
+  for (const [how, password] of [['password', 'correct horse'], ['token', token]] as const) {
+    const client = await mqtt.connectAsync(url, { clientId: `ann/${how}`, username: 'ann', password, reconnectPeriod: 0 })
+    t.ok(client.connected, `ann connects with her ${how}`)
+    await client.endAsync()
+  }
+  const refused = await mqtt.connectAsync(url, { clientId: 'ann/x', username: 'ann', password: 'wrong', reconnectPeriod: 0 }).then(() => 'connected', (err: Error) => err.message)
+  t.not(refused, 'connected', 'a wrong password is refused')
+
+  const gone = await hail(['user', 'del', 'ann', '--redis', redis.url])
+  t.equal(gone.code, 0, 'user del exits 0')
+  t.notMatch((await hail(['user', 'list', '--redis', redis.url])).stdout, /\bann\b/, 'the user is gone from Redis')
+})
+
+t.test('--redis without a URL is a usage error', async (t) => {
+  const result = await hail(['user', 'list', '--redis'])
+  t.equal(result.code, 2, 'exit 2')
+  t.match(result.stderr, /--redis URL/, 'the message shows the expected form')
+})
