@@ -47,7 +47,7 @@ export const PRESETS = {
     invite: { calls: 3 }
   },
   tiny: {
-    fanin: { publishers: 4, size: 64, window: 2, warmupSeconds: 0.2, seconds: 0.5 },
+    fanin: { publishers: 4, size: 64, window: 2, warmupSeconds: 0.5, seconds: 2 },
     connections: { count: 30, concurrency: 10, settleSeconds: 0.2 },
     drain: { messages: 300, size: 64, timeoutSeconds: 30 },
     chat: { clients: 6, partners: 1, rate: 60, seconds: 1, graceSeconds: 10 },

@@ -48,11 +48,16 @@ t.test('a tiny fan-in run against mosquitto and hail writes a JSON, a table with
   const md = readFileSync(join(out, 'latest.md'), 'utf8')
   t.match(md, /### fan-in/)
   t.match(md, /\| mosquitto \| [\d,.]+ \| 1 \|/, 'mosquitto is the 1× row')
-  t.match(md, /\| hail \| [\d,.]+ \| [\d.]+× \|/, 'hail has a ratio against mosquitto')
   const svg = readFileSync(join(out, 'latest.svg'), 'utf8')
   t.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/)
   t.match(svg, /<\/svg>\n$/)
-  t.match(svg, /<rect [^>]*><title>hail: [\d.]+× mosquitto<\/title><\/rect>/, 'a bar for hail against mosquitto')
+  // A toy cell on a loaded CI machine may see no message inside its short window; the ratio needs one.
+  if (saved.cells[0].summary.throughput.median > 0) {
+    t.match(md, /\| hail \| [\d,.]+ \| [\d.]+× \|/, 'hail has a ratio against mosquitto')
+    t.match(svg, /<rect [^>]*><title>hail: [\d.]+× mosquitto<\/title><\/rect>/, 'a bar for hail against mosquitto')
+  } else {
+    t.match(md, /\| hail \| [\d,.]+ \| – \|/, 'without a mosquitto figure the ratio is a dash, not a number')
+  }
 })
 
 t.test('an unknown scenario in --only is refused with a clear message and exit 2', async (t) => {
