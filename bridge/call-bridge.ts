@@ -4,9 +4,9 @@ import type { Registry } from 'prom-client'
 import { directConvId, ImError, type Caller, type ImExtension, type ImExtensionCommand, type ImHost } from '../broker/index.js'
 import { Call, deviceId, type CallEffect, type Party } from './call.js'
 import { CallMetrics } from './call-metrics.js'
-import { LocalCallOwnership, type CallOwnership } from './call-ownership.js'
+import { LocalCallOwnership, type CallAction, type CallEmitter, type CallFacts, type CallOwnership } from './call-ownership.js'
 import { callCommands, callTopics, newCallId, parseCallTopic, type CallMethod, type InviteArgs } from './call-protocol.js'
-import { callRecord, type CallRecord } from './call-record.js'
+import { callRecord, lostCallRecord, type CallRecord } from './call-record.js'
 import { CallSession } from './call-session.js'
 import { handleSignal } from './signal-handler.js'
 import type { CallsConfig } from './calls-config.js'
@@ -86,6 +86,23 @@ export class CallBridge extends EventEmitter<CallBridgeEvents> implements ImExte
     return this.#media !== undefined
   }
 
+  /**
+   * Several nodes: hear the other nodes over aedes' emitter (mqemitter-redis),
+   * so devices on any node reach the calls this node owns, and end calls whose
+   * node died. A no-op with the in-process ownership.
+   */
+  async startCluster (emitter: CallEmitter): Promise<void> {
+    await this.#ownership.start?.(emitter, {
+      act: async (caller, callId, action) => await this.#act(caller, callId, action),
+      signal: async (caller, topic, payload) => await this.publish(caller, topic, payload),
+      drop: (caller, callId) => {
+        const call = this.#calls.get(callId)
+        if (call !== undefined) this.#apply(call, call.drop(caller))
+      },
+      lost: async (facts) => await this.#lost(facts)
+    })
+  }
+
   /** Calls ringing or running now. */
   calls (): Call[] {
     return [...this.#calls.values()]
@@ -121,6 +138,7 @@ export class CallBridge extends EventEmitter<CallBridgeEvents> implements ImExte
       stats: (stats) => this.#stats(call, stats)
     }, this.#log.child({ callId: id })))
     this.emit('call', call)
+    this.#share(call)
     this.#apply(call, call.start(busy))
     if (call.state === 'ended') throw new ImError('HAIL_ERR_BUSY', `${busy.join(', ')} ${busy.length === 1 ? 'is' : 'are'} in another call`)
     const timer = setTimeout(() => this.#apply(call, call.ringTimeout()), this.#config.ringTimeoutMs)
@@ -150,6 +168,8 @@ export class CallBridge extends EventEmitter<CallBridgeEvents> implements ImExte
   async publish (caller: Caller, topic: string, payload: Buffer): Promise<void> {
     const t = parseCallTopic(topic)
     const call = t === null ? undefined : this.#calls.get(t.callId)
+    // Another node runs this call: its owner checks the signal and answers on the sender's reply topic.
+    if (t !== null && call === undefined && this.#ownership.forwardSignal !== undefined && await this.#ownership.forwardSignal(caller, t.callId, topic, payload)) return
     const session = call === undefined ? undefined : this.#sessions.get(call.id)
     await handleSignal({
       caller,
@@ -164,6 +184,7 @@ export class CallBridge extends EventEmitter<CallBridgeEvents> implements ImExte
 
   disconnected (caller: Caller): void {
     for (const call of [...this.#calls.values()]) this.#apply(call, call.drop(caller))
+    for (const callId of this.#ownership.remoteCallsOf?.(caller.user) ?? []) this.#ownership.forwardDrop?.(caller, callId)
   }
 
   /** Hang up every call (records written), then close the media relay. */
@@ -172,13 +193,18 @@ export class CallBridge extends EventEmitter<CallBridgeEvents> implements ImExte
       for (const call of [...this.#calls.values()]) this.#apply(call, call.abort('shutdown'))
       while (this.#pending.size > 0) await Promise.allSettled([...this.#pending])
       await this.#media?.close()
+      await this.#ownership.close?.()
       this.emit('close')
     })()
     return this.#closing
   }
 
-  async #act (caller: Caller, callId: string, action: 'accept' | 'join' | 'reject' | 'hangup'): Promise<unknown> {
+  async #act (caller: Caller, callId: string, action: CallAction): Promise<unknown> {
     const call = this.#calls.get(callId)
+    if (call === undefined && this.#ownership.forwardAct !== undefined) {
+      const answer = await this.#ownership.forwardAct(caller, callId, action)
+      if (answer !== undefined) return answer.result
+    }
     if (call === undefined || !this.#mayAct(call, caller, action)) throw new ImError('HAIL_ERR_CALL_NOT_FOUND', `no call ${callId}`)
     if (action === 'accept' || action === 'join') {
       const other = this.#callOf(caller.user)
@@ -221,7 +247,7 @@ export class CallBridge extends EventEmitter<CallBridgeEvents> implements ImExte
   }
 
   #isParty (callId: string, caller: Caller): boolean {
-    return this.#calls.get(callId)?.users.has(caller.user) === true
+    return this.#calls.get(callId)?.users.has(caller.user) === true || this.#ownership.isRemoteParty?.(callId, caller.user) === true
   }
 
   #apply (call: Call, effects: CallEffect[]): void {
@@ -255,6 +281,36 @@ export class CallBridge extends EventEmitter<CallBridgeEvents> implements ImExte
         case 'end':
           this.#finish(call, session)
       }
+    }
+    if (call.state !== 'ended') this.#share(call)
+  }
+
+  /** Tell the other nodes (if any) who is party to a call this node runs. */
+  #share (call: Call): void {
+    this.#ownership.update?.({
+      id: call.id,
+      conv: call.conv,
+      mode: call.mode,
+      media: call.media,
+      caller: { user: call.caller.user, device: call.caller.device },
+      users: [...call.users],
+      startedAt: call.startedAt,
+      answeredAt: call.answeredAt,
+      spans: call.spans.map((s) => ({ ...s }))
+    })
+  }
+
+  /** The node running a call died: tell its parties it ended and append its record, as far as it was known. */
+  async #lost (facts: CallFacts): Promise<void> {
+    const host = this.#requireHost()
+    const record = lostCallRecord(facts)
+    await Promise.all(facts.users.map(async (user) => await host.publish(host.inboxTopic(user), {
+      type: 'call', event: 'ended', callId: facts.id, conv: facts.conv, from: facts.caller.user, media: facts.media, mode: facts.mode, reason: 'node-lost'
+    }).catch((err: unknown) => this.#log.warn({ err, callId: facts.id }, 'call event not published'))))
+    try {
+      await host.append(facts.conv, { from: facts.caller.user, device: facts.caller.device, cid: `call-${facts.id}`, kind: 'call', body: record })
+    } catch (err) {
+      this.#log.error({ err, callId: facts.id }, 'call record not stored')
     }
   }
 

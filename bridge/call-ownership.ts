@@ -1,7 +1,43 @@
+import type { Caller } from '../broker/index.js'
+import type { Party, Span } from './call.js'
+import type { CallMedia, CallMode } from './call-protocol.js'
+
+/** What another node needs to know of a call to authorize its parties and, if its owner dies, end it. */
+export interface CallFacts {
+  id: string
+  conv: string
+  mode: CallMode
+  media: CallMedia
+  caller: Party
+  users: string[]
+  startedAt: number
+  answeredAt: number | null
+  spans: Span[]
+}
+
+export type CallAction = 'accept' | 'join' | 'reject' | 'hangup'
+
+/** What the owner of a call does for requests forwarded from other nodes (the bridge implements it). */
+export interface OwnerHandlers {
+  act: (caller: Caller, callId: string, action: CallAction) => Promise<unknown>
+  signal: (caller: Caller, topic: string, payload: Buffer) => Promise<void>
+  drop: (caller: Caller, callId: string) => void
+  /** The owner of this call died (its lease expired); this node won the job of ending it. */
+  lost: (facts: CallFacts) => Promise<void>
+}
+
+/** The part of aedes' emitter (mqemitter-redis in Redis mode) used to reach other nodes. */
+export interface CallEmitter {
+  on: (topic: string, listener: (message: { topic: string, payload: Buffer | string }, done: () => void) => void, done?: () => void) => unknown
+  removeListener: (topic: string, listener: (message: { topic: string, payload: Buffer | string }, done: () => void) => void, done?: () => void) => unknown
+  emit: (message: { topic: string, payload: Buffer }, done?: (err?: Error) => void) => unknown
+}
+
 /**
  * Which node runs a call's media. One node owns each call: it holds the
  * room and answers its signals. In one process that is always this node; a
- * Redis implementation (a lease per call) plugs in here for scale-out.
+ * Redis implementation (redis-call-ownership.ts, a lease per call) adds the
+ * optional members, which let other nodes forward to the owner.
  */
 export interface CallOwnership {
   /** Take the call for this node; false when another node holds it. */
@@ -9,6 +45,20 @@ export interface CallOwnership {
   /** Whether this node holds the call. */
   owns: (callId: string) => boolean
   release: (callId: string) => Promise<void>
+  /** Cluster: start hearing other nodes over aedes' emitter (once the broker runs). */
+  start?: (emitter: CallEmitter, handlers: OwnerHandlers) => Promise<void>
+  /** Cluster: an owned call changed (parties, answer, spans); tell the other nodes. */
+  update?: (facts: CallFacts) => void
+  /** Cluster: whether `user` is a party to a call another node owns (from what this node heard). */
+  isRemoteParty?: (callId: string, user: string) => boolean
+  /** Cluster: calls other nodes own that `user` is a party to. */
+  remoteCallsOf?: (user: string) => string[]
+  /** Cluster: hand a command to the call's owner and return its answer; undefined when no node owns the call. */
+  forwardAct?: (caller: Caller, callId: string, action: CallAction) => Promise<{ result: unknown } | undefined>
+  /** Cluster: hand a signal to the call's owner; false when no node owns the call. */
+  forwardSignal?: (caller: Caller, callId: string, topic: string, payload: Buffer) => Promise<boolean>
+  forwardDrop?: (caller: Caller, callId: string) => void
+  close?: () => Promise<void>
 }
 
 /** The in-process default: every call is ours. */

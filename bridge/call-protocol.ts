@@ -60,8 +60,8 @@ export interface CallMedia { audio: boolean, video: boolean }
 /** The `event` of a call event on a party's inbox. */
 export type CallEventName = 'ring' | 'accepted' | 'answered-elsewhere' | 'rejected' | 'busy' | 'cancelled' | 'missed' | 'ended' | 'joined' | 'left'
 
-/** Why a call ended (the record's `reason`, the `ended` event's `reason`). */
-export type EndReason = 'hangup' | 'cancelled' | 'rejected' | 'missed' | 'busy' | 'disconnected' | 'shutdown' | 'failed'
+/** Why a call ended (the record's `reason`, the `ended` event's `reason`); 'node-lost': the node running it died. */
+export type EndReason = 'hangup' | 'cancelled' | 'rejected' | 'missed' | 'busy' | 'disconnected' | 'shutdown' | 'failed' | 'node-lost'
 
 /** Topics of a call: only its parties may use them. */
 export const callTopics = {

@@ -1,4 +1,5 @@
 import type { Call } from './call.js'
+import type { CallFacts } from './call-ownership.js'
 import type { RoomStats } from './media-port.js'
 
 /** One track as the relay received it, in the record's quality summary. */
@@ -60,5 +61,22 @@ export function callRecord (call: Call, lastStats: RoomStats | undefined): CallR
     reason: call.reason ?? 'failed',
     participants: call.spans.map((s) => ({ ...s })),
     quality: call.mode === 'sfu' ? { tracks } : null
+  }
+}
+
+/** The record of a call whose node died ('node-lost'): what the node last told the others; no media figures. */
+export function lostCallRecord (facts: CallFacts, endedAt = Date.now()): CallRecord {
+  return {
+    callId: facts.id,
+    media: { ...facts.media },
+    mode: facts.mode,
+    from: `${facts.caller.user}/${facts.caller.device}`,
+    startedAt: facts.startedAt,
+    answeredAt: facts.answeredAt,
+    endedAt,
+    durationMs: facts.answeredAt === null ? 0 : endedAt - facts.answeredAt,
+    reason: 'node-lost',
+    participants: facts.spans.map((s) => ({ ...s, leftAt: s.leftAt ?? endedAt })),
+    quality: null
   }
 }

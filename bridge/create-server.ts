@@ -1,9 +1,10 @@
 import { HailServer, type CreateServerOptions, ConfigError, describeIssues } from '../broker/index.js'
 import { MediaServer } from '../media/index.js'
 import { CallBridge } from './call-bridge.js'
-import type { CallOwnership } from './call-ownership.js'
+import type { CallEmitter, CallOwnership } from './call-ownership.js'
 import { callsSchema, type CallsConfig, type CallsConfigInput } from './calls-config.js'
 import type { MediaRooms } from './media-port.js'
+import { RedisCallOwnership } from './redis-call-ownership.js'
 import { callPageRoutes } from '../web/index.js'
 
 export interface ServerOptions extends CreateServerOptions {
@@ -37,7 +38,13 @@ export function createServer (options: ServerOptions = {}): CallServer {
   const { calls, callOwnership, imExtensions, ...rest } = options
   const config = parseCallsConfig(calls)
   const logger = rest.logger
-  const bridge = new CallBridge({
+  // The factory runs in listen(), after the bridge below exists.
+  let bridge: CallBridge | undefined
+  const server = new HailServer({ ...rest, imExtensions: [...(imExtensions ?? []), (host) => bridge!.attach(host)] })
+  // Several nodes on one Redis: each call runs on the node holding its lease; the others forward to it.
+  const redis = server.config.redis
+  const ownership = callOwnership ?? (redis === null ? undefined : new RedisCallOwnership({ redis, logger: logger?.child({ part: 'call-cluster' }) }))
+  bridge = new CallBridge({
     config,
     media: (): MediaRooms => new MediaServer({
       portRange: { min: config.mediaPortMin, max: config.mediaPortMax },
@@ -47,10 +54,17 @@ export function createServer (options: ServerOptions = {}): CallServer {
       statsIntervalMs: config.statsIntervalMs,
       logger: logger?.child({ part: 'media' })
     }),
-    ownership: callOwnership,
+    ownership,
     logger: logger?.child({ part: 'calls' })
   })
-  const server = new HailServer({ ...rest, imExtensions: [...(imExtensions ?? []), (host) => bridge.attach(host)] })
+  if (ownership?.start !== undefined) {
+    const calls = bridge
+    // aedes (and its emitter, shared by the nodes) exists once the server listens.
+    server.once('listening', () => {
+      calls.startCluster((server.aedes as unknown as { mq: CallEmitter }).mq)
+        .catch((err: unknown) => server.logger.error({ err }, 'calls: could not join the cluster; calls placed on other nodes fail here'))
+    })
+  }
   bridge.registerMetrics(server.metrics.registry)
   // The call page (web/): /call, its script, the SDK's modules and mqtt.js, from a fixed list of files.
   for (const [path, route] of callPageRoutes()) server.routes.set(path, route)
