@@ -3,6 +3,7 @@ import AsyncRedisPersistence from 'aedes-persistence-redis/asyncPersistence.js'
 import packetConstructor from 'aedes-packet'
 import type { Redis } from 'ioredis'
 import msgpack from 'msgpack-lite'
+import { InFlight } from './in-flight.js'
 
 export interface RedisPersistenceOptions {
   /** Packets queued per client before newer ones are dropped (default 1000), as in LevelPersistence. */
@@ -63,20 +64,34 @@ end
 return full`
 
 /**
- * KEYS: the client's copy (the packet itself for QoS 1, its PUBREL state for
- * QoS 2), the packet, its count, the client's queue. Removes the copy from
- * the queue, searching from the head, where acknowledged messages are, and
- * stopping at the first match; drops the packet with its last reference.
- * Returns the client's copy as it was.
+ * KEYS: for each acknowledgement four, the client's copy (the packet itself
+ * for QoS 1, its PUBREL state for QoS 2), the packet, its count, the client's
+ * queue. Removes each copy from its queue, searching from the head, where
+ * acknowledged messages are, and stopping at the first match; drops a packet
+ * with its last reference. Returns each copy as it was (false if gone), in
+ * one reply: the PUBACKs of a drain cost one script call per batch.
  */
 const CLEAR = `
-local copy = redis.call('GET', KEYS[1])
-if KEYS[1] ~= KEYS[2] then redis.call('DEL', KEYS[1]) end
-redis.call('LREM', KEYS[4], 1, KEYS[1])
-if redis.call('EXISTS', KEYS[3]) == 1 and redis.call('DECR', KEYS[3]) <= 0 then
-  redis.call('DEL', KEYS[2], KEYS[3])
+local copies = {}
+for i = 1, #KEYS, 4 do
+  local copy = redis.call('GET', KEYS[i])
+  if KEYS[i] ~= KEYS[i + 1] then redis.call('DEL', KEYS[i]) end
+  redis.call('LREM', KEYS[i + 3], 1, KEYS[i])
+  if redis.call('EXISTS', KEYS[i + 2]) == 1 and redis.call('DECR', KEYS[i + 2]) <= 0 then
+    redis.call('DEL', KEYS[i + 1], KEYS[i + 2])
+  end
+  copies[#copies + 1] = copy
 end
-return copy`
+return copies`
+
+/** Acknowledgements cleared per script call at most. */
+const CLEAR_BATCH = 1000
+
+interface PendingClear {
+  keys: string[]
+  resolve: (copy: Buffer | null) => void
+  reject: (err: unknown) => void
+}
 
 /**
  * aedes-persistence-redis 12, with its offline queue made fit for a user who
@@ -88,7 +103,9 @@ return copy`
  * - A PUBACK removes its entry with one script that stops at the first
  *   match near the head of the queue; the original runs LREM over the whole
  *   queue (count 0) and four round trips, so draining 100k messages was
- *   quadratic.
+ *   quadratic. The PUBACKs of one turn of the event loop share one call.
+ * - Sending a QoS 1 packet writes nothing: its messageId is kept in memory
+ *   (InFlight), where the original rewrites the packet in Redis.
  * - Queues are bounded by `maxQueue`, as LevelPersistence's are, and an
  *   enqueue is one atomic script.
  * - Wills are written without the original's unawaited commands, whose
@@ -103,10 +120,12 @@ export class RedisPersistence extends AsyncRedisPersistence {
   readonly #redis: Redis
   readonly #maxQueue: number
   readonly #onQueueFull: ((clientId: string) => void) | undefined
-  /** `clientId \n messageId` → the key of the client's copy, from delivery to PUBACK. */
-  readonly #inFlight = new Map<string, string>()
+  /** messageId → the key of the client's copy (and the QoS 1 packet as sent), from delivery to PUBACK. */
+  readonly #inFlight = new InFlight(MAX_IN_FLIGHT)
   /** Subscription changes in flight, by what, client and list (see addSubscriptions). */
   readonly #pending = new Map<string, Promise<void>>()
+  /** Acknowledgements waiting for the next CLEAR call (see #clear). */
+  #clears: PendingClear[] = []
 
   /** `redis` becomes this persistence's own: destroy() disconnects it. */
   constructor (redis: Redis, options: RedisPersistenceOptions = {}) {
@@ -115,7 +134,7 @@ export class RedisPersistence extends AsyncRedisPersistence {
     this.#maxQueue = options.maxQueue ?? DEFAULT_MAX_QUEUE
     this.#onQueueFull = options.onQueueFull
     redis.defineCommand('hailEnqueue', { lua: ENQUEUE })
-    redis.defineCommand('hailClear', { lua: CLEAR, numberOfKeys: 4 })
+    redis.defineCommand('hailClear', { lua: CLEAR })
   }
 
   /**
@@ -158,12 +177,12 @@ export class RedisPersistence extends AsyncRedisPersistence {
 
   override async outgoingUpdate (client: ClientRef, packet: QueuedPacket): Promise<void> {
     if (packet.cmd !== 'pubrel' && packet.qos === 1 && packet.brokerId !== undefined) {
-      // QoS 1: the stored copy gets its messageId (as the original does) without
-      // waiting for Redis: aedes sends a queue one update at a time, so awaiting
-      // here made a drain one round trip per message. Commands on one
-      // connection run in order, so the PUBACK's clear comes after this write.
-      this.#redis.set(packetKey(packet.brokerId, packet.brokerCounter), msgpack.encode(packet), 'XX').catch(() => {})
-      this.#remember(client, packet, packetKey(packet.brokerId, packet.brokerCounter))
+      // QoS 1: the messageId is kept in memory only (see InFlight); the
+      // original rewrites the whole packet, a round trip and an encode per
+      // message of a drain. The packet stays queued until its PUBACK.
+      if (typeof packet.messageId === 'number') {
+        this.#inFlight.set(client.id, packet.messageId, packetKey(packet.brokerId, packet.brokerCounter), InFlight.copyOf(packet))
+      }
       return
     }
     await super.outgoingUpdate(client, packet)
@@ -172,32 +191,43 @@ export class RedisPersistence extends AsyncRedisPersistence {
     const copy = packet.cmd === 'pubrel'
       ? `${outgoingKey(client.id)}:${brokerId}:${brokerCounter}`
       : packetKey(brokerId, brokerCounter)
-    this.#remember(client, packet, copy)
-  }
-
-  /** From delivery to PUBACK: which stored copy a client's messageId stands for. */
-  #remember (client: ClientRef, { messageId }: QueuedPacket, copy: string): void {
-    const id = inFlightKey(client.id, messageId)
-    this.#inFlight.delete(id)
-    this.#inFlight.set(id, copy)
-    if (this.#inFlight.size > MAX_IN_FLIGHT) {
-      // forget the oldest: its PUBACK then leaves the entry queued, to be sent again (never lost)
-      this.#inFlight.delete(this.#inFlight.keys().next().value as string)
-    }
+    if (typeof packet.messageId === 'number') this.#inFlight.set(client.id, packet.messageId, copy)
   }
 
   override async outgoingClearMessageId (client: ClientRef, packet: { messageId?: number }): Promise<QueuedPacket | undefined> {
-    const id = inFlightKey(client.id, packet.messageId)
-    const copy = this.#inFlight.get(id)
-    if (copy === undefined) return undefined
-    this.#inFlight.delete(id)
+    if (typeof packet.messageId !== 'number') return undefined
+    const sent = this.#inFlight.take(client.id, packet.messageId)
+    if (sent === undefined) return undefined
+    const copy = sent.ref
     const [brokerId, brokerCounter] = copy.split(':').slice(-2)
-    const encoded = await (this.#redis as unknown as HailCommands).hailClearBuffer(
-      copy, packetKey(brokerId, brokerCounter), countKey(brokerId, brokerCounter), outgoingKey(client.id))
+    const encoded = await this.#clear([copy, packetKey(brokerId, brokerCounter), countKey(brokerId, brokerCounter), outgoingKey(client.id)])
     if (encoded === null) return undefined
+    if (sent.packet !== undefined) return sent.packet as QueuedPacket
     const original = msgpack.decode(encoded) as QueuedPacket
     original.messageId = packet.messageId
     return original
+  }
+
+  /** Runs the CLEAR script for `keys` together with the other acknowledgements of this turn of the event loop. */
+  #clear (keys: string[]): Promise<Buffer | null> {
+    return new Promise((resolve, reject) => {
+      this.#clears.push({ keys, resolve, reject })
+      if (this.#clears.length === 1) setImmediate(() => { this.#flushClears() })
+    })
+  }
+
+  #flushClears (): void {
+    const all = this.#clears
+    this.#clears = []
+    for (let start = 0; start < all.length; start += CLEAR_BATCH) {
+      const batch = all.slice(start, start + CLEAR_BATCH)
+      const keys = batch.flatMap((pending) => pending.keys)
+      ;(this.#redis as unknown as HailCommands).hailClearBuffer(keys.length, ...keys).then((copies) => {
+        for (let i = 0; i < batch.length; i++) batch[i].resolve(copies[i] ?? null)
+      }, (err: unknown) => {
+        for (const pending of batch) pending.reject(err)
+      })
+    }
   }
 
   /** A Readable: aedes 1.2 pipes it (the original returns an async generator, which has no pipe()). */
@@ -212,6 +242,7 @@ export class RedisPersistence extends AsyncRedisPersistence {
   /** A Readable, as aedes' conformance suite wants one (it reads its high-water mark). */
   override outgoingStream (client: ClientRef): Readable {
     const redis = this.#redis
+    const inFlight = this.#inFlight
     const listKey = outgoingKey(client.id)
     return Readable.from((async function * queued () {
       const keys = await redis.lrange(listKey, 0, -1)
@@ -221,8 +252,15 @@ export class RedisPersistence extends AsyncRedisPersistence {
         const gone: string[] = []
         for (let i = 0; i < batch.length; i++) {
           const value = values[i]
-          if (value === null) gone.push(batch[i])
-          else yield msgpack.decode(value) as QueuedPacket
+          if (value === null) {
+            gone.push(batch[i])
+            continue
+          }
+          const packet = msgpack.decode(value) as QueuedPacket
+          // the messageId it is outstanding under, if sent (QoS 1 ids are kept in memory)
+          const messageId = inFlight.idOf(client.id, batch[i])
+          if (messageId !== undefined) packet.messageId = messageId
+          yield packet
         }
         // entries whose packet has expired or was cleared elsewhere
         for (const key of gone) await redis.lrem(listKey, 0, key)
@@ -260,9 +298,5 @@ export class RedisPersistence extends AsyncRedisPersistence {
 
 interface HailCommands {
   hailEnqueue: (numberOfKeys: number, ...args: Array<string | Buffer | number>) => Promise<number[]>
-  hailClearBuffer: (...args: string[]) => Promise<Buffer | null>
-}
-
-function inFlightKey (clientId: string, messageId: number | undefined): string {
-  return `${clientId}\n${messageId ?? ''}`
+  hailClearBuffer: (numberOfKeys: number, ...keys: string[]) => Promise<Array<Buffer | null>>
 }

@@ -80,6 +80,34 @@ test('a PUBACK removes exactly its own entry and returns the packet', async () =
   await p.destroy()
 })
 
+test('a packet sent but not acknowledged stays queued and is sent again by a restarted node', async () => {
+  const broker = fakeBroker()
+  const p = await fresh()
+  await p.setup(broker)
+  const alice = { id: 'alice/phone' }
+  for (let i = 0; i < 3; i++) await p.outgoingEnqueueCombi([{ clientId: alice.id }], publish(broker, `m${i}`) as never)
+  let n = 0
+  for await (const queued of p.outgoingStream(alice)) await p.outgoingUpdate(alice, { ...queued, messageId: ++n } as never)
+  assert.equal(String((await p.outgoingClearMessageId(alice, { messageId: 1 }))?.payload), 'm0')
+  assert.deepEqual((await collect(p.outgoingStream(alice))).map((q) => [String(q.payload), q.messageId]), [['m1', 2], ['m2', 3]],
+    'the others stay queued under their messageIds')
+
+  // another persistence on the same Redis: a node restarted after a crash
+  const redis = new Redis(server.url)
+  connections.push(redis)
+  const restarted = new RedisPersistence(redis)
+  await restarted.setup(fakeBroker('broker-2'))
+  const again = await collect(restarted.outgoingStream(alice))
+  assert.deepEqual(again.map((q) => [String(q.payload), q.messageId ?? undefined]), [['m1', undefined], ['m2', undefined]],
+    'queued still, to be sent with fresh messageIds')
+  assert.equal(await restarted.outgoingClearMessageId(alice, { messageId: 2 }), undefined, 'a PUBACK of an old messageId clears nothing')
+  await restarted.outgoingUpdate(alice, { ...again[1], messageId: 5 } as never)
+  assert.equal(String((await restarted.outgoingClearMessageId(alice, { messageId: 5 }))?.payload), 'm2')
+  assert.deepEqual((await collect(restarted.outgoingStream(alice))).map((q) => String(q.payload)), ['m1'])
+  await restarted.destroy()
+  await p.destroy()
+})
+
 test('a full offline queue drops new messages and reports each drop', async () => {
   const full: string[] = []
   const broker = fakeBroker()
