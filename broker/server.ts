@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { mkdir, readFile } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
@@ -7,11 +7,11 @@ import type { Aedes, Client } from 'aedes'
 import { Level } from 'level'
 import pino, { type Logger } from 'pino'
 import { Access, denyAll } from './access.js'
-import { Acl } from './acl/acl.js'
-import { parseAclFile } from './acl/acl-file.js'
+import { loadAcl } from './acl/load-acl.js'
 import type { Authenticate } from './authenticate.js'
+import { readTls, type TlsFiles } from './read-tls.js'
 import { parseConfig, type HailConfig, type HailConfigInput } from './config.js'
-import { ConfigError, HailError, ListenError, StoreError } from './errors.js'
+import { HailError, StoreError } from './errors.js'
 import { HttpListener, type HttpRoute } from './listeners/http-listener.js'
 import type { BoundAddress } from './listeners/listen-on.js'
 import { MqttListener } from './listeners/mqtt-listener.js'
@@ -160,8 +160,8 @@ export class HailServer extends EventEmitter<ServerEvents> {
     if (this.#state !== 'new') throw new HailError('HAIL_ERR_STATE', `listen() called on a server that is ${this.#state}`)
     this.#state = 'starting'
     try {
-      const tls = await this.#readTls()
-      await this.#loadAcl()
+      const tls = await readTls(this.config.tls)
+      this.access.setPlainAuthority(await loadAcl(this.config.acl, this.config.allowAnonymous, this.logger))
       await this.#openStores()
       await this.#startAdmin()
       await this.#startBroker()
@@ -190,37 +190,6 @@ export class HailServer extends EventEmitter<ServerEvents> {
       this.emit('close')
     })()
     return this.#closing
-  }
-
-  async #readTls (): Promise<{ cert: Buffer, key: Buffer } | undefined> {
-    const tls = this.config.tls
-    if (tls === null) return undefined
-    const read = async (what: string, path: string): Promise<Buffer> => {
-      try {
-        return await readFile(path)
-      } catch (err) {
-        throw new ListenError(`cannot read TLS ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err })
-      }
-    }
-    return { cert: await read('certificate', tls.cert), key: await read('key', tls.key) }
-  }
-
-  async #loadAcl (): Promise<void> {
-    const path = this.config.acl
-    if (path === null) {
-      // Without a file: anonymous mode is a plain open broker; otherwise deny by default.
-      this.access.setPlainAuthority(this.config.allowAnonymous ? Acl.allowAll() : denyAll)
-      return
-    }
-    let text: string
-    try {
-      text = await readFile(path, 'utf8')
-    } catch (err) {
-      throw new ConfigError(`cannot read ACL file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err })
-    }
-    const acl = new Acl(parseAclFile(text, path))
-    for (const warning of acl.warnings) this.logger.warn({ acl: path }, warning)
-    this.access.setPlainAuthority(acl)
   }
 
   async #openStores (): Promise<void> {
@@ -338,7 +307,7 @@ export class HailServer extends EventEmitter<ServerEvents> {
     if (replayed > 0) log.info({ replayed }, 'replayed publishes acknowledged before the last stop')
   }
 
-  async #startListeners (tls: { cert: Buffer, key: Buffer } | undefined): Promise<ServerAddresses> {
+  async #startListeners (tls: TlsFiles | undefined): Promise<ServerAddresses> {
     const { host, mqttPort, httpPort, mqttsPort, wssPort, limits } = this.config
     const handle = guardedHandle(this.aedes, {
       maxPacketSize: limits.maxPacketSize,
@@ -347,12 +316,12 @@ export class HailServer extends EventEmitter<ServerEvents> {
     })
     const onConnection = (transport: string): void => this.metrics.connectionsTotal.inc({ transport })
     const addresses: ServerAddresses = {}
-    const startMqtt = async (name: 'mqtt' | 'mqtts', port: number, withTls?: { cert: Buffer, key: Buffer }): Promise<void> => {
+    const startMqtt = async (name: 'mqtt' | 'mqtts', port: number, withTls?: TlsFiles): Promise<void> => {
       const listener = new MqttListener({ host, port, tls: withTls, handle: (conn: Duplex) => handle(conn), onConnection })
       this.#mqttListeners.push(listener)
       addresses[name] = await listener.listen()
     }
-    const startHttp = async (name: 'http' | 'wss', port: number, withTls?: { cert: Buffer, key: Buffer }): Promise<void> => {
+    const startHttp = async (name: 'http' | 'wss', port: number, withTls?: TlsFiles): Promise<void> => {
       const listener = new HttpListener({
         host,
         port,

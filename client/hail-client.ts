@@ -9,7 +9,7 @@ import { CLIENT_REF, newId } from './ids.js'
 import { eventBody, parseServerEvent } from './inbound.js'
 import type { Logger } from './logger.js'
 import type { HailClientOptions, RequestOptions, SendOptions, SendResult } from './options.js'
-import { MqttTransport } from './mqtt-transport.js'
+import { transportFor } from './mqtt-transport.js'
 import { Replies } from './replies.js'
 import { SyncEngine } from './sync-engine.js'
 import { checkConv, isTopicLevel, topics } from './topics.js'
@@ -395,19 +395,4 @@ export class HailClient extends TypedEmitter<ClientEvents> {
     if (this.listenerCount('error') > 0) this.emit('error', err)
     else this.#log('error', err.message, { code: err.code })
   }
-}
-
-/** The default transport: mqtt.js, client id `{user}/{device}`, a persistent session unless told otherwise. */
-function transportFor (options: HailClientOptions): Transport {
-  if (options.url === undefined) throw new HailClientError('HAIL_ERR_BAD_ARGUMENT', 'a url is needed (or a transport)')
-  const password = options.password ?? options.token
-  return new MqttTransport({
-    url: options.url,
-    clientId: `${options.user}/${options.device}`,
-    username: options.user,
-    ...(password === undefined ? {} : { password }),
-    clean: options.clean ?? false,
-    ...(options.reconnectPeriod === undefined ? {} : { reconnectPeriod: options.reconnectPeriod }),
-    ...(options.mqtt === undefined ? {} : { mqtt: options.mqtt })
-  })
 }

@@ -3,6 +3,7 @@ import type { IClientOptions, MqttClient } from 'mqtt'
 import { HailClientError } from './errors.js'
 import { TypedEmitter } from './typed-emitter.js'
 import type { Transport, TransportEvents } from './transport.js'
+import type { HailClientOptions } from './options.js'
 
 /** mqtt.js options the SDK leaves to the caller: TLS (`ca`, `rejectUnauthorized`), `wsOptions`, `keepalive` … */
 export type MqttOptions = Omit<IClientOptions, 'clientId' | 'username' | 'password' | 'clean' | 'protocolVersion' | 'resubscribe' | 'manualConnect'>
@@ -123,4 +124,19 @@ export class MqttTransport extends TypedEmitter<TransportEvents> implements Tran
     if (this.#client === undefined) throw new HailClientError('HAIL_ERR_CLOSED', 'the transport is not open')
     return this.#client
   }
+}
+
+/** The default transport: mqtt.js, client id `{user}/{device}`, a persistent session unless told otherwise. */
+export function transportFor (options: HailClientOptions): Transport {
+  if (options.url === undefined) throw new HailClientError('HAIL_ERR_BAD_ARGUMENT', 'a url is needed (or a transport)')
+  const password = options.password ?? options.token
+  return new MqttTransport({
+    url: options.url,
+    clientId: `${options.user}/${options.device}`,
+    username: options.user,
+    ...(password === undefined ? {} : { password }),
+    clean: options.clean ?? false,
+    ...(options.reconnectPeriod === undefined ? {} : { reconnectPeriod: options.reconnectPeriod }),
+    ...(options.mqtt === undefined ? {} : { mqtt: options.mqtt })
+  })
 }

@@ -6,6 +6,7 @@ import type { LevelDatabase } from './group-commit.js'
 import { InFlight } from './in-flight.js'
 import { KeyedLock } from './keyed-lock.js'
 import { packetCodec, type StoredPacket } from './packet-codec.js'
+import { brokerKey, brokerKeyOf, droppedKey, formatNumber, isQoS1Publish, messageIdKey, SEQ_DIGITS } from './queue-keys.js'
 
 export interface OutgoingQueueOptions {
   /** Packets kept per client; more are dropped. */
@@ -29,8 +30,6 @@ type Batch = Array<{ db: LevelDatabase, type: 'put', key: string, value: string 
 const Packet = packetConstructor as unknown as new (original: StoredPacket) => StoredPacket
 const UTF8 = 'utf8'
 const BUFFER = 'buffer'
-const SEQ_DIGITS = 16
-const MESSAGE_ID_DIGITS = 5
 /** Queued packets read from the store at a time while a queue is streamed. */
 const READ_BATCH = 512
 /** Outstanding QoS 1 messageIds remembered, over all clients (see InFlight). */
@@ -397,31 +396,4 @@ export class OutgoingQueue {
       throw new StoreError('could not write the outgoing queue', { cause })
     }
   }
-}
-
-function isQoS1Publish (packet: StoredPacket): boolean {
-  return (packet.cmd === undefined || packet.cmd === 'publish') && packet.qos === 1
-}
-
-function brokerKey (clientId: string, brokerId: string, brokerCounter: unknown): string {
-  return clientKey(clientId) + clientKey(brokerId) + formatNumber(Number(brokerCounter), SEQ_DIGITS)
-}
-
-/** The by-broker index key of a stored publish, if it has one. */
-function brokerKeyOf (clientId: string, packet: StoredPacket): string | undefined {
-  if (packet.cmd !== undefined && packet.cmd !== 'publish') return undefined
-  if (typeof packet.brokerId !== 'string' || packet.brokerId === '') return undefined
-  return brokerKey(clientId, packet.brokerId, packet.brokerCounter)
-}
-
-function messageIdKey (clientId: string, messageId: number): string {
-  return clientKey(clientId) + formatNumber(messageId, MESSAGE_ID_DIGITS)
-}
-
-function droppedKey (packet: StoredPacket): string {
-  return 'b' + String(packet.brokerId) + ':' + String(packet.brokerCounter)
-}
-
-function formatNumber (n: number, digits: number): string {
-  return String(n).padStart(digits, '0')
 }
