@@ -3,10 +3,8 @@ import packetConstructor from 'aedes-packet'
 import { HailError, NotFoundError, StoreError } from '../errors.js'
 import { clientKey, clientRange } from './client-key.js'
 import type { LevelDatabase } from './group-commit.js'
-import { InFlight } from './in-flight.js'
 import { KeyedLock } from './keyed-lock.js'
 import { packetCodec, type StoredPacket } from './packet-codec.js'
-import { brokerKey, brokerKeyOf, droppedKey, formatNumber, isQoS1Publish, messageIdKey, SEQ_DIGITS } from './queue-keys.js'
 
 export interface OutgoingQueueOptions {
   /** Packets kept per client; more are dropped. */
@@ -30,12 +28,8 @@ type Batch = Array<{ db: LevelDatabase, type: 'put', key: string, value: string 
 const Packet = packetConstructor as unknown as new (original: StoredPacket) => StoredPacket
 const UTF8 = 'utf8'
 const BUFFER = 'buffer'
-/** Queued packets read from the store at a time while a queue is streamed. */
-const READ_BATCH = 512
-/** Outstanding QoS 1 messageIds remembered, over all clients (see InFlight). */
-const MAX_IN_FLIGHT = 200_000
-/** Streamed packets whose seq is remembered per client until aedes sends them. */
-const MAX_LOCATED = 10_000
+const SEQ_DIGITS = 16
+const MESSAGE_ID_DIGITS = 5
 
 /**
  * The per-client queues of packets owed to persistent sessions: publishes not
@@ -65,17 +59,6 @@ export class OutgoingQueue {
    * the packet gets its messageId, then `m<messageId>`.
    */
   readonly #dropped = new Map<string, Set<string>>()
-  /** QoS 1 publishes sent and not yet acknowledged, by messageId (memory only). */
-  readonly #inFlight = new InFlight(MAX_IN_FLIGHT)
-  /**
-   * Seqs of packets just streamed, by
-   * `b<brokerId>:<counter>`, so that the update which follows finds its
-   * packet without reading the index.
-   */
-  readonly #located = new Map<string, Map<string, string>>()
-  /** Deletes of acknowledged packets, written together (see #deleteSoon). */
-  #deletes: Array<{ type: 'del', key: string, sublevel: LevelDatabase, keyEncoding: string }> = []
-  #deleted: Promise<void> | undefined
 
   constructor (db: LevelDatabase, options: OutgoingQueueOptions) {
     this.#db = db
@@ -102,15 +85,7 @@ export class OutgoingQueue {
     return this.#withState(clientId, async () => {
       const messageId = packet.messageId
       if (typeof packet.brokerId === 'string' && packet.brokerId !== '') {
-        const seq = this.#takeLocated(clientId, droppedKey(packet)) ??
-          await this.#get(this.#byBroker, brokerKey(clientId, packet.brokerId, packet.brokerCounter))
-        if (seq !== undefined && isQoS1Publish(packet) && typeof messageId === 'number') {
-          // the messageId is kept in memory only: see InFlight
-          this.#inFlight.set(clientId, messageId, seq, InFlight.copyOf(packet))
-          return
-        }
-        // a durable messageId (QoS 2) replaces any QoS 1 use of it kept in memory
-        if (typeof messageId === 'number') this.#inFlight.take(clientId, messageId)
+        const seq = await this.#get(this.#byBroker, brokerKey(clientId, packet.brokerId, packet.brokerCounter))
         if (seq !== undefined && await this.#assignMessageId(clientId, seq, messageId)) return
         if (this.#forgetDropped(clientId, droppedKey(packet))) {
           if (typeof messageId === 'number') this.#rememberDropped(clientId, 'm' + messageId)
@@ -129,23 +104,9 @@ export class OutgoingQueue {
   }
 
   /** Removes and returns the packet sent with `messageId`, if there is one. */
-  async clear (clientId: string, messageId: unknown): Promise<StoredPacket | undefined> {
-    if (typeof messageId !== 'number') return undefined
-    const fast = await this.#withState(clientId, async state => {
-      const sent = this.#inFlight.take(clientId, messageId)
-      if (sent === undefined) return undefined
-      this.#deletes.push({ type: 'del', key: clientKey(clientId) + sent.ref, sublevel: this.#queue, keyEncoding: UTF8 })
-      const indexKey = sent.packet === undefined ? undefined : brokerKeyOf(clientId, sent.packet)
-      if (indexKey !== undefined) this.#deletes.push({ type: 'del', key: indexKey, sublevel: this.#byBroker, keyEncoding: UTF8 })
-      state.count--
-      // not awaited under the lock, so the PUBACKs of a drain share writes
-      return { packet: sent.packet, written: this.#deleteSoon() }
-    })
-    if (fast !== undefined) {
-      await fast.written
-      return fast.packet
-    }
-    return await this.#withState(clientId, async state => {
+  clear (clientId: string, messageId: unknown): Promise<StoredPacket | undefined> {
+    if (typeof messageId !== 'number') return Promise.resolve(undefined)
+    return this.#withState(clientId, async state => {
       const idKey = messageIdKey(clientId, messageId)
       const seq = await this.#get(this.#byMessageId, idKey)
       if (seq === undefined) {
@@ -176,37 +137,12 @@ export class OutgoingQueue {
       await this.#write(ops)
       state.count = 0
       this.#dropped.delete(clientId)
-      this.#inFlight.forget(clientId)
-      this.#located.delete(clientId)
     })
   }
 
   /** The client's queue in order; a snapshot taken when reading starts. */
   stream (clientId: string): Readable {
-    const iterator = this.#queue.iterator({ ...clientRange(clientId), keyEncoding: UTF8, valueEncoding: BUFFER })
-    this.#located.delete(clientId)
-    let reading = false
-    const readable: Readable = new Readable({
-      objectMode: true,
-      // as Readable.from's (aedes' conformance suite sizes a test by it); reads come in batches anyway
-      highWaterMark: 1,
-      read: () => {
-        if (reading) return
-        reading = true
-        iterator.nextv(READ_BATCH).then((entries: Array<[string, Buffer]>) => {
-          reading = false
-          if (entries.length === 0) {
-            readable.push(null)
-            return
-          }
-          for (const [key, value] of entries) readable.push(this.#streamed(clientId, key.slice(-SEQ_DIGITS), value))
-        }).catch((err: unknown) => readable.destroy(err as Error))
-      },
-      destroy: (err, callback) => {
-        iterator.close().then(() => callback(err), () => callback(err))
-      }
-    })
-    return readable
+    return Readable.from(this.#records(clientId))
   }
 
   /** Packets stored for the client. */
@@ -276,50 +212,11 @@ export class OutgoingQueue {
     return true
   }
 
-  /** A streamed packet, with the messageId it is outstanding under, remembered for its update. */
-  #streamed (clientId: string, seq: string, value: Buffer): StoredPacket {
-    const packet = packetCodec.decode(value)
-    const messageId = this.#inFlight.idOf(clientId, seq)
-    if (messageId !== undefined) packet.messageId = messageId
-    if (typeof packet.brokerId === 'string' && packet.brokerId !== '') this.#locate(clientId, droppedKey(packet), seq)
-    return packet
-  }
-
-  #locate (clientId: string, ref: string, seq: string): void {
-    let located = this.#located.get(clientId)
-    if (located === undefined) {
-      located = new Map()
-      this.#located.set(clientId, located)
+  async * #records (clientId: string): AsyncGenerator<StoredPacket> {
+    const range = { ...clientRange(clientId), keyEncoding: UTF8, valueEncoding: BUFFER }
+    for await (const value of this.#queue.values(range)) {
+      yield packetCodec.decode(value as Buffer)
     }
-    located.set(ref, seq)
-    if (located.size > MAX_LOCATED) located.delete(located.keys().next().value as string)
-  }
-
-  #takeLocated (clientId: string, ref: string): string | undefined {
-    const located = this.#located.get(clientId)
-    const seq = located?.get(ref)
-    if (located === undefined || seq === undefined) return undefined
-    located.delete(ref)
-    if (located.size === 0) this.#located.delete(clientId)
-    return seq
-  }
-
-  /**
-   * Writes the deletes queued in #deletes with the others of the moment in one batch. A PUBACK's
-   * delete that a crash loses only sends that message again.
-   */
-  #deleteSoon (): Promise<void> {
-    this.#deleted ??= new Promise<void>(resolve => setImmediate(resolve)).then(async () => {
-      const batch = this.#deletes
-      this.#deletes = []
-      this.#deleted = undefined
-      try {
-        await this.#db.batch(batch as never)
-      } catch (cause) {
-        throw new StoreError('could not write the outgoing queue', { cause })
-      }
-    })
-    return this.#deleted
   }
 
   async #record (clientId: string, seq: string): Promise<StoredPacket | undefined> {
@@ -396,4 +293,27 @@ export class OutgoingQueue {
       throw new StoreError('could not write the outgoing queue', { cause })
     }
   }
+}
+
+function brokerKey (clientId: string, brokerId: string, brokerCounter: unknown): string {
+  return clientKey(clientId) + clientKey(brokerId) + formatNumber(Number(brokerCounter), SEQ_DIGITS)
+}
+
+/** The by-broker index key of a stored publish, if it has one. */
+function brokerKeyOf (clientId: string, packet: StoredPacket): string | undefined {
+  if (packet.cmd !== undefined && packet.cmd !== 'publish') return undefined
+  if (typeof packet.brokerId !== 'string' || packet.brokerId === '') return undefined
+  return brokerKey(clientId, packet.brokerId, packet.brokerCounter)
+}
+
+function messageIdKey (clientId: string, messageId: number): string {
+  return clientKey(clientId) + formatNumber(messageId, MESSAGE_ID_DIGITS)
+}
+
+function droppedKey (packet: StoredPacket): string {
+  return 'b' + String(packet.brokerId) + ':' + String(packet.brokerCounter)
+}
+
+function formatNumber (n: number, digits: number): string {
+  return String(n).padStart(digits, '0')
 }

@@ -108,39 +108,6 @@ test('queue counts survive a reopen and a clean session resets them', async () =
   await p.destroy()
 })
 
-test('a drain past one read batch clears every acknowledged packet, and an unacknowledged one is sent again after a reopen', async () => {
-  const dir = freshDir()
-  const broker = fakeBroker()
-  const client = { id: 'carol/phone' }
-  let p = await open(dir, { maxQueue: 2000 }, broker)
-  const total = 1200
-  for (let i = 0; i < total; i++) await p.outgoingEnqueue({ clientId: client.id }, publish(broker, 't', `m${i}`))
-  // as aedes drains: each packet gets a messageId, is sent, and PUBACKs come while the queue streams on
-  const acks: Array<Promise<StoredPacket | undefined>> = []
-  let n = 0
-  for await (const queued of p.outgoingStream(client)) {
-    const sent = { ...queued, messageId: (n % 65535) + 1 }
-    await p.outgoingUpdate(client, sent)
-    if (n++ < total - 1) acks.push(p.outgoingClearMessageId(client, { messageId: sent.messageId }))
-  }
-  const acked = await Promise.all(acks)
-  assert.deepEqual(acked.map(a => String(a?.payload)), Array.from({ length: total - 1 }, (_, i) => `m${i}`), 'each PUBACK returns its packet')
-  assert.equal(await p.queueLength(client), 1)
-  const left = await collect(p.outgoingStream(client))
-  assert.deepEqual(left.map(q => [String(q.payload), q.messageId]), [[`m${total - 1}`, total]], 'the unacknowledged one stays, under its messageId')
-  await p.destroy()
-
-  p = await open(dir, { maxQueue: 2000 }, broker)
-  const again = await collect(p.outgoingStream(client))
-  assert.deepEqual(again.map(q => [String(q.payload), q.messageId]), [[`m${total - 1}`, undefined]], 'queued still, to be sent with a fresh messageId')
-  assert.equal(await p.outgoingClearMessageId(client, { messageId: total }), undefined, 'a PUBACK of the old messageId clears nothing')
-  await p.outgoingUpdate(client, { ...again[0], messageId: 9 })
-  assert.equal(String((await p.outgoingClearMessageId(client, { messageId: 9 }))?.payload), `m${total - 1}`)
-  assert.equal(await p.queueLength(client), 0)
-  assert.deepEqual(await collect(p.outgoingStream(client)), [])
-  await p.destroy()
-})
-
 test('a dropped message for a connected client is still updated and acknowledged without error', async () => {
   const broker = fakeBroker()
   broker.clients['carol/phone'] = {}
