@@ -2,9 +2,9 @@ import type { GroupCommit, GroupCommitOperation, LevelDatabase } from '../../per
 import { KeyedLock } from '../../persistence/keyed-lock.js'
 import { isUserName, parseConvId, requireConvId, requireUserName, type ParsedConvId } from './conv-id.js'
 import {
-  ROLES,
   type Conversation, type ConversationMeta, type ConversationStore, type Member, type MemberInput, type Membership, type Role
 } from './conversation-store.js'
+import { memberOf, requireAdmissible, requireName, requireRole } from './conversation-input.js'
 import { NotFoundError, StoreError, StoreInputError } from './errors.js'
 import { LazyCache } from './lazy-cache.js'
 import { LevelJson, prefixRange } from './level-json.js'
@@ -267,30 +267,6 @@ function memberKey (conv: string, user: string): string {
   return `${conv} ${user}`
 }
 
-function memberOf (input: MemberInput): Member {
-  if (input === null || typeof input !== 'object') throw new StoreInputError('a member must be an object')
-  const user = requireUserName(input.user)
-  const role = requireRole(input.role)
-  const joinedSeq = input.joinedSeq ?? 0
-  if (!Number.isSafeInteger(joinedSeq) || joinedSeq < 0) throw new StoreInputError(`joinedSeq must be an integer >= 0, not ${String(joinedSeq)}`)
-  return Object.freeze({ user, role, joinedSeq })
-}
-
-function requireRole (role: unknown): Role {
-  if (!ROLES.includes(role as Role)) throw new StoreInputError(`not a role: ${JSON.stringify(role)}`)
-  return role as Role
-}
-
-function requireName (name: unknown): string {
-  if (typeof name !== 'string' || name.length === 0 || name.length > 256) throw new StoreInputError('a conversation name must be 1-256 characters')
-  return name
-}
-
-function requireAdmissible (parsed: ParsedConvId, user: string): void {
-  if (parsed.type === 'direct' && !parsed.users.includes(user)) {
-    throw new StoreInputError(`${user} cannot join the direct conversation ${parsed.id}`)
-  }
-}
 
 function storedConv (meta: ConversationMeta): StoredConv {
   if (meta === null || typeof meta !== 'object') throw new StoreInputError('conversation metadata must be an object')

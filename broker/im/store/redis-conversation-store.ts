@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
-import { isUserName, parseConvId, requireConvId, requireUserName, type ParsedConvId } from './conv-id.js'
+import { isUserName, parseConvId, requireConvId, requireUserName } from './conv-id.js'
 import {
-  ROLES,
   type Conversation, type ConversationMeta, type ConversationStore, type Member, type MemberInput, type Membership, type Role
 } from './conversation-store.js'
+import { memberOf, requireAdmissible, requireName, requireRole } from './conversation-input.js'
 import { NotFoundError, StoreError, StoreInputError } from './errors.js'
 import { RedisKeyspace, type RedisKeyspaceOptions, type RedisScript } from './redis-keyspace.js'
 
@@ -263,30 +263,6 @@ function memberFrom (user: string, stored: string): Member {
   return Object.freeze({ user, role: stored.slice(0, space) as Role, joinedSeq: Number(stored.slice(space + 1)) })
 }
 
-function memberOf (input: MemberInput): Member {
-  if (input === null || typeof input !== 'object') throw new StoreInputError('a member must be an object')
-  const user = requireUserName(input.user)
-  const role = requireRole(input.role)
-  const joinedSeq = input.joinedSeq ?? 0
-  if (!Number.isSafeInteger(joinedSeq) || joinedSeq < 0) throw new StoreInputError(`joinedSeq must be an integer >= 0, not ${String(joinedSeq)}`)
-  return Object.freeze({ user, role, joinedSeq })
-}
-
-function requireRole (role: unknown): Role {
-  if (!ROLES.includes(role as Role)) throw new StoreInputError(`not a role: ${JSON.stringify(role)}`)
-  return role as Role
-}
-
-function requireName (name: unknown): string {
-  if (typeof name !== 'string' || name.length === 0 || name.length > 256) throw new StoreInputError('a conversation name must be 1-256 characters')
-  return name
-}
-
-function requireAdmissible (parsed: ParsedConvId, user: string): void {
-  if (parsed.type === 'direct' && !parsed.users.includes(user)) {
-    throw new StoreInputError(`${user} cannot join the direct conversation ${parsed.id}`)
-  }
-}
 
 /** The conversation's hash fields, as [field, value, ...]. */
 function storedFields (meta: ConversationMeta): string[] {
