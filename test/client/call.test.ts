@@ -196,6 +196,8 @@ t.test('garbage call payloads are reported as HAIL_ERR_BAD_PAYLOAD and the clien
   fake.deliver('im/inbox/alice', { type: 'call' })
   // A signal for a call this device does not have is dropped quietly.
   fake.reply({ type: 'call.signal', callId: 'zzzzzzzzzzzzzzzzzzzzzzzz', signal: { type: 'answer', sdp: 'v=0' } })
+  // Inbox events are held until the client goes live (a timer), replies are not: wait for all three.
+  await waitFor('three reports', () => errors.length >= 3)
   await tick()
   t.same(errors, ['HAIL_ERR_BAD_PAYLOAD', 'HAIL_ERR_BAD_PAYLOAD', 'HAIL_ERR_BAD_PAYLOAD'])
   fake.handlers.read = () => ({ conv: 'd:alice:bob', read: 3 })
