@@ -116,9 +116,12 @@ export class CallBridge extends EventEmitter<CallBridgeEvents> implements ImExte
     if (!this.#limiter.take(caller.user)) throw new ImError('HAIL_ERR_RATE_LIMITED', 'too many calls placed; wait a moment')
     const { conv, callees, group } = await this.#resolve(caller, args)
     if (group && args.mode === 'p2p') throw new ImError('HAIL_ERR_BAD_REQUEST', 'p2p mode is for 1:1 calls only')
-    const mine = this.#callOf(caller.user)
-    if (mine !== undefined) throw new ImError('HAIL_ERR_BUSY', `you are in call ${mine.id} already`)
-    const busy = callees.filter((u) => this.#callOf(u) !== undefined)
+    // Several nodes: who is in a call any node runs (Redis); then this node's own calls.
+    const lookup = this.#ownership.busyCallOf?.bind(this.#ownership)
+    const [mineThere, ...there] = lookup === undefined ? [] : await Promise.all([caller.user, ...callees].map(lookup))
+    const mine = this.#callOf(caller.user)?.id ?? mineThere
+    if (mine !== undefined) throw new ImError('HAIL_ERR_BUSY', `you are in call ${mine} already`)
+    const busy = callees.filter((u, i) => this.#callOf(u) !== undefined || there[i] !== undefined)
     const id = newCallId()
     if (!(await this.#ownership.claim(id))) throw new ImError('HAIL_ERR_INTERNAL', 'could not take the call; try again')
     const call = new Call({
@@ -207,10 +210,22 @@ export class CallBridge extends EventEmitter<CallBridgeEvents> implements ImExte
     }
     if (call === undefined || !this.#mayAct(call, caller, action)) throw new ImError('HAIL_ERR_CALL_NOT_FOUND', `no call ${callId}`)
     if (action === 'accept' || action === 'join') {
-      const other = this.#callOf(caller.user)
-      if (other !== undefined && other !== call) throw new ImError('HAIL_ERR_BUSY', `you are in call ${other.id}; hang it up first`)
+      // Several nodes: enter the user in Redis at once, unless a call any node runs has them (one process: no wait).
+      const there = this.#ownership.enterCall === undefined ? undefined : await this.#ownership.enterCall(callId, caller.user)
+      const other = this.#callOf(caller.user)?.id ?? there
+      if (other !== undefined && other !== callId) {
+        this.#ownership.inCall?.(callId, [...call.participants.keys()])
+        throw new ImError('HAIL_ERR_BUSY', `you are in call ${other}; hang it up first`)
+      }
     }
-    this.#apply(call, call[action](caller))
+    let effects: CallEffect[]
+    try {
+      effects = call[action](caller)
+    } catch (err) {
+      this.#ownership.inCall?.(callId, call.state === 'ended' ? [] : [...call.participants.keys()])
+      throw err
+    }
+    this.#apply(call, effects)
     return action === 'accept' || action === 'join'
       ? { callId, mode: call.mode, iceServers: this.#config.iceServers }
       : { callId }
@@ -283,6 +298,7 @@ export class CallBridge extends EventEmitter<CallBridgeEvents> implements ImExte
       }
     }
     if (call.state !== 'ended') this.#share(call)
+    this.#ownership.inCall?.(call.id, call.state === 'ended' ? [] : [...call.participants.keys()])
   }
 
   /** Tell the other nodes (if any) who is party to a call this node runs. */

@@ -58,6 +58,12 @@ export interface CallOwnership {
   /** Cluster: hand a signal to the call's owner; false when no node owns the call. */
   forwardSignal?: (caller: Caller, callId: string, topic: string, payload: Buffer) => Promise<boolean>
   forwardDrop?: (caller: Caller, callId: string) => void
+  /** Cluster: who is in an owned call now (accepted or joined; [] once it ended), so every node sees them busy. */
+  inCall?: (callId: string, users: string[]) => void
+  /** Cluster: the live call, run by any node, that `user` is in (accepted or joined), if any. */
+  busyCallOf?: (user: string) => Promise<string | undefined>
+  /** Cluster: before `user` accepts or joins an owned call, mark them in it at once; returns the other live call they are in instead, if any. */
+  enterCall?: (callId: string, user: string) => Promise<string | undefined>
   close?: () => Promise<void>
 }
 

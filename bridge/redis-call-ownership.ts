@@ -38,6 +38,9 @@ interface Remote { owner: string, users: Set<string> }
  * to the owner on `$hail/call/node/{owner}`; the owner answers there too.
  * When a lease expires (its node died), one node wins `{prefix}reap:{id}`
  * and ends the call for everyone through the bridge's `lost` handler.
+ * Each user in an owned call (accepted or joined) has `{prefix}user:{name}`
+ * = call id, refreshed with the lease and as short-lived, so every node sees
+ * them busy, and a dead node's users are free again within one lease.
  */
 export class RedisCallOwnership implements CallOwnership {
   readonly nodeId: string
@@ -49,6 +52,8 @@ export class RedisCallOwnership implements CallOwnership {
   readonly #heartbeat: number
   readonly #timeout: number
   readonly #held = new Set<string>()
+  /** Owned calls' users that have a user key. */
+  readonly #inCall = new Map<string, Set<string>>()
   readonly #remote = new Map<string, Remote>()
   readonly #pending = new Map<string, Pending>()
   #emitter: CallEmitter | undefined
@@ -101,7 +106,36 @@ export class RedisCallOwnership implements CallOwnership {
     this.#emit(CALL_STATE_TOPIC, { node: this.nodeId, callId: facts.id, users: facts.users })
   }
 
+  inCall (callId: string, users: string[]): void {
+    const before = this.#inCall.get(callId) ?? new Set<string>()
+    if (!this.#held.has(callId) && before.size === 0) return
+    const now = new Set(users)
+    const batch = this.#redis.pipeline()
+    for (const user of now) if (!before.has(user)) batch.set(this.#key('user', user), callId, 'PX', this.#ttl)
+    for (const user of before) if (!now.has(user)) batch.eval(DEL_IF_EQUAL, 1, this.#key('user', user), callId)
+    if (now.size === 0) this.#inCall.delete(callId)
+    else this.#inCall.set(callId, now)
+    if (batch.length === 0) return
+    batch.exec().catch((err: unknown) => this.#log.warn({ err, callId }, 'calls: who is in the call not stored; busy checks on other nodes may miss it'))
+  }
+
+  async busyCallOf (user: string): Promise<string | undefined> {
+    const callId = await this.#redis.get(this.#key('user', user))
+    if (callId === null) return undefined
+    // A user key outlives its call by at most one lease: a call without a lease is over.
+    return this.#held.has(callId) || await this.#redis.exists(this.#key('lease', callId)) === 1 ? callId : undefined
+  }
+
+  async enterCall (callId: string, user: string): Promise<string | undefined> {
+    const other = await this.#redis.eval(ENTER_IF_FREE, 1, this.#key('user', user), callId, this.#ttl, this.#key('lease', '')) as string | null
+    if (other !== null) return other
+    // Kept (and refreshed) from now on; the bridge's next inCall() drops the user if the accept fails after all.
+    this.#inCall.set(callId, (this.#inCall.get(callId) ?? new Set<string>()).add(user))
+    return undefined
+  }
+
   async release (callId: string): Promise<void> {
+    this.inCall(callId, [])
     if (!this.#held.delete(callId)) return
     this.#emit(CALL_STATE_TOPIC, { node: this.nodeId, callId, ended: true })
     await this.#forget(callId).catch((err: unknown) => this.#log.warn({ err, callId }, 'calls: lease not released'))
@@ -177,7 +211,10 @@ export class RedisCallOwnership implements CallOwnership {
     try {
       if (this.#held.size > 0) {
         const batch = this.#redis.pipeline()
-        for (const id of this.#held) batch.set(this.#key('lease', id), this.nodeId, 'PX', this.#ttl, 'XX')
+        for (const id of this.#held) {
+          batch.set(this.#key('lease', id), this.nodeId, 'PX', this.#ttl, 'XX')
+          for (const user of this.#inCall.get(id) ?? []) batch.set(this.#key('user', user), id, 'PX', this.#ttl)
+        }
         await batch.exec()
       }
       // An 'ended' missed while the emitter reconnected leaves a stale entry: drop calls Redis no longer lists
@@ -195,15 +232,17 @@ export class RedisCallOwnership implements CallOwnership {
           this.#emit(CALL_STATE_TOPIC, { node: this.nodeId, callId: id, ended: true })
           await this.#handlers?.lost(facts)
         }
-        await this.#forget(id)
+        await this.#forget(id, facts?.users ?? [])
       }
     } catch (err) {
       this.#log.warn({ err }, 'calls: lease round failed; next round retries')
     }
   }
 
-  async #forget (callId: string): Promise<void> {
-    await this.#redis.multi().del(this.#key('info', callId), this.#key('lease', callId)).srem(`${this.#prefix}calls`, callId).exec()
+  async #forget (callId: string, users: string[] = []): Promise<void> {
+    const batch = this.#redis.multi().del(this.#key('info', callId), this.#key('lease', callId)).srem(`${this.#prefix}calls`, callId)
+    for (const user of users) batch.eval(DEL_IF_EQUAL, 1, this.#key('user', user), callId)
+    await batch.exec()
   }
 
   #heardState (payload: Buffer | string): void {
@@ -250,10 +289,19 @@ export class RedisCallOwnership implements CallOwnership {
     })
   }
 
-  #key (kind: 'lease' | 'info' | 'reap', callId: string): string {
-    return `${this.#prefix}${kind}:${callId}`
+  #key (kind: 'lease' | 'info' | 'reap' | 'user', id: string): string {
+    return `${this.#prefix}${kind}:${id}`
   }
 }
+
+/** Delete KEYS[1] only while it still names the call ARGV[1] (the user may be in a newer call by now). */
+const DEL_IF_EQUAL = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+/** Set KEYS[1] to the call ARGV[1] unless it names another call whose lease (ARGV[3] .. id) lives; then return that call. */
+const ENTER_IF_FREE = `local other = redis.call('get', KEYS[1])
+if other and other ~= ARGV[1] and redis.call('exists', ARGV[3] .. other) == 1 then return other end
+redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return false`
 
 const party = (c: Caller): Caller => ({ user: c.user, device: c.device })
 

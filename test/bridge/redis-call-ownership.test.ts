@@ -88,3 +88,56 @@ t.test('when the owner stops refreshing its lease, exactly one other node ends t
   t.match(lost[0], { id: 'c2', conv: 'd:alice:bob', users: ['alice', 'bob'] }, 'with the facts the owner last stored')
   t.notOk(b.ownership.isRemoteParty('c2', 'alice') || c.ownership.isRemoteParty('c2', 'alice'), 'nobody takes alice for a party any more')
 })
+
+t.test('the users in a call are busy on every node until they leave, the call ends, or its owner\'s lease lapses', async (t) => {
+  const redis = await RedisServer.start()
+  t.teardown(() => redis.stop())
+  const owner = await node(t, redis, 'owner', 3000, 300)
+  // A node that only reads: it runs no lease rounds, so nothing but expiry clears a dead owner's users.
+  const reader = new RedisCallOwnership({ redis: redis.url, nodeId: 'reader' })
+  t.teardown(() => reader.close())
+  const busyAt = async (user: string): Promise<string | undefined> => await reader.busyCallOf(user)
+
+  t.equal(await owner.ownership.claim('c3'), true)
+  t.equal(await busyAt('alice'), undefined, 'nobody is busy before a call has them')
+  owner.ownership.inCall('c3', ['alice'])
+  await waitFor(async () => await busyAt('alice') === 'c3', 'the caller is busy on the other node')
+  t.equal(await busyAt('bob'), undefined, 'a callee who has not answered is not busy')
+  owner.ownership.inCall('c3', ['alice', 'bob'])
+  await waitFor(async () => await busyAt('bob') === 'c3', 'bob is busy once he is in the call')
+  owner.ownership.inCall('c3', ['alice'])
+  await waitFor(async () => await busyAt('bob') === undefined, 'bob is free once he left')
+  t.equal(await busyAt('alice'), 'c3', 'alice is still in the call')
+  await owner.ownership.release('c3')
+  await waitFor(async () => await busyAt('alice') === undefined, 'alice is free once the call ended')
+
+  t.equal(await owner.ownership.claim('c4'), true)
+  owner.ownership.inCall('c4', ['carol'])
+  await waitFor(async () => await busyAt('carol') === 'c4', 'carol is busy in the next call')
+  // While the owner lives it refreshes carol's key with the lease: wait several lease lifetimes.
+  await new Promise((resolve) => setTimeout(resolve, 7000))
+  t.equal(await busyAt('carol'), 'c4', 'a live owner keeps its users busy past the lease time')
+  // The owner dies without a word: no release, no more refreshes.
+  await owner.ownership.close()
+  await waitFor(async () => await busyAt('carol') === undefined, 'carol is free once the dead owner\'s lease lapsed', 20_000)
+})
+
+t.test('a user answering two calls on two nodes at once enters exactly one of them', async (t) => {
+  const redis = await RedisServer.start()
+  t.teardown(() => redis.stop())
+  const a = await node(t, redis, 'node-a')
+  const b = await node(t, redis, 'node-b')
+  t.ok(await a.ownership.claim('c5') && await b.ownership.claim('c6'), 'each node runs one call')
+  const [inA, inB] = await Promise.all([a.ownership.enterCall('c5', 'dan'), b.ownership.enterCall('c6', 'dan')])
+  t.equal([inA, inB].filter((other) => other === undefined).length, 1, 'one node lets dan in')
+  const [won, lost] = inA === undefined ? [a, b] : [b, a]
+  const wonCall = won === a ? 'c5' : 'c6'
+  const lostCall = won === a ? 'c6' : 'c5'
+  t.equal(inA ?? inB, wonCall, 'the other node is told which call dan is in')
+  t.equal(await won.ownership.enterCall(wonCall, 'dan'), undefined, 'entering the same call again is no conflict')
+  t.equal(await lost.ownership.busyCallOf('dan'), wonCall, 'and it is the call every node sees dan busy in')
+  await won.ownership.release(wonCall)
+  t.equal(await lost.ownership.enterCall(lostCall, 'dan'), undefined, 'once that call ended, dan may enter the other one')
+  t.equal(await won.ownership.busyCallOf('dan'), lostCall)
+  await lost.ownership.release(lostCall)
+})

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { createServer, type CallServer } from '../../bridge/index.js'
 import { CallDevice } from '../helpers/call-device.js'
-import { callErrors, refused, waitCallEvent, waitCallRecord } from '../helpers/call-server.js'
+import { callErrors, callEvents, refused, waitCallEvent, waitCallRecord } from '../helpers/call-server.js'
 import { Daemon } from '../helpers/daemon.js'
 import { PASSWORD, RawDevice } from '../helpers/im-server.js'
 import { RedisServer } from '../helpers/redis-server.js'
@@ -82,6 +82,29 @@ t.test('calls across two nodes on one Redis', async (t) => {
     await alice.mqtt.request('call.hangup', { callId })
     await waitCallEvent(bob.mqtt, callId, 'ended')
   })
+
+  t.test('a user in a call node a runs is busy for a caller on node b, and rings again once that call ended', async (t) => {
+    const audio = { audio: true, video: false }
+    const alice = await RawDevice.connect(t, a.port, 'alice', 'desk')
+    const bob = await RawDevice.connect(t, b.port, 'bob', 'desk')
+    const cat = await RawDevice.connect(t, b.port, 'cat', 'desk')
+    const { callId } = await alice.request('call.invite', { to: 'bob', media: audio })
+    await waitCallEvent(bob, callId, 'ring')
+    await bob.request('call.accept', { callId })
+    t.equal(await refused(cat, 'call.invite', { to: 'bob', media: audio }), 'HAIL_ERR_BUSY', 'node b refuses cat\'s call to bob, who is in a call node a runs')
+    t.equal(await refused(cat, 'call.invite', { to: 'alice', media: audio }), 'HAIL_ERR_BUSY', 'and to alice, the caller, on node a')
+    t.equal(await refused(bob, 'call.invite', { to: 'cat', media: audio }), 'HAIL_ERR_BUSY', 'bob cannot place a second call from node b')
+    t.equal(callEvents(bob).filter((e) => e.event === 'ring' && e.callId !== callId).length, 0, 'bob never rang for cat\'s calls')
+    t.equal(b.server.calls.calls().length, 0, 'node b runs no call for the refused invites')
+
+    await alice.request('call.hangup', { callId })
+    await waitCallEvent(bob, callId, 'ended')
+    const again = await cat.request('call.invite', { to: 'bob', media: audio })
+    await waitCallEvent(bob, again.callId, 'ring')
+    t.pass('once the call on node a ended, cat\'s call from node b rings bob')
+    await cat.request('call.hangup', { callId: again.callId })
+    await waitCallEvent(bob, again.callId, 'cancelled')
+  })
 })
 
 t.test('when the node running a call is killed, another node ends it for everyone with a record', async (t) => {
@@ -105,6 +128,8 @@ t.test('when the node running a call is killed, another node ends it for everyon
   await bob.offer(callId)
   await alice.offer(callId)
   await alice.sendUntil('audio', 'alice-audio', () => bob.got('audio', 'alice-audio', 'alice/phone'), 'alice\'s audio at bob, relayed by the daemon')
+  const cat = await RawDevice.connect(t, b.port, 'cat', 'phone')
+  t.equal(await refused(cat, 'call.invite', { to: 'bob', media: { audio: true, video: false } }), 'HAIL_ERR_BUSY', 'bob is busy for cat on node b while the daemon runs his call')
 
   await daemon.kill9()
   // The daemon's lease lapses (15 s) and node b's next round (5 s) finds it.
@@ -115,4 +140,7 @@ t.test('when the node running a call is killed, another node ends it for everyon
   t.ok(record.body.participants.some((p: any) => p.device === 'bob/laptop' && p.leftAt !== null), 'bob\'s stay in the call is closed in the record')
   // Node b forgot the lost call: a late hangup is answered at once, not forwarded to the dead node.
   t.equal(await refused(bob.mqtt, 'call.hangup', { callId }), 'HAIL_ERR_CALL_NOT_FOUND', 'the lost call is gone for node b too')
+  const again = await cat.request('call.invite', { to: 'bob', media: { audio: true, video: false } })
+  await waitCallEvent(bob.mqtt, again.callId, 'ring')
+  t.pass('bob is not busy for ever: cat\'s call rings him once the dead node\'s call is gone')
 })
