@@ -1,5 +1,6 @@
 export { createServer, HailServer } from './server.js'
-export type { CreateServerOptions, ServerAddresses, ServerEvents } from './server.js'
+export type { CreateServerOptions, ServerEvents } from './server.js'
+export type { ServerAddresses } from './listeners/start-listeners.js'
 export { parseConfig, configSchema, limitsSchema, describeIssues } from './config.js'
 export type { HailConfig, HailConfigInput, Limits } from './config.js'
 export type { Authenticate, AuthResult, Credentials, RefusalCode } from './authenticate.js'

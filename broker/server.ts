@@ -1,8 +1,6 @@
 import { EventEmitter } from 'node:events'
 import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import type { IncomingMessage } from 'node:http'
-import type { Duplex } from 'node:stream'
 import type { Aedes, Client } from 'aedes'
 import { Level } from 'level'
 import pino, { type Logger } from 'pino'
@@ -12,9 +10,9 @@ import type { Authenticate } from './authenticate.js'
 import { readTls, type TlsFiles } from './read-tls.js'
 import { parseConfig, type HailConfig, type HailConfigInput } from './config.js'
 import { HailError, StoreError } from './errors.js'
-import { HttpListener, type HttpRoute } from './listeners/http-listener.js'
-import type { BoundAddress } from './listeners/listen-on.js'
-import { MqttListener } from './listeners/mqtt-listener.js'
+import type { HttpListener, HttpRoute } from './listeners/http-listener.js'
+import type { MqttListener } from './listeners/mqtt-listener.js'
+import { startListeners, type ServerAddresses } from './listeners/start-listeners.js'
 import { Metrics } from './metrics.js'
 import { DurablePublish } from './durable-publish.js'
 import { GroupCommit } from './persistence/group-commit.js'
@@ -60,13 +58,6 @@ export interface CreateServerOptions extends HailConfigInput {
   authenticate?: Authenticate
   /** Parts plugged into the IM engine when it starts (bridge/: calls); closed first at shutdown. */
   imExtensions?: readonly ImExtensionFactory[]
-}
-
-export interface ServerAddresses {
-  mqtt?: BoundAddress
-  http?: BoundAddress
-  mqtts?: BoundAddress
-  wss?: BoundAddress
 }
 
 export interface ServerEvents {
@@ -308,40 +299,20 @@ export class HailServer extends EventEmitter<ServerEvents> {
   }
 
   async #startListeners (tls: TlsFiles | undefined): Promise<ServerAddresses> {
-    const { host, mqttPort, httpPort, mqttsPort, wssPort, limits } = this.config
     const handle = guardedHandle(this.aedes, {
-      maxPacketSize: limits.maxPacketSize,
+      maxPacketSize: this.config.limits.maxPacketSize,
       metrics: this.metrics,
       logger: this.logger.child({ part: 'wire' })
     })
-    const onConnection = (transport: string): void => this.metrics.connectionsTotal.inc({ transport })
-    const addresses: ServerAddresses = {}
-    const startMqtt = async (name: 'mqtt' | 'mqtts', port: number, withTls?: TlsFiles): Promise<void> => {
-      const listener = new MqttListener({ host, port, tls: withTls, handle: (conn: Duplex) => handle(conn), onConnection })
-      this.#mqttListeners.push(listener)
-      addresses[name] = await listener.listen()
-    }
-    const startHttp = async (name: 'http' | 'wss', port: number, withTls?: TlsFiles): Promise<void> => {
-      const listener = new HttpListener({
-        host,
-        port,
-        tls: withTls,
-        routes: this.routes,
-        // A WebSocket frame carries one MQTT packet at most a few header bytes bigger.
-        maxPayload: limits.maxPacketSize + 5,
-        handleMqtt: (stream: Duplex, req: IncomingMessage) => handle(stream, req),
-        onConnection
-      })
-      this.#httpListeners.push(listener)
-      addresses[name] = await listener.listen()
-    }
-    if (mqttPort !== null) await startMqtt('mqtt', mqttPort)
-    if (httpPort !== null) await startHttp('http', httpPort)
-    if (tls !== undefined) {
-      if (mqttsPort !== null) await startMqtt('mqtts', mqttsPort, tls)
-      if (wssPort !== null) await startHttp('wss', wssPort, tls)
-    }
-    return addresses
+    return await startListeners({
+      config: this.config,
+      tls,
+      handle,
+      routes: this.routes,
+      onConnection: (transport) => this.metrics.connectionsTotal.inc({ transport }),
+      mqttListeners: this.#mqttListeners,
+      httpListeners: this.#httpListeners
+    })
   }
 
   /** Each step runs even when an earlier one failed, so nothing is left open. */
