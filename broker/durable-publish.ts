@@ -1,6 +1,6 @@
 import type { Aedes, PublishPacket } from 'aedes'
 import type { Logger } from 'pino'
-import type { JournalKey } from './persistence/journal.js'
+import type { JournalEntry, JournalKey } from './persistence/journal.js'
 import type { PublishJournal } from './persistence/publish-journal.js'
 
 /**
@@ -83,6 +83,36 @@ export class DurablePublish {
       count++
     }
     return count
+  }
+
+  /**
+   * Publish entries already in this node's journal that it took over from a
+   * dead node (RedisJournal.adopt), completing each once aedes has it. One
+   * aedes refuses stays in flight, and retryStuck() publishes it again
+   * (with startRetrying()), or the next start does. Resolves with how many
+   * were published now.
+   */
+  async publishAdopted (aedes: Aedes, entries: Iterable<JournalEntry>): Promise<number> {
+    let published = 0
+    for (const { key, packet } of entries) {
+      this.#pending++
+      const entry = { packet: packet as PublishPacket, since: Infinity }
+      this.#inFlight.set(key, entry)
+      try {
+        await new Promise<void>((resolve, reject) => {
+          aedes.publish({ ...packet }, (err?: Error) => err ? reject(err) : resolve())
+        })
+      } catch (err) {
+        entry.since = Date.now()
+        this.#log.warn({ err, topic: packet.topic }, 'publishing an adopted journal entry failed: will retry')
+        continue
+      }
+      if (!this.#inFlight.delete(key)) continue
+      published++
+      await this.#journal.complete(key).catch((err: unknown) => this.#log.warn({ err }, 'journal completion failed'))
+      this.#settleOne()
+    }
+    return published
   }
 
   /**

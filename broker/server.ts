@@ -21,6 +21,7 @@ import { LevelPersistence } from './persistence/level-persistence.js'
 import type { PublishJournal } from './persistence/publish-journal.js'
 import type { RedisPersistence } from './persistence/redis-persistence.js'
 import { RedisNode } from './redis/redis-node.js'
+import { JournalAdopter } from './redis/journal-adopter.js'
 import { guardedHandle } from './wire/guarded-handle.js'
 import { createAedes } from './create-aedes.js'
 import { ImLayer } from './im/im-layer.js'
@@ -83,6 +84,8 @@ export class HailServer extends EventEmitter<ServerEvents> {
   #persistence: LevelPersistence | RedisPersistence | undefined
   /** With config `redis`: the Redis connections and stores, used instead of the level ones. */
   #redisNode: RedisNode | undefined
+  /** With config `redis`: takes over the publish journals of nodes that died. */
+  #adopter: JournalAdopter | undefined
   #mqttListeners: MqttListener[] = []
   #httpListeners: HttpListener[] = []
   #state: 'new' | 'starting' | 'listening' | 'closing' | 'closed' = 'new'
@@ -271,6 +274,8 @@ export class HailServer extends EventEmitter<ServerEvents> {
       countPush(this.#push, this.metrics)
     }
     const pushHook = this.#push
+    // Several nodes on one Redis: membership mirrors in step, presence across nodes (broker/im/cluster).
+    const cluster = this.config.redis === null ? undefined : new RedisImCluster({ redis: this.config.redis, logger: this.logger.child({ part: 'im-cluster' }) })
     const im = new ImLayer({
       stores: { ...this.#imStores!, users: { exists: async (name) => (await this.users.get(name)) !== undefined } },
       logger: this.logger.child({ part: 'im' }),
@@ -278,8 +283,7 @@ export class HailServer extends EventEmitter<ServerEvents> {
       onLimit: (limit) => this.metrics.limitHits.inc({ limit }),
       onStored: pushHook === undefined ? undefined : (envelope, recipients) => pushHook.stored(envelope, recipients),
       files: this.#files,
-      // Several nodes on one Redis: membership mirrors in step, presence across nodes (broker/im/cluster).
-      cluster: this.config.redis === null ? undefined : new RedisImCluster({ redis: this.config.redis, logger: this.logger.child({ part: 'im-cluster' }) })
+      cluster
     })
     this.#im = im
     for (const extension of this.#imExtensions) im.use(extension)
@@ -292,10 +296,16 @@ export class HailServer extends EventEmitter<ServerEvents> {
     this.#aedes = aedes
     await aedes.listen()
     await im.start(aedes)
+    // The journal is adoptable by the other nodes once the IM cluster's liveness key of this node lapses.
+    const adopter = this.#redisNode === undefined || cluster === undefined
+      ? undefined
+      : this.#adopter = new JournalAdopter({ journal: this.#redisNode.journal, durable, aedes, liveness: cluster.livenessKey, logger: this.logger.child({ part: 'journal' }) })
+    await adopter?.register()
     const replayed = await durable.replay(aedes)
     // Only a Redis write can fail after aedes' PUBACK; on level a slow publish is not a stuck one.
     if (this.#redisNode !== undefined) durable.startRetrying(aedes, STUCK_RETRY_MS)
     if (replayed > 0) log.info({ replayed }, 'replayed publishes acknowledged before the last stop')
+    await adopter?.start()
   }
 
   async #startListeners (tls: TlsFiles | undefined): Promise<ServerAddresses> {
@@ -329,6 +339,7 @@ export class HailServer extends EventEmitter<ServerEvents> {
       await Promise.all([...this.#mqttListeners, ...this.#httpListeners].map(async (l) => await l.stop()))
     })
     await step('admin socket', async () => { await this.#admin?.close() })
+    await step('journal adoption', async () => { await this.#adopter?.close() })
     // Deliveries already started finish while the broker still runs.
     await step('im', async () => { await this.#im?.close() })
     await step('push', async () => { await this.#push?.close() })

@@ -56,6 +56,15 @@ export class RedisImCluster implements ImCluster {
     this.#redis.on('error', (err: Error) => this.#log.warn({ err }, 'im cluster: Redis connection error'))
   }
 
+  /**
+   * The expiring key that says this node lives (presence-scripts.ts, `node:{id}`):
+   * refreshed every heartbeat, gone once the node is silent for the liveness
+   * TTL or has closed. The publish journal's adoption watches it too.
+   */
+  get livenessKey (): string {
+    return `${this.#prefix}node:${this.nodeId}`
+  }
+
   presence (publisher: Publisher, logger: Logger, debounceMs: number): PresenceTracker {
     this.#presence = new ClusterPresence({
       redis: this.#redis,
