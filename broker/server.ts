@@ -34,6 +34,7 @@ import type { ImStores as LevelImStores } from './im/store/im-stores.js'
 // Users, tokens and the admin socket (IM issue).
 import { AdminServer, ADMIN_SOCKET } from './admin/index.js'
 import { disconnectUser } from './users/disconnect-user.js'
+import { RedisUserNotices } from './users/redis-user-notices.js'
 import { imAuthenticate } from './users/im-authenticate.js'
 import { LevelUserStore } from './users/level-user-store.js'
 import { TokenService } from './users/tokens.js'
@@ -94,6 +95,8 @@ export class HailServer extends EventEmitter<ServerEvents> {
   #users: UserStore | undefined
   #tokens: TokenService | undefined
   #admin: AdminServer | undefined
+  /** With config `redis`: a user deleted anywhere loses its connections on every node. */
+  #userNotices: RedisUserNotices | undefined
   #imStores: LevelImStores | undefined
   #im: ImLayer | undefined
   #push: PushHook | undefined
@@ -249,7 +252,7 @@ export class HailServer extends EventEmitter<ServerEvents> {
       users: this.users,
       tokens: this.tokens,
       logger: this.logger.child({ part: 'admin' }),
-      onUserDeleted: (name) => { if (this.#aedes !== undefined) disconnectUser(this.#aedes, this.access, name) }
+      onUserDeleted: (name) => { if (this.#aedes !== undefined) disconnectUser(this.#aedes, this.access, name); this.#userNotices?.userDeleted(name) }
     })
     await this.#admin.listen()
   }
@@ -294,6 +297,7 @@ export class HailServer extends EventEmitter<ServerEvents> {
     const aedes = createAedes({ limits, persistence, mq: this.#redisNode?.emitter, authenticate, access: this.access, durable, metrics: this.metrics, log, im })
     im.attach(aedes)
     this.#aedes = aedes
+    if (this.#redisNode !== undefined) this.#userNotices = await RedisUserNotices.listen({ redis: this.#redisNode.redis, logger: this.logger.child({ part: 'users' }), onUserDeleted: (name) => disconnectUser(aedes, this.access, name) })
     await aedes.listen()
     await im.start(aedes)
     // The journal is adoptable by the other nodes once the IM cluster's liveness key of this node lapses.
@@ -339,6 +343,7 @@ export class HailServer extends EventEmitter<ServerEvents> {
       await Promise.all([...this.#mqttListeners, ...this.#httpListeners].map(async (l) => await l.stop()))
     })
     await step('admin socket', async () => { await this.#admin?.close() })
+    await step('user notices', async () => { await this.#userNotices?.close() })
     await step('journal adoption', async () => { await this.#adopter?.close() })
     // Deliveries already started finish while the broker still runs.
     await step('im', async () => { await this.#im?.close() })

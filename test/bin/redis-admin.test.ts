@@ -4,10 +4,12 @@ import { execFile } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Redis } from 'ioredis'
 import mqtt from 'mqtt'
 import t from 'tap'
 import { Daemon, HAIL_BIN } from '../helpers/daemon.js'
 import { RedisServer } from '../helpers/redis-server.js'
+import { waitFor } from '../helpers/wait-for.js'
 
 function hail (args: string[], stdin?: string): Promise<{ code: number, stdout: string, stderr: string }> {
   return new Promise((resolve) => {
@@ -54,4 +56,60 @@ t.test('--redis without a URL is a usage error', async (t) => {
   const result = await hail(['user', 'list', '--redis'])
   t.equal(result.code, 2, 'exit 2')
   t.match(result.stderr, /--redis URL/, 'the message shows the expected form')
+})
+
+t.test('a user deleted with --redis, or through one node, loses its connections on every node and cannot come back', async (t) => {
+  const redis = await RedisServer.start()
+  t.teardown(async () => await redis.stop())
+  const urls: string[] = []
+  const dirs: string[] = []
+  for (let i = 0; i < 2; i++) {
+    const dir = await mkdtemp(join(tmpdir(), 'hail-redis-admin-'))
+    t.teardown(async () => await rm(dir, { recursive: true, force: true }))
+    const { daemon, addresses } = await Daemon.start(['--data', dir, '--redis', redis.url, '--mqtt-port', '0', '--http-port', '0'])
+    t.teardown(async () => await daemon.stop())
+    urls.push(`mqtt://127.0.0.1:${addresses.mqtt!.port}`)
+    dirs.push(dir)
+  }
+  for (const name of ['ann', 'ben', 'cy']) {
+    const added = await hail(['user', 'add', name, '--password-stdin', '--redis', redis.url], 'correct horse\n')
+    t.equal(added.code, 0, `user add ${name} exits 0 (${added.stderr})`)
+  }
+  const closed = new Set<string>()
+  const connect = async (url: string, user: string, device: string): Promise<mqtt.MqttClient> => {
+    const client = await mqtt.connectAsync(url, { clientId: `${user}/${device}`, username: user, password: 'correct horse', reconnectPeriod: 0 })
+    client.on('close', () => closed.add(`${user}/${device}`))
+    t.teardown(async () => await client.endAsync(true))
+    return client
+  }
+  const refusedLogin = async (url: string, user: string): Promise<boolean> =>
+    await mqtt.connectAsync(url, { clientId: `${user}/again`, username: user, password: 'correct horse', reconnectPeriod: 0 })
+      .then(async (c) => { await c.endAsync(true); return false }, () => true)
+  await connect(urls[0]!, 'ann', 'one')
+  await connect(urls[1]!, 'ann', 'two')
+  const ben = await connect(urls[0]!, 'ben', 'one')
+  await connect(urls[1]!, 'cy', 'two')
+
+  // Garbage on the notice channel is ignored: the nodes live on and still act on real notices below.
+  const raw = new Redis(redis.url)
+  t.teardown(() => { raw.disconnect() })
+  t.equal(await raw.publish('hail:users:notice', 'not json'), 2, 'both nodes listen on the notice channel')
+  await raw.publish('hail:users:notice', JSON.stringify({ op: 'user.del', name: '../ben' }))
+  await raw.publish('hail:users:notice', JSON.stringify({ op: 'user.drop', name: 'ben' }))
+
+  const gone = await hail(['user', 'del', 'ann', '--redis', redis.url])
+  t.equal(gone.code, 0, `user del --redis exits 0 (${gone.stderr})`)
+  await waitFor(() => closed.has('ann/one') && closed.has('ann/two'), 'ann\'s connections on both nodes to close', 30_000)
+  t.pass('ann\'s connections on both nodes were closed')
+  t.ok(await refusedLogin(urls[0]!, 'ann') && await refusedLogin(urls[1]!, 'ann'), 'ann cannot log in again on either node')
+
+  // Through node one's admin socket (no --redis): node two closes cy's connection too.
+  const viaSocket = await hail(['user', 'del', 'cy', '--data', dirs[0]!])
+  t.equal(viaSocket.code, 0, `user del through the admin socket exits 0 (${viaSocket.stderr})`)
+  await waitFor(() => closed.has('cy/two'), 'cy\'s connection on the other node to close', 30_000)
+  t.pass('a user deleted through one node loses its connection on the other node')
+
+  t.notOk(closed.has('ben/one'), 'ben, an unrelated user, is still connected')
+  const granted = await ben.subscribeAsync('im/inbox/ben', { qos: 1 })
+  t.equal(granted[0]?.qos, 1, 'and still served: his inbox subscription is granted')
 })
