@@ -1,15 +1,11 @@
 import type { GroupCommit, GroupCommitOperation, LevelDatabase } from '../../persistence/group-commit.js'
-import { isUserName, requireConvId } from './conv-id.js'
+import { requireConvId } from './conv-id.js'
+import { normalizeDraft, readLimit, requireSeq, type Normalized } from './draft-input.js'
 import { StoreError, StoreInputError } from './errors.js'
 import { LevelJson, prefixRange } from './level-json.js'
 import {
-  READ_LIMIT_DEFAULT, READ_LIMIT_MAX,
   type AppendResult, type Draft, type Envelope, type MessageLog, type PruneOptions, type ReadOptions, type ReadResult
 } from './message-log.js'
-
-/** Client message ids: printable ASCII without spaces, as UUIDs and ULIDs are. */
-export const CID_PATTERN = /^[\x21-\x7e]{1,128}$/
-const KIND_PATTERN = /^[\x21-\x7e]{1,64}$/
 
 // Keys (no conv id or user name contains '!'):
 //   m!{conv}!{seq, 16 digits}     the envelope, JSON
@@ -25,15 +21,6 @@ const IDLE_CONVS_KEPT = 100_000
 export interface LevelMessageLogOptions {
   /** How many idle conversations keep their counters in memory (default 100,000). */
   idleConvsKept?: number
-}
-
-export interface Normalized {
-  from: string
-  device: string
-  cid: string
-  kind: string
-  body: unknown
-  ts: number | undefined
 }
 
 type Job =
@@ -90,8 +77,7 @@ export class LevelMessageLog implements MessageLog {
   async read (conv: string, options: ReadOptions): Promise<ReadResult> {
     requireConvId(conv)
     const after = requireSeq(options.after, 'after')
-    const limit = Math.min(options.limit ?? READ_LIMIT_DEFAULT, READ_LIMIT_MAX)
-    if (!Number.isSafeInteger(limit) || limit < 1) throw new StoreInputError(`read limit must be a positive integer, not ${String(options.limit)}`)
+    const limit = readLimit(options.limit)
     const state = await this.#ready(conv)
     const { first, last } = state
     const messages: Envelope[] = []
@@ -294,32 +280,6 @@ export class LevelMessageLog implements MessageLog {
   }
 }
 
-export function normalizeDraft (draft: Draft): Normalized {
-  if (draft === null || typeof draft !== 'object') throw new StoreInputError('a draft must be an object')
-  const { from, device, cid, kind, body, ts } = draft
-  // '$system' authors the log's own events (member joined, renamed ...); no user can be named so.
-  if (from !== SYSTEM_AUTHOR && !isUserName(from)) throw new StoreInputError(`from is not a user name: ${JSON.stringify(from)}`)
-  if (typeof device !== 'string') throw new StoreInputError('device must be a string')
-  if (typeof cid !== 'string' || !CID_PATTERN.test(cid)) throw new StoreInputError(`cid must be 1-128 printable ASCII characters: ${JSON.stringify(cid)}`)
-  if (typeof kind !== 'string' || !KIND_PATTERN.test(kind)) throw new StoreInputError(`kind must be 1-64 printable ASCII characters: ${JSON.stringify(kind)}`)
-  if (ts !== undefined && !Number.isFinite(ts)) throw new StoreInputError('ts must be a number of ms')
-  let encoded: string | undefined
-  try {
-    encoded = JSON.stringify(body)
-  } catch (cause) {
-    throw new StoreInputError('the body is not JSON', { cause })
-  }
-  if (encoded === undefined) throw new StoreInputError('the body is not JSON')
-  return { from, device, cid, kind, body, ts }
-}
-
-export function requireSeq (value: unknown, name: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new StoreInputError(`${name} must be an integer >= 0, not ${String(value)}`)
-  }
-  return value
-}
-
 function messageKey (conv: string, seq: number): string {
   return `m!${conv}!${String(seq).padStart(SEQ_DIGITS, '0')}`
 }
@@ -329,8 +289,6 @@ function seqOf (key: string): number {
   if (!Number.isSafeInteger(seq) || seq < 1) throw new StoreError(`not a message key: ${key}`)
   return seq
 }
-
-const SYSTEM_AUTHOR = '$system'
 
 function idempotencyKey (conv: string, from: string, cid: string): string {
   return `i!${conv}!${from}!${cid}`

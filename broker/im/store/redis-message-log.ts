@@ -2,9 +2,8 @@ import { randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { requireConvId } from './conv-id.js'
 import { StoreError, StoreInputError } from './errors.js'
-import { normalizeDraft, requireSeq } from './level-message-log.js'
+import { normalizeDraft, readLimit, requireSeq } from './draft-input.js'
 import {
-  READ_LIMIT_DEFAULT, READ_LIMIT_MAX,
   type AppendResult, type Draft, type Envelope, type MessageLog, type PruneOptions, type ReadOptions, type ReadResult
 } from './message-log.js'
 import { RedisKeyspace, type RedisKeyspaceOptions, type RedisScript } from './redis-keyspace.js'
@@ -142,8 +141,7 @@ export class RedisMessageLog implements MessageLog {
   async read (conv: string, options: ReadOptions): Promise<ReadResult> {
     requireConvId(conv)
     const after = requireSeq(options.after, 'after')
-    const limit = Math.min(options.limit ?? READ_LIMIT_DEFAULT, READ_LIMIT_MAX)
-    if (!Number.isSafeInteger(limit) || limit < 1) throw new StoreInputError(`read limit must be a positive integer, not ${String(options.limit)}`)
+    const limit = readLimit(options.limit)
     const reply = await this.#space.read(`the log of ${conv}`, () => this.#read(this.#keys(conv).slice(0, 2), [after, limit])) as Array<string | null>
     const lastSeq = Number(reply[0])
     const firstSeq = Number(reply[1]) + 1
