@@ -7,6 +7,9 @@ import { stopListening, type EmitterListener, type ImEmitter, type MembershipSou
 /** Not an MQTT client topic: `$` topics match no client filter, and the ACL refuses them to clients. */
 export const MEMBERSHIP_TOPIC = '$hail/im/membership'
 
+/** How often a node whose change could not be told asks the others to reload, until one ask goes through. */
+const RELOAD_ASK_MS = 2000
+
 export interface MembershipSyncOptions {
   emitter: ImEmitter
   membership: Membership
@@ -25,7 +28,10 @@ export interface MembershipSyncOptions {
  * already, and applying them late would briefly undo a newer change). The
  * mirror is (re)loaded from the store after every (re)subscription, since
  * changes emitted while the subscriber was away are lost; changes heard
- * during a reload are applied on top of it.
+ * during a reload are applied on top of it. A change this node could not
+ * emit (its publishing connection dropped while the others' subscriptions
+ * stayed up) is made good by asking every node to reload, every couple of
+ * seconds until an ask goes through.
  */
 export class MembershipSync {
   readonly #emitter: ImEmitter
@@ -36,6 +42,7 @@ export class MembershipSync {
   readonly #listener: EmitterListener
   readonly #onSubConnect = (): void => { void this.reload().catch(() => {}) }
   #buffer: MembershipChange[] | undefined
+  #asking: NodeJS.Timeout | undefined
   #reloading: Promise<void> | undefined
   #again = false
   #closed = false
@@ -81,6 +88,7 @@ export class MembershipSync {
 
   async close (): Promise<void> {
     this.#closed = true
+    clearInterval(this.#asking)
     this.#emitter.state?.removeListener('subConnect', this.#onSubConnect)
     await stopListening(this.#emitter, MEMBERSHIP_TOPIC, this.#listener)
     await this.#reloading?.catch(() => {})
@@ -107,20 +115,45 @@ export class MembershipSync {
     if (this.#closed) return
     const payload = Buffer.from(JSON.stringify({ node: this.#nodeId, change }))
     this.#emitter.emit({ topic: MEMBERSHIP_TOPIC, payload }, (err) => {
-      // The other nodes' mirrors miss this change until they reload; say so loudly.
-      if (err !== undefined && err !== null) this.#log.error({ err, change }, 'could not tell other nodes of a membership change')
+      if (err === undefined || err === null) return
+      this.#log.error({ err, change }, 'could not tell other nodes of a membership change; asking them to reload until they hear it')
+      this.#askReload()
     })
   }
 
+  /** Until one ask is emitted: every node reloads its mirror from the store, which holds the change. */
+  #askReload (): void {
+    if (this.#asking !== undefined || this.#closed) return
+    const payload = Buffer.from(JSON.stringify({ node: this.#nodeId, reload: true }))
+    let sending = false
+    this.#asking = setInterval(() => {
+      if (sending) return
+      sending = true
+      this.#emitter.emit({ topic: MEMBERSHIP_TOPIC, payload }, (err) => {
+        sending = false
+        if (err !== undefined && err !== null) return
+        clearInterval(this.#asking)
+        this.#asking = undefined
+        this.#log.info('asked the other nodes to reload their membership mirrors')
+      })
+    }, RELOAD_ASK_MS)
+    this.#asking.unref()
+  }
+
   #heard (payload: Buffer | string): void {
-    let message: { node?: unknown, change?: unknown }
+    let message: { node?: unknown, change?: unknown, reload?: unknown }
     try {
-      message = JSON.parse(String(payload)) as { node?: unknown, change?: unknown }
+      message = JSON.parse(String(payload)) as { node?: unknown, change?: unknown, reload?: unknown }
     } catch (err) {
       this.#log.warn({ err }, 'unreadable membership change ignored')
       return
     }
     if (message.node === this.#nodeId) return
+    if (message.reload === true) {
+      this.#log.info({ node: message.node }, 'another node missed telling a membership change: reloading')
+      void this.reload().catch(() => {})
+      return
+    }
     const change = parseChange(message.change)
     if (change === null) {
       this.#log.warn({ change: message.change }, 'malformed membership change ignored')

@@ -89,6 +89,22 @@ t.test('membership sync over mqemitter-redis', async (t) => {
     await waitFor(() => conns.pubConn.status === 'ready' && conns.subConn.status === 'ready', 'the emitter reconnected', 30_000)
   })
 
+  t.test('a change a node could not emit (its publisher alone cut) reaches the others through a reload', async (t) => {
+    const store: Row[] = [{ conv: 'g:5', user: 'ann', role: 'owner' }]
+    const a = await node(t, redis.url, 'a', store)
+    const b = await node(t, redis.url, 'b', store)
+    const pub = (a.emitter as unknown as { pubConn: { disconnect: () => void, connect: () => Promise<void>, status: string } }).pubConn
+    pub.disconnect()
+    // The store took the change (as the conversation store would); telling b failed.
+    store.push({ conv: 'g:5', user: 'fay', role: 'member' })
+    a.membership.set('g:5', 'fay', 'member')
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    t.equal(b.membership.role('g:5', 'fay'), undefined, 'b did not hear it: the publish failed')
+    await pub.connect()
+    await waitFor(() => b.membership.role('g:5', 'fay') === 'member', 'b reloaded after a asked', 20_000)
+    t.equal(b.membership.role('g:5', 'ann'), 'owner', 'the rest of b\'s mirror is the store\'s')
+  })
+
   t.test('a malformed change from the emitter is ignored and the sync goes on', async (t) => {
     const a = await node(t, redis.url, 'a', [])
     const b = await node(t, redis.url, 'b', [])
