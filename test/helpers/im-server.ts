@@ -40,10 +40,21 @@ export class RawDevice {
   }
 
   static async connect (t: Test, port: number, user: string, device: string, opts: { clean?: boolean, password?: string, subscribe?: boolean } = {}): Promise<RawDevice> {
-    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
+    const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, {
       clientId: `${user}/${device}`, username: user, password: opts.password ?? PASSWORD, clean: opts.clean ?? false, reconnectPeriod: 0
     })
+    // listening before CONNACK: a resumed session's queued messages may come in the same read
     const d = new RawDevice(client, user, device)
+    await new Promise<void>((resolve, reject) => {
+      const settle = (err?: Error): void => {
+        client.off('connect', onConnect).off('error', settle).off('close', onClose)
+        if (err === undefined) resolve()
+        else reject(err)
+      }
+      const onConnect = (): void => settle()
+      const onClose = (): void => settle(new Error(`${user}/${device} closed before CONNACK`))
+      client.once('connect', onConnect).once('error', settle).once('close', onClose)
+    })
     t.teardown(() => d.end())
     if (opts.subscribe !== false) await client.subscribeAsync({ [`im/inbox/${user}/#`]: { qos: 1 }, [`im/reply/${user}/${device}`]: { qos: 1 } })
     return d

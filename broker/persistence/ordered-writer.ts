@@ -1,0 +1,156 @@
+import { StoreError } from '../errors.js'
+import type { LevelDatabase } from './group-commit.js'
+
+const UTF8 = 'utf8'
+const BUFFER = 'buffer'
+/** Longest a write nobody waits for waits for company. */
+const LINGER_MS = 1
+/** Queued operations that start a batch without lingering. */
+const LINGER_OPS = 512
+
+/**
+ * One put or del on a sublevel of the writer's database, in the form level's
+ * batch() takes (built by put() and del(), so a batch needs no copying). A
+ * put's value may be a function giving the bytes, called only if the put is
+ * still needed when its batch is written.
+ */
+export type WriterOperation =
+  | { type: 'put', key: string, value: string | Buffer | (() => Buffer), sublevel: LevelDatabase, keyEncoding: string, valueEncoding: string }
+  | { type: 'del', key: string, sublevel: LevelDatabase, keyEncoding: string }
+
+/** A put of `value` (a string is stored as UTF-8, bytes as they are) under `key` of `db`. */
+export function put (db: LevelDatabase, key: string, value: string | Buffer | (() => Buffer)): WriterOperation {
+  return { type: 'put', key, value, sublevel: db, keyEncoding: UTF8, valueEncoding: typeof value === 'string' ? UTF8 : BUFFER }
+}
+
+/** A del of `key` of `db`. */
+export function del (db: LevelDatabase, key: string): WriterOperation {
+  return { type: 'del', key, sublevel: db, keyEncoding: UTF8 }
+}
+
+interface Waiter {
+  ops: WriterOperation[]
+  resolve: () => void
+  reject: (err: Error) => void
+}
+
+/**
+ * Writes batches in the order they are issued, never two at a time: batches
+ * issued while one is being written go together in the next one, so callers
+ * may issue a write and move on without waiting, and a later write still
+ * never lands before an earlier one. What is on disk is therefore always the
+ * result of some prefix of the issued writes.
+ *
+ * A batch is atomic, so of several operations on one key in it only the last
+ * is written: a drained packet's messageId update and its PUBACK's delete,
+ * when they meet in one batch, cost the delete alone.
+ *
+ * A failed batch fails every write queued behind it too (they were computed
+ * as if it had landed, so landing them could leave a record without its
+ * index), then calls `onFailure` before any later write can start.
+ */
+export class OrderedWriter {
+  readonly #db: LevelDatabase
+  readonly #onFailure: (err: Error) => void
+  #queue: Waiter[] = []
+  #queuedOps = 0
+  /** Whether a queued write has a caller waiting on it. */
+  #urgent = false
+  #running = false
+  #timer: NodeJS.Timeout | undefined
+  #last: Promise<void> = Promise.resolve()
+
+  constructor (db: LevelDatabase, onFailure: (err: Error) => void) {
+    this.#db = db
+    this.#onFailure = onFailure
+  }
+
+  /**
+   * Issues `ops` as one atomic unit; resolves once they are written. A write
+   * that is not `urgent` (nobody waits for it to go on) may wait up to
+   * LINGER_MS for others to share its batch; an urgent one, or LINGER_OPS
+   * queued operations, start the batch at once.
+   */
+  write (ops: WriterOperation[], urgent = true): Promise<void> {
+    if (ops.length === 0) return this.#last
+    const written = new Promise<void>((resolve, reject) => {
+      this.#queue.push({ ops, resolve, reject })
+    })
+    this.#queuedOps += ops.length
+    if (urgent) this.#urgent = true
+    this.#schedule()
+    this.#last = written.then(noop, noop)
+    return written
+  }
+
+  /** Resolves once every write issued so far has settled (and hurries them). */
+  flush (): Promise<void> {
+    if (this.#queue.length > 0) {
+      this.#urgent = true
+      this.#schedule()
+    }
+    return this.#last
+  }
+
+  #schedule (): void {
+    if (this.#running || this.#queue.length === 0) return
+    if (this.#urgent || this.#queuedOps >= LINGER_OPS) {
+      clearTimeout(this.#timer)
+      this.#timer = undefined
+      this.#running = true
+      // a microtask, so writes issued in the same tick share the batch
+      queueMicrotask(() => { void this.#drain() })
+    } else {
+      this.#timer ??= setTimeout(() => {
+        this.#timer = undefined
+        this.#urgent = true
+        this.#schedule()
+      }, LINGER_MS)
+    }
+  }
+
+  async #drain (): Promise<void> {
+    while (this.#queue.length > 0 && (this.#urgent || this.#queuedOps >= LINGER_OPS)) {
+      const group = this.#queue
+      this.#queue = []
+      this.#queuedOps = 0
+      this.#urgent = false
+      try {
+        const ops = lastPerKey(group.length === 1 ? group[0].ops : group.flatMap(w => w.ops))
+        for (const op of ops) {
+          if (op.type === 'put' && typeof op.value === 'function') op.value = op.value()
+        }
+        await this.#db.batch(ops as never)
+        for (const waiter of group) waiter.resolve()
+      } catch (cause) {
+        const err = new StoreError('could not write the outgoing queue', { cause })
+        const failed = [...group, ...this.#queue]
+        this.#queue = []
+        this.#queuedOps = 0
+        try {
+          this.#onFailure(err)
+        } finally {
+          for (const waiter of failed) waiter.reject(err)
+        }
+      }
+    }
+    this.#running = false
+    // what came in meanwhile and nobody waits for lingers
+    this.#schedule()
+  }
+}
+
+/** The operations that are the last on their key, in order. */
+function lastPerKey (ops: WriterOperation[]): WriterOperation[] {
+  if (ops.length < 2) return ops
+  const last = new Map<string, number>()
+  for (let i = 0; i < ops.length; i++) last.set(keyOf(ops[i]), i)
+  return last.size === ops.length ? ops : ops.filter((op, i) => last.get(keyOf(op)) === i)
+}
+
+function keyOf (op: WriterOperation): string {
+  // a sublevel's prefix ('!outgoing!!q!') tells its keys from every other's
+  return (op.sublevel as { prefix?: string }).prefix + op.key
+}
+
+function noop (): void {}

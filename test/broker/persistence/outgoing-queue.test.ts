@@ -1,0 +1,161 @@
+import t from 'tap'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import packetConstructor from 'aedes-packet'
+import { Level } from 'level'
+import { OutgoingQueue, type OutgoingQueueOptions } from '../../../broker/persistence/outgoing-queue.js'
+import type { LevelDatabase } from '../../../broker/persistence/group-commit.js'
+import type { StoredPacket } from '../../../broker/persistence/packet-codec.js'
+
+// aedes-packet's typings describe a namespace; at runtime it is the constructor
+const Packet = packetConstructor as unknown as new (original: object, broker: { id: string, counter: number }) => StoredPacket
+const broker = { id: 'broker-1', counter: 0 }
+
+function publish (payload: string): StoredPacket {
+  return new Packet({ cmd: 'publish', topic: 'im/inbox/bob', payload, qos: 1, retain: false, dup: false }, broker)
+}
+
+async function openDb (t: Tap.Test): Promise<{ db: Level<string, unknown>, dir: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'hail-outgoing-queue-'))
+  const db = new Level<string, unknown>(dir)
+  t.teardown(async () => {
+    if (db.status === 'open') await db.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+  return { db, dir }
+}
+
+function queueOn (db: LevelDatabase, options: Partial<OutgoingQueueOptions> = {}): OutgoingQueue {
+  return new OutgoingQueue(db.sublevel('outgoing'), { maxQueue: 100_000, ...options })
+}
+
+async function collect (stream: AsyncIterable<unknown>): Promise<StoredPacket[]> {
+  const items: StoredPacket[] = []
+  for await (const item of stream) items.push(item as StoredPacket)
+  return items
+}
+
+// aedes hands outgoingUpdate a new packet object (a QoSPacket), never the streamed one
+function sent (packet: StoredPacket, messageId: number): StoredPacket {
+  return { ...packet, messageId }
+}
+
+t.test('a drain far past the cache bounds clears every acknowledged packet and keeps the unacknowledged one for a reopen', async (t) => {
+  const { db, dir } = await openDb(t)
+  const cache = { maxPerClient: 8, maxEntries: 16, maxBytes: 1 << 20 }
+  const queue = queueOn(db, { cache })
+  for (let i = 0; i < 600; i++) await queue.enqueue(['bob/phone'], publish(`m${i}`))
+  let messageId = 0
+  let unacked: StoredPacket | undefined
+  let largest = 0
+  const acks: Array<Promise<unknown>> = []
+  for await (const packet of queue.stream('bob/phone') as AsyncIterable<StoredPacket>) {
+    const delivery = sent(packet, ++messageId)
+    await queue.update('bob/phone', delivery)
+    if (String(packet.payload) === 'm300') unacked = delivery
+    else acks.push(queue.clear('bob/phone', delivery.messageId))
+    largest = Math.max(largest, queue.cacheSize.entries)
+  }
+  const cleared = await Promise.all(acks)
+  t.equal(cleared.filter(p => p !== undefined).length, 599, 'every PUBACK found its packet')
+  t.ok(largest <= cache.maxEntries, `the cache stayed within ${cache.maxEntries} entries (at most ${largest})`)
+  t.equal(await queue.count('bob/phone'), 1)
+  await queue.idle()
+  await db.close()
+
+  const reopened = new Level<string, unknown>(dir)
+  t.teardown(() => reopened.close())
+  const again = queueOn(reopened)
+  t.equal(await again.count('bob/phone'), 1, 'the count read back from the store is exact')
+  const left = await collect(again.stream('bob/phone'))
+  t.same(left.map(p => [String(p.payload), p.messageId]), [['m300', unacked?.messageId]], 'the unacknowledged packet is sent again, with its messageId')
+  const acked = await again.clear('bob/phone', unacked?.messageId)
+  t.equal(String(acked?.payload), 'm300')
+  t.equal(await again.count('bob/phone'), 0)
+})
+
+t.test('a second stream of one client (a takeover) never brings back packets the other delivered', async (t) => {
+  const { db } = await openDb(t)
+  const queue = queueOn(db)
+  for (let i = 0; i < 50; i++) await queue.enqueue(['bob/phone'], publish(`m${i}`))
+  const old = (queue.stream('bob/phone') as AsyncIterable<StoredPacket>)[Symbol.asyncIterator]()
+  const first = await old.next()
+  t.equal(String(first.value?.payload), 'm0', 'the old connection read its first packet')
+
+  // the new connection drains everything
+  let messageId = 0
+  for await (const packet of queue.stream('bob/phone') as AsyncIterable<StoredPacket>) {
+    const delivery = sent(packet, ++messageId)
+    await queue.update('bob/phone', delivery)
+    t.not(await queue.clear('bob/phone', delivery.messageId), undefined)
+  }
+  t.equal(await queue.count('bob/phone'), 0)
+
+  // the old stream still reads its snapshot: stale packets, which must not come back
+  const stale: StoredPacket[] = []
+  for (let next = await old.next(); next.done !== true; next = await old.next()) stale.push(next.value)
+  t.equal(stale.length, 49, 'the old snapshot held the rest')
+  for (const packet of stale) {
+    await t.rejects(queue.update('bob/phone', sent(packet, ++messageId)), { code: 'HAIL_ERR_NOT_FOUND' }, 'a stale packet is not found')
+  }
+  t.equal(await queue.count('bob/phone'), 0)
+  t.same(await collect(queue.stream('bob/phone')), [], 'nothing was written back')
+})
+
+t.test('a failed write fails what was queued behind it and the queue then answers from the store', async (t) => {
+  const { db } = await openDb(t)
+  const outgoing = db.sublevel('outgoing')
+  const batch = outgoing.batch.bind(outgoing) as (...args: unknown[]) => Promise<void>
+  let failNext = false
+  Object.assign(outgoing, {
+    batch: (...args: unknown[]) => {
+      if (!failNext) return batch(...args)
+      failNext = false
+      // as a disk would: the failure comes back from the thread pool later
+      return new Promise((_resolve, reject) => setImmediate(() => reject(new Error('disk full'))))
+    }
+  })
+  const queue = new OutgoingQueue(outgoing, { maxQueue: 100 })
+  for (let i = 0; i < 3; i++) await queue.enqueue(['bob/phone'], publish(`m${i}`))
+  const [m0] = await collect(queue.stream('bob/phone'))
+
+  failNext = true
+  // a QoS 1 messageId is not waited for; its PUBACK's delete is, and fails with it
+  await queue.update('bob/phone', sent(m0, 7))
+  await t.rejects(queue.clear('bob/phone', 7), { code: 'HAIL_ERR_STORE' })
+  t.equal(await queue.count('bob/phone'), 3, 'the count is read again from the store')
+  t.equal(await queue.clear('bob/phone', 7), undefined, 'the messageId that never reached the store is not guessed')
+  const again = await collect(queue.stream('bob/phone'))
+  t.same(again.map(p => [String(p.payload), p.messageId]), [['m0', undefined], ['m1', undefined], ['m2', undefined]])
+
+  await queue.update('bob/phone', sent(again[0], 8))
+  t.equal(String((await queue.clear('bob/phone', 8))?.payload), 'm0', 'delivery works again')
+  t.equal(await queue.count('bob/phone'), 2)
+})
+
+t.test('the cache stays bounded over many connected clients and every packet is still acknowledged', async (t) => {
+  const { db } = await openDb(t)
+  const cache = { maxPerClient: 64, maxEntries: 200, maxBytes: 1 << 20 }
+  const queue = queueOn(db, { cache, isConnected: () => true })
+  const clients = Array.from({ length: 40 }, (_, i) => `user${i}/phone`)
+  let largest = 0
+  for (let i = 0; i < 20; i++) {
+    await queue.enqueue(clients, publish(`m${i}`))
+    largest = Math.max(largest, queue.cacheSize.entries)
+  }
+  t.ok(largest <= cache.maxEntries, `at most ${largest} entries`)
+  let cleared = 0
+  for (const id of clients) {
+    let messageId = 0
+    for (const packet of await collect(queue.stream(id))) {
+      const delivery = sent(packet, ++messageId)
+      await queue.update(id, delivery)
+      if (await queue.clear(id, delivery.messageId) !== undefined) cleared++
+      largest = Math.max(largest, queue.cacheSize.entries)
+    }
+    t.equal(await queue.count(id), 0)
+  }
+  t.equal(cleared, 800)
+  t.ok(largest <= cache.maxEntries, `at most ${largest} entries`)
+})
