@@ -18,12 +18,14 @@ import { DurablePublish } from './durable-publish.js'
 import { GroupCommit } from './persistence/group-commit.js'
 import { Journal } from './persistence/journal.js'
 import { LevelPersistence } from './persistence/level-persistence.js'
+import { liveOutgoing } from './persistence/live-outgoing.js'
 import type { PublishJournal } from './persistence/publish-journal.js'
 import type { RedisPersistence } from './persistence/redis-persistence.js'
 import { RedisNode } from './redis/redis-node.js'
 import { JournalAdopter } from './redis/journal-adopter.js'
 import { guardedHandle } from './wire/guarded-handle.js'
 import { createAedes } from './create-aedes.js'
+import { isLiveImDelivery } from './im/live-delivery.js'
 import { ImLayer } from './im/im-layer.js'
 import { RedisImCluster } from './im/cluster/redis-im-cluster.js'
 import type { ImExtensionFactory } from './im/im-extension.js'
@@ -224,12 +226,13 @@ export class HailServer extends EventEmitter<ServerEvents> {
         persistence: { maxQueue: this.config.limits.maxQueue, onQueueFull },
         logger: this.logger.child({ part: 'redis' })
       })
-    this.#persistence = redis?.persistence ?? new LevelPersistence(db.sublevel<string, Buffer>('mqtt', { valueEncoding: 'buffer' }), {
+    // IM messages (and own-user receipts) to connected devices skip the durable queue: sync recovers them (broker/im/live-delivery.ts).
+    this.#persistence = redis?.persistence ?? liveOutgoing(new LevelPersistence(db.sublevel<string, Buffer>('mqtt', { valueEncoding: 'buffer' }), {
       maxQueue: this.config.limits.maxQueue,
       groupCommit: this.#groupCommit,
       keepSubscription: (client, sub) => this.access.canSubscribe(client as Client, sub.topic),
       onQueueFull
-    })
+    }), { live: isLiveImDelivery, maxPerClient: this.config.limits.maxQueue })
     this.#users = redis?.users ?? LevelUserStore.inDatabase(db, { groupCommit: this.#groupCommit })
     this.#imStores = redis?.imStores ?? createLevelImStores(db, this.#groupCommit)
     this.#tokens = new TokenService(this.#users)

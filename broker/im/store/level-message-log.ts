@@ -204,8 +204,10 @@ export class LevelMessageLog implements MessageLog {
     try {
       const idKeys = group.map(job => idempotencyKey(conv, job.draft.from, job.draft.cid))
       const storedSeqs = await this.#store.getMany<number>(idKeys)
-      const storedEnvelopes = await this.#store.getMany<Envelope>(
-        storedSeqs.map(seq => messageKey(conv, seq ?? 0)))
+      // a resend is rare: read the stored envelopes only when some cid was seen before
+      const storedEnvelopes = storedSeqs.every(seq => seq === undefined)
+        ? storedSeqs as Array<Envelope | undefined>
+        : await this.#store.getMany<Envelope>(storedSeqs.map(seq => messageKey(conv, seq ?? 0)))
       const results: AppendResult[] = []
       const inGroup = new Map<string, Envelope>()
       const ops: GroupCommitOperation[] = []
