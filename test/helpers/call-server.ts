@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import type { Test } from 'tap'
 import { createServer, type CallServer, type ServerOptions } from '../../bridge/index.js'
 import { PASSWORD, RawDevice } from './im-server.js'
+import type { RedisServer } from './redis-server.js'
 import { waitFor } from './wait-for.js'
 
 /** A real server with calls (bridge/create-server.ts) on loopback, with users, torn down with the test. */
@@ -17,6 +18,15 @@ export async function callServer (t: Test, users: string[], options: Partial<Ser
   })
   for (const user of users) await server.users.add(user, PASSWORD)
   return { server, port: bound!.port, httpPort: http?.port ?? 0, dir }
+}
+
+/** A node of a Redis deployment with calls: its own data directory and 200 media ports from `mediaPortMin`; users live in Redis. */
+export async function redisCallNode (t: Test, redis: RedisServer, mediaPortMin: number): Promise<{ server: CallServer, port: number }> {
+  const { server, port } = await callServer(t, [], {
+    redis: redis.url,
+    calls: { mediaPortMin, mediaPortMax: mediaPortMin + 199, mediaListenAddress: '127.0.0.1', announcedAddresses: ['127.0.0.1'], statsIntervalMs: 300 }
+  } as never)
+  return { server, port }
 }
 
 /** Call events ({type:'call'}) a device received, optionally of one call and event. */

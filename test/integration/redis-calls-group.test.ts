@@ -1,10 +1,6 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import t, { type Test } from 'tap'
-import { createServer, type CallServer } from '../../bridge/index.js'
+import t from 'tap'
 import { CallDevice } from '../helpers/call-device.js'
-import { waitCallEvent, waitCallRecord } from '../helpers/call-server.js'
+import { waitCallEvent, waitCallRecord, redisCallNode } from '../helpers/call-server.js'
 import { PASSWORD } from '../helpers/im-server.js'
 import { RedisServer } from '../helpers/redis-server.js'
 import { waitFor } from '../helpers/wait-for.js'
@@ -15,29 +11,11 @@ import { waitFor } from '../helpers/wait-for.js'
 
 const audio = { audio: true, video: false }
 
-async function node (t: Test, redis: RedisServer, mediaPortMin: number): Promise<{ server: CallServer, port: number }> {
-  const dir = await mkdtemp(join(tmpdir(), 'hail-redis-calls-group-'))
-  const server = createServer({
-    dataDir: join(dir, 'data'),
-    host: '127.0.0.1',
-    mqttPort: 0,
-    httpPort: 0,
-    redis: redis.url,
-    calls: { mediaPortMin, mediaPortMax: mediaPortMin + 199, mediaListenAddress: '127.0.0.1', announcedAddresses: ['127.0.0.1'], statsIntervalMs: 300 }
-  } as never)
-  const { mqtt } = await server.listen()
-  t.teardown(async () => {
-    await server.close()
-    await rm(dir, { recursive: true, force: true })
-  })
-  return { server, port: mqtt!.port }
-}
-
 t.test('calls whose parties are on two nodes', async (t) => {
   const redis = await RedisServer.start()
   t.teardown(() => redis.stop())
-  const a = await node(t, redis, 43000)
-  const b = await node(t, redis, 43200)
+  const a = await redisCallNode(t, redis, 43000)
+  const b = await redisCallNode(t, redis, 43200)
   for (const user of ['alice', 'bob', 'cat', 'dan']) await a.server.users.add(user, PASSWORD)
 
   t.test('p2p between a device on node a and one on node b: SDP relayed across nodes, direct media, no relay on either node', async (t) => {

@@ -1,10 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import t, { type Test } from 'tap'
-import { createServer, type CallServer } from '../../bridge/index.js'
+import t from 'tap'
 import { CallDevice } from '../helpers/call-device.js'
-import { callErrors, callEvents, refused, waitCallEvent, waitCallRecord } from '../helpers/call-server.js'
+import { callErrors, callEvents, refused, waitCallEvent, waitCallRecord, redisCallNode } from '../helpers/call-server.js'
 import { Daemon } from '../helpers/daemon.js'
 import { PASSWORD, RawDevice } from '../helpers/im-server.js'
 import { RedisServer } from '../helpers/redis-server.js'
@@ -12,30 +11,11 @@ import { waitFor } from '../helpers/wait-for.js'
 
 const USERS = ['alice', 'bob', 'cat']
 
-/** An in-process node with calls on the shared Redis, its own data directory and media ports. */
-async function node (t: Test, redis: RedisServer, mediaPortMin: number): Promise<{ server: CallServer, port: number }> {
-  const dir = await mkdtemp(join(tmpdir(), 'hail-redis-calls-'))
-  const server = createServer({
-    dataDir: join(dir, 'data'),
-    host: '127.0.0.1',
-    mqttPort: 0,
-    httpPort: 0,
-    redis: redis.url,
-    calls: { mediaPortMin, mediaPortMax: mediaPortMin + 199, mediaListenAddress: '127.0.0.1', announcedAddresses: ['127.0.0.1'], statsIntervalMs: 300 }
-  } as never)
-  const { mqtt } = await server.listen()
-  t.teardown(async () => {
-    await server.close()
-    await rm(dir, { recursive: true, force: true })
-  })
-  return { server, port: mqtt!.port }
-}
-
 t.test('calls across two nodes on one Redis', async (t) => {
   const redis = await RedisServer.start()
   t.teardown(() => redis.stop())
-  const a = await node(t, redis, 47100)
-  const b = await node(t, redis, 47300)
+  const a = await redisCallNode(t, redis, 47100)
+  const b = await redisCallNode(t, redis, 47300)
   for (const user of USERS) await a.server.users.add(user, PASSWORD)
 
   t.test('a caller on node a and a callee on node b ring, accept, exchange RTP through a\'s relay and hang up from b with a record', async (t) => {
@@ -110,7 +90,7 @@ t.test('calls across two nodes on one Redis', async (t) => {
 t.test('when the node running a call is killed, another node ends it for everyone with a record', async (t) => {
   const redis = await RedisServer.start()
   t.teardown(() => redis.stop())
-  const b = await node(t, redis, 47500)
+  const b = await redisCallNode(t, redis, 47500)
   for (const user of USERS) await b.server.users.add(user, PASSWORD)
   const dir = await mkdtemp(join(tmpdir(), 'hail-redis-calls-daemon-'))
   t.teardown(async () => await rm(dir, { recursive: true, force: true }))
