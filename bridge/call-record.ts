@@ -1,19 +1,9 @@
 import type { Call } from './call.js'
 import type { CallFacts } from './call-ownership.js'
-import type { RoomStats } from './media-port.js'
+import type { RoomStats, TrackStats } from './media-port.js'
 
-/** One track as the relay received it, in the record's quality summary. */
-export interface TrackQuality {
-  source: string
-  kind: 'audio' | 'video'
-  packets: number
-  bytes: number
-  packetsLost: number
-  lossRate: number
-  jitterMs: number
-  rttMs: number | null
-  bitrateKbps: number
-}
+/** One track as the relay received it, in the record's quality summary: the relay's figures without its ids and counters. */
+export type TrackQuality = Pick<TrackStats, 'source' | 'kind' | 'packets' | 'bytes' | 'packetsLost' | 'lossRate' | 'jitterMs' | 'rttMs' | 'bitrateKbps'>
 
 /** The body of the message of kind `call` appended to the conversation when a call ends. */
 export interface CallRecord {

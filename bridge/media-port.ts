@@ -1,6 +1,6 @@
-import type { IceServer, PeerState, PeerStats, RoomStats, Signal } from '../media/index.js'
+import type { IceServer, PeerState, PeerStats, RoomStats, Signal, TrackStats } from '../media/index.js'
 
-export type { IceServer, PeerState, PeerStats, RoomStats, Signal }
+export type { IceServer, PeerState, PeerStats, RoomStats, Signal, TrackStats }
 
 /**
  * The part of media/'s MediaServer the bridge uses (the contract in
