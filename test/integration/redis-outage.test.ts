@@ -60,6 +60,8 @@ t.test('Redis stopped for 10 s during QoS 1 traffic: the node withholds PUBACKs,
   t.teardown(() => { pub.end(true) })
   await new Promise<void>((resolve) => pub.once('connect', () => resolve()))
   const acked = new Set<number>()
+  const subEvents: string[] = []
+  for (const event of ['connect', 'close', 'offline', 'reconnect'] as const) sub.on(event, () => subEvents.push(`${event}@${acked.size}`))
   let sent = 0
   let publishing = true
   const WINDOW = 10
@@ -96,6 +98,11 @@ t.test('Redis stopped for 10 s during QoS 1 traffic: the node withholds PUBACKs,
   await waitFor(() => [...acked].every((i) => received.has(i)), 'every acknowledged message delivered', 120_000)
     .catch(() => {})
   const missing = [...acked].filter((i) => !received.has(i))
+  if (missing.length > 0) {
+    // what the node said and what the subscriber went through, to tell a stall from a loss
+    t.comment(`subscriber: ${subEvents.join(' ')}; received ${received.size}`)
+    for (const line of daemon.lines.filter((l) => /"level":(40|50|60)/.test(l)).slice(-40)) t.comment(line.slice(0, 400))
+  }
   t.same(missing, [], 'every PUBACKed message was delivered')
   polling = false
   await poller
