@@ -5,7 +5,9 @@
  *   const server = createServer({ dataDir: './data', allowAnonymous: true })
  *   await server.listen()
  */
+export { createServer, CallServer, type ServerOptions } from './server/index.js'
 export * from './broker/index.js'
-// With calls: the broker plus the call bridge and its media relay (this createServer wins over the broker's).
-export { createServer } from './bridge/index.js'
 export * from './bridge/index.js'
+// The wire (docs/protocol.md): topics, payload types, error codes; and the validators of what devices send.
+export * from './protocol/index.js'
+export * from './protocol/schemas.js'

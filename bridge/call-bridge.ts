@@ -1,11 +1,13 @@
 import { EventEmitter } from 'node:events'
 import pino, { type Logger } from 'pino'
 import type { Registry } from 'prom-client'
-import { directConvId, ImError, type Caller, type ImExtension, type ImExtensionCommand, type ImHost } from '../broker/index.js'
+import { ImError, type Caller, type ImExtension, type ImExtensionCommand, type ImHost } from '../broker/index.js'
 import { Call, deviceId, type CallEffect, type Party } from './call.js'
 import { CallMetrics } from './call-metrics.js'
 import { LocalCallOwnership, type CallAction, type CallEmitter, type CallFacts, type CallOwnership } from './call-ownership.js'
-import { callCommands, callTopics, newCallId, parseCallTopic, type CallMethod, type InviteArgs } from './call-protocol.js'
+import { callTopics, directConvOf, parseCallTopic } from '../protocol/index.js'
+import { callCommands, type CallMethod, type InviteArgs } from '../protocol/schemas.js'
+import { newCallId } from './call-id.js'
 import { callRecord, lostCallRecord, type CallRecord } from './call-record.js'
 import { CallSession } from './call-session.js'
 import { handleSignal } from './signal-handler.js'
@@ -87,12 +89,12 @@ export class CallBridge extends EventEmitter<CallBridgeEvents> implements ImExte
   }
 
   /**
-   * Several nodes: hear the other nodes over aedes' emitter (mqemitter-redis),
-   * so devices on any node reach the calls this node owns, and end calls whose
-   * node died. A no-op with the in-process ownership.
+   * Hear the other nodes over aedes' emitter (mqemitter-redis), so devices
+   * on any node reach the calls this node owns, and end calls whose node
+   * died. Nothing to hear with the in-process ownership.
    */
-  async startCluster (emitter: CallEmitter): Promise<void> {
-    await this.#ownership.start?.(emitter, {
+  async start (emitter: CallEmitter): Promise<void> {
+    await this.#ownership.start(emitter, {
       act: async (caller, callId, action) => await this.#act(caller, callId, action),
       signal: async (caller, topic, payload) => await this.publish(caller, topic, payload),
       drop: (caller, callId) => {
@@ -117,8 +119,7 @@ export class CallBridge extends EventEmitter<CallBridgeEvents> implements ImExte
     const { conv, callees, group } = await this.#resolve(caller, args)
     if (group && args.mode === 'p2p') throw new ImError('HAIL_ERR_BAD_REQUEST', 'p2p mode is for 1:1 calls only')
     // Several nodes: who is in a call any node runs (Redis); then this node's own calls.
-    const lookup = this.#ownership.busyCallOf?.bind(this.#ownership)
-    const [mineThere, ...there] = lookup === undefined ? [] : await Promise.all([caller.user, ...callees].map(lookup))
+    const [mineThere, ...there] = await Promise.all([caller.user, ...callees].map(async (u) => await this.#ownership.busyCallOf(u)))
     const mine = this.#callOf(caller.user)?.id ?? mineThere
     if (mine !== undefined) throw new ImError('HAIL_ERR_BUSY', `you are in call ${mine} already`)
     const busy = callees.filter((u, i) => this.#callOf(u) !== undefined || there[i] !== undefined)
@@ -172,7 +173,7 @@ export class CallBridge extends EventEmitter<CallBridgeEvents> implements ImExte
     const t = parseCallTopic(topic)
     const call = t === null ? undefined : this.#calls.get(t.callId)
     // Another node runs this call: its owner checks the signal and answers on the sender's reply topic.
-    if (t !== null && call === undefined && this.#ownership.forwardSignal !== undefined && await this.#ownership.forwardSignal(caller, t.callId, topic, payload)) return
+    if (t !== null && call === undefined && await this.#ownership.forwardSignal(caller, t.callId, topic, payload)) return
     const session = call === undefined ? undefined : this.#sessions.get(call.id)
     await handleSignal({
       caller,
@@ -187,7 +188,7 @@ export class CallBridge extends EventEmitter<CallBridgeEvents> implements ImExte
 
   disconnected (caller: Caller): void {
     for (const call of [...this.#calls.values()]) this.#apply(call, call.drop(caller))
-    for (const callId of this.#ownership.remoteCallsOf?.(caller.user) ?? []) this.#ownership.forwardDrop?.(caller, callId)
+    for (const callId of this.#ownership.remoteCallsOf(caller.user)) this.#ownership.forwardDrop(caller, callId)
   }
 
   /** Hang up every call (records written), then close the media relay. */
@@ -196,7 +197,7 @@ export class CallBridge extends EventEmitter<CallBridgeEvents> implements ImExte
       for (const call of [...this.#calls.values()]) this.#apply(call, call.abort('shutdown'))
       while (this.#pending.size > 0) await Promise.allSettled([...this.#pending])
       await this.#media?.close()
-      await this.#ownership.close?.()
+      await this.#ownership.close()
       this.emit('close')
     })()
     return this.#closing
@@ -204,17 +205,17 @@ export class CallBridge extends EventEmitter<CallBridgeEvents> implements ImExte
 
   async #act (caller: Caller, callId: string, action: CallAction): Promise<unknown> {
     const call = this.#calls.get(callId)
-    if (call === undefined && this.#ownership.forwardAct !== undefined) {
+    if (call === undefined) {
       const answer = await this.#ownership.forwardAct(caller, callId, action)
       if (answer !== undefined) return answer.result
     }
     if (call === undefined || !this.#mayAct(call, caller, action)) throw new ImError('HAIL_ERR_CALL_NOT_FOUND', `no call ${callId}`)
     if (action === 'accept' || action === 'join') {
-      // Several nodes: enter the user in Redis at once, unless a call any node runs has them (one process: no wait).
-      const there = this.#ownership.enterCall === undefined ? undefined : await this.#ownership.enterCall(callId, caller.user)
+      // Several nodes: enter the user in Redis at once, unless a call any node runs has them (alone: nothing to enter).
+      const there = await this.#ownership.enterCall(callId, caller.user)
       const other = this.#callOf(caller.user)?.id ?? there
       if (other !== undefined && other !== callId) {
-        this.#ownership.inCall?.(callId, [...call.participants.keys()])
+        this.#ownership.inCall(callId, [...call.participants.keys()])
         throw new ImError('HAIL_ERR_BUSY', `you are in call ${other}; hang it up first`)
       }
     }
@@ -222,7 +223,7 @@ export class CallBridge extends EventEmitter<CallBridgeEvents> implements ImExte
     try {
       effects = call[action](caller)
     } catch (err) {
-      this.#ownership.inCall?.(callId, call.state === 'ended' ? [] : [...call.participants.keys()])
+      this.#ownership.inCall(callId, call.state === 'ended' ? [] : [...call.participants.keys()])
       throw err
     }
     this.#apply(call, effects)
@@ -241,7 +242,7 @@ export class CallBridge extends EventEmitter<CallBridgeEvents> implements ImExte
     const host = this.#requireHost()
     if (args.to !== undefined) {
       if (args.to === caller.user) throw new ImError('HAIL_ERR_BAD_REQUEST', 'you cannot call yourself')
-      const conv = directConvId(caller.user, args.to)
+      const conv = directConvOf(caller.user, args.to)
       await host.ensureDirect(caller.user, conv)
       return { conv, callees: [args.to], group: false }
     }
@@ -262,7 +263,7 @@ export class CallBridge extends EventEmitter<CallBridgeEvents> implements ImExte
   }
 
   #isParty (callId: string, caller: Caller): boolean {
-    return this.#calls.get(callId)?.users.has(caller.user) === true || this.#ownership.isRemoteParty?.(callId, caller.user) === true
+    return this.#calls.get(callId)?.users.has(caller.user) === true || this.#ownership.isRemoteParty(callId, caller.user)
   }
 
   #apply (call: Call, effects: CallEffect[]): void {
@@ -298,12 +299,12 @@ export class CallBridge extends EventEmitter<CallBridgeEvents> implements ImExte
       }
     }
     if (call.state !== 'ended') this.#share(call)
-    this.#ownership.inCall?.(call.id, call.state === 'ended' ? [] : [...call.participants.keys()])
+    this.#ownership.inCall(call.id, call.state === 'ended' ? [] : [...call.participants.keys()])
   }
 
   /** Tell the other nodes (if any) who is party to a call this node runs. */
   #share (call: Call): void {
-    this.#ownership.update?.({
+    this.#ownership.update({
       id: call.id,
       conv: call.conv,
       mode: call.mode,

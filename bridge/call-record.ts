@@ -1,28 +1,16 @@
 import type { Call } from './call.js'
 import type { CallFacts } from './call-ownership.js'
+import type { CallRecord, RecordedTrackQuality, TrackQuality } from '../protocol/index.js'
 import type { RoomStats, TrackStats } from './media-port.js'
 
-/** One track as the relay received it, in the record's quality summary: the relay's figures without its ids and counters. */
-export type TrackQuality = Pick<TrackStats, 'source' | 'kind' | 'packets' | 'bytes' | 'packetsLost' | 'lossRate' | 'jitterMs' | 'rttMs' | 'bitrateKbps'>
+export type { CallRecord }
 
-/** The body of the message of kind `call` appended to the conversation when a call ends. */
-export interface CallRecord {
-  callId: string
-  media: { audio: boolean, video: boolean }
-  mode: 'sfu' | 'p2p'
-  from: string
-  startedAt: number
-  answeredAt: number | null
-  endedAt: number
-  durationMs: number
-  reason: string
-  participants: Array<{ device: string, joinedAt: number, leftAt: number | null }>
-  /** Last figures of each track the relay received (sfu only; p2p media never reaches the server). */
-  quality: { tracks: TrackQuality[] } | null
-}
+// The relay's figures are what devices read on the wire: a change to either that breaks this fails the build.
+const wireShape: (t: TrackStats) => TrackQuality = (t) => t
+void wireShape
 
 export function callRecord (call: Call, lastStats: RoomStats | undefined): CallRecord {
-  const tracks: TrackQuality[] = []
+  const tracks: RecordedTrackQuality[] = []
   for (const peer of lastStats?.peers ?? []) {
     for (const t of peer.tracks) {
       if (t.direction !== 'in') continue

@@ -1,5 +1,5 @@
 import { ImError } from '../broker/index.js'
-import type { CallEventName, CallMedia, CallMode, EndReason } from './call-protocol.js'
+import type { CallEventName, CallMedia, CallMode, EndReason } from '../protocol/index.js'
 
 /** A device: the user and device of its client id `{user}/{device}`. */
 export interface Party { readonly user: string, readonly device: string }

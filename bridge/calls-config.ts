@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { ConfigError, describeIssues } from '../broker/index.js'
 
 const port = z.number().int().min(1).max(65535)
 const positiveInt = z.number().int().positive()
@@ -49,3 +50,14 @@ export const callsSchema = z.strictObject({
 
 export type CallsConfig = z.output<typeof callsSchema>
 export type CallsConfigInput = z.input<typeof callsSchema>
+
+/** Validate the calls options; throws ConfigError naming the offending key. */
+export function parseCallsConfig (input: unknown, source = 'options'): Readonly<CallsConfig> {
+  const result = callsSchema.safeParse(input ?? {})
+  if (!result.success) {
+    // Name keys as a config file does: calls.mediaPortMin.
+    for (const issue of result.error.issues) (issue as { path: PropertyKey[] }).path = ['calls', ...issue.path]
+    throw new ConfigError(`${source}: ${describeIssues(result.error)}`, { cause: result.error })
+  }
+  return Object.freeze(result.data)
+}

@@ -1,10 +1,8 @@
 /** bridge/: call signaling between the broker's IM engine and the media relay. Other parts import only this file. */
-export { createServer, parseCallsConfig, type CallServer, type ServerOptions } from './create-server.js'
 export { CallBridge, type CallBridgeEvents, type CallBridgeOptions } from './call-bridge.js'
 export { Call, deviceId, type CallEffect, type CallInit, type Party } from './call.js'
 export { LocalCallOwnership, type CallAction, type CallEmitter, type CallFacts, type CallOwnership, type OwnerHandlers } from './call-ownership.js'
 export { RedisCallOwnership, type RedisCallOwnershipOptions } from './redis-call-ownership.js'
-export { callsSchema, type CallsConfig, type CallsConfigInput } from './calls-config.js'
-export { callCommands, signalSchema, callTopics, CALL_ID_PATTERN, MAX_SIGNAL_BYTES } from './call-protocol.js'
-export type { CallEventName, CallMedia, CallMode, CallSignal, EndReason } from './call-protocol.js'
-export type { CallRecord, TrackQuality } from './call-record.js'
+export { callsSchema, parseCallsConfig, type CallsConfig, type CallsConfigInput } from './calls-config.js'
+export { createMediaRooms } from './media-rooms.js'
+export type { MediaRooms, MediaRoom, MediaPeer } from './media-port.js'

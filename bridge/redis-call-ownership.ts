@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { Redis } from 'ioredis'
 import pino, { type Logger } from 'pino'
-import { ImError, type Caller, type ErrorCode } from '../broker/index.js'
+import { ImError, type Caller } from '../broker/index.js'
+import type { ErrorCode } from '../protocol/index.js'
 import type { CallAction, CallEmitter, CallFacts, CallOwnership, OwnerHandlers } from './call-ownership.js'
 
 export interface RedisCallOwnershipOptions {
@@ -245,14 +246,14 @@ export class RedisCallOwnership implements CallOwnership {
     await batch.exec()
   }
 
-  #heardState (payload: Buffer | string): void {
+  #heardState (payload: Buffer | string | undefined): void {
     const m = parseJson(payload) as { node?: unknown, callId?: unknown, users?: unknown, ended?: unknown } | null
     if (m === null || m.node === this.nodeId || typeof m.node !== 'string' || typeof m.callId !== 'string') return
     if (m.ended === true) this.#remote.delete(m.callId)
     else if (Array.isArray(m.users)) this.#remote.set(m.callId, { owner: m.node, users: new Set(m.users.filter((u): u is string => typeof u === 'string')) })
   }
 
-  #heardRequest (payload: Buffer | string): void {
+  #heardRequest (payload: Buffer | string | undefined): void {
     const m = parseJson(payload) as Record<string, any> | null
     if (m === null || typeof m.t !== 'string') return
     if (m.t === 'res') {
@@ -305,7 +306,7 @@ return false`
 
 const party = (c: Caller): Caller => ({ user: c.user, device: c.device })
 
-function parseJson (payload: Buffer | string): unknown {
+function parseJson (payload: Buffer | string | undefined): unknown {
   try {
     return JSON.parse(String(payload))
   } catch {

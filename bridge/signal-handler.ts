@@ -1,7 +1,10 @@
 import type { Logger } from 'pino'
-import { ImError, type Caller, type ErrorCode } from '../broker/index.js'
+import { ImError, type Caller } from '../broker/index.js'
+import type { ErrorCode } from '../protocol/index.js'
+import { MediaError } from '../media/index.js'
 import type { Call } from './call.js'
-import { MAX_SIGNAL_BYTES, signalSchema } from './call-protocol.js'
+import { MAX_SIGNAL_BYTES } from '../protocol/index.js'
+import { signalSchema } from '../protocol/schemas.js'
 import type { CallSession } from './call-session.js'
 
 export interface SignalInput {
@@ -57,9 +60,6 @@ export async function handleSignal (input: SignalInput): Promise<void> {
 /** ImError and media/'s MediaError carry a protocol code; anything else is the server's fault. */
 function codeOf (err: unknown): ErrorCode {
   if (err instanceof ImError) return err.code
-  const code = (err as { code?: unknown } | null)?.code
-  if ((err as Error | null)?.name === 'MediaError' && typeof code === 'string') {
-    return code === 'HAIL_ERR_MEDIA_STATE' ? 'HAIL_ERR_SIGNAL_STATE' : code as ErrorCode
-  }
+  if (err instanceof MediaError) return err.code === 'HAIL_ERR_MEDIA_STATE' ? 'HAIL_ERR_SIGNAL_STATE' : err.code
   return 'HAIL_ERR_INTERNAL'
 }

@@ -1,44 +1,29 @@
 import { EventEmitter } from 'node:events'
-import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import type { Aedes, Client } from 'aedes'
-import { Level } from 'level'
+import type { MQEmitter } from 'mqemitter'
 import pino, { type Logger } from 'pino'
-import { Access, denyAll } from './access.js'
+import { Access, denyAll } from './mqtt/access.js'
 import { loadAcl } from './acl/load-acl.js'
-import type { Authenticate } from './authenticate.js'
-import { readTls, type TlsFiles } from './read-tls.js'
+import type { Authenticate } from './mqtt/authenticate.js'
+import { readTls, type TlsFiles } from './listeners/read-tls.js'
 import { parseConfig, type HailConfig, type HailConfigInput } from './config.js'
-import { HailError, StoreError } from './errors.js'
+import { HailError } from './errors.js'
 import type { HttpListener, HttpRoute } from './listeners/http-listener.js'
 import type { MqttListener } from './listeners/mqtt-listener.js'
 import { startListeners, type ServerAddresses } from './listeners/start-listeners.js'
 import { Metrics } from './metrics.js'
-import { DurablePublish } from './durable-publish.js'
-import { GroupCommit } from './persistence/group-commit.js'
-import { Journal } from './persistence/journal.js'
-import { LevelPersistence } from './persistence/level-persistence.js'
-import { liveOutgoing } from './persistence/live-outgoing.js'
-import type { PublishJournal } from './persistence/publish-journal.js'
-import type { RedisPersistence } from './persistence/redis-persistence.js'
-import { RedisNode } from './redis/redis-node.js'
-import { JournalAdopter } from './redis/journal-adopter.js'
+import { DurablePublish } from './mqtt/durable-publish.js'
+import { openBackend, type Backend } from './backend/index.js'
 import { guardedHandle } from './wire/guarded-handle.js'
-import { createAedes } from './create-aedes.js'
-import { isLiveImDelivery } from './im/live-delivery.js'
+import { createAedes } from './mqtt/create-aedes.js'
 import { ImLayer } from './im/im-layer.js'
-import { RedisImCluster } from './im/cluster/redis-im-cluster.js'
 import type { ImExtensionFactory } from './im/im-extension.js'
 import { countPush, PushHook } from './push/index.js'
-import { FileIndex, FileStore, fileRoutes } from './files/index.js'
-import { createLevelImStores } from './im/store/level-im-stores.js'
-import type { ImStores as LevelImStores } from './im/store/im-stores.js'
-// Users, tokens and the admin socket (IM issue).
+import { FileStore, fileRoutes } from './files/index.js'
 import { AdminServer, ADMIN_SOCKET } from './admin/index.js'
 import { disconnectUser } from './users/disconnect-user.js'
-import { RedisUserNotices } from './users/redis-user-notices.js'
 import { imAuthenticate } from './users/im-authenticate.js'
-import { LevelUserStore } from './users/level-user-store.js'
 import { TokenService } from './users/tokens.js'
 import type { UserStore } from './users/user-store.js'
 
@@ -48,12 +33,6 @@ import type { UserStore } from './users/user-store.js'
  * replayed at the next start, so waiting longer gains nothing.
  */
 const SETTLE_TIMEOUT = 5000
-
-/**
- * A journaled publish not finished after this many ms failed in aedes after
- * its PUBACK (a store write during a Redis outage) and is published again.
- */
-const STUCK_RETRY_MS = 10_000
 
 export interface CreateServerOptions extends HailConfigInput {
   /** A pino logger; the library is silent without one. */
@@ -81,25 +60,15 @@ export class HailServer extends EventEmitter<ServerEvents> {
   readonly #authenticate: Authenticate | undefined
   readonly #imExtensions: readonly ImExtensionFactory[]
   #aedes: Aedes | undefined
-  #db: Level<string, Buffer> | undefined
-  #groupCommit: GroupCommit | undefined
+  /** Where the node keeps its state: level in the data directory, or Redis (backend/). */
+  #backend: Backend | undefined
   #durable: DurablePublish | undefined
-  #persistence: LevelPersistence | RedisPersistence | undefined
-  /** With config `redis`: the Redis connections and stores, used instead of the level ones. */
-  #redisNode: RedisNode | undefined
-  /** With config `redis`: takes over the publish journals of nodes that died. */
-  #adopter: JournalAdopter | undefined
   #mqttListeners: MqttListener[] = []
   #httpListeners: HttpListener[] = []
   #state: 'new' | 'starting' | 'listening' | 'closing' | 'closed' = 'new'
   #closing: Promise<void> | undefined
-  // Users, tokens and the admin socket: opened with the stores, closed with the listeners.
-  #users: UserStore | undefined
   #tokens: TokenService | undefined
   #admin: AdminServer | undefined
-  /** With config `redis`: a user deleted anywhere loses its connections on every node. */
-  #userNotices: RedisUserNotices | undefined
-  #imStores: LevelImStores | undefined
   #im: ImLayer | undefined
   #push: PushHook | undefined
   #files: FileStore | undefined
@@ -113,7 +82,7 @@ export class HailServer extends EventEmitter<ServerEvents> {
     this.#imExtensions = imExtensions ?? []
     this.access = new Access(denyAll)
     this.routes.set('/healthz', (_req, res) => {
-      const redisDown = this.#redisNode?.health.healthy === false
+      const redisDown = this.#backend?.healthy === false
       const healthy = this.#state === 'listening' && !redisDown
       res.writeHead(healthy ? 200 : 503, { 'content-type': 'application/json' })
       res.end(JSON.stringify({ status: healthy ? 'ok' : redisDown ? 'redis unreachable' : this.#state }) + '\n')
@@ -130,9 +99,19 @@ export class HailServer extends EventEmitter<ServerEvents> {
     return started(this.#aedes)
   }
 
+  /** Where the node keeps its state; exists once listen() has opened the stores. */
+  get backend (): Backend {
+    return started(this.#backend)
+  }
+
+  /** The emitter aedes routes publishes with (shared by every node in Redis mode); exists once listen() has opened the stores. */
+  get emitter (): MQEmitter {
+    return this.backend.emitter
+  }
+
   /** The accounts that may log in; exists once listen() has opened the stores. */
   get users (): UserStore {
-    return started(this.#users)
+    return this.backend.users
   }
 
   /** The instant-messaging engine; exists once listen() has started the broker. */
@@ -192,78 +171,47 @@ export class HailServer extends EventEmitter<ServerEvents> {
   }
 
   async #openStores (): Promise<void> {
-    const dir = resolve(this.config.dataDir)
-    try {
-      // 0700: the store holds password hashes and the token secret.
-      await mkdir(dir, { recursive: true, mode: 0o700 })
-      const db = new Level<string, Buffer>(dir, { valueEncoding: 'buffer' })
-      this.#db = db
-      await db.open()
-    } catch (err) {
-      const busy = /lock/i.test(String((err as Error).cause ?? err))
-      throw new StoreError(busy
-        ? `data directory ${dir} is in use by another process`
-        : `cannot open data directory ${dir}: ${(err as Error).message}`, { cause: err })
-    }
-    const db = this.#db
-    this.#groupCommit = new GroupCommit(db, {
-      onBatch: (count, seconds) => {
-        this.metrics.journalBatchSize.observe(count)
-        this.metrics.journalSyncSeconds.observe(seconds)
-      }
+    const backend = this.#backend = await openBackend({
+      config: this.config,
+      metrics: this.metrics,
+      logger: this.logger,
+      keepSubscription: (client, filter) => this.access.canSubscribe(client as Client, filter)
     })
-    const onQueueFull = (clientId: string): void => {
-      this.metrics.limitHits.inc({ limit: 'maxQueue' })
-      this.logger.debug({ clientId }, 'offline queue full: message dropped')
-    }
-    // With `redis`, every store but files moves to Redis (README, "Scale out").
-    const redis = this.config.redis === null
-      ? undefined
-      : this.#redisNode = await RedisNode.open({
-        url: this.config.redis,
-        requireFsync: this.config.redisRequireFsync,
-        dataDir: dir,
-        persistence: { maxQueue: this.config.limits.maxQueue, onQueueFull },
-        logger: this.logger.child({ part: 'redis' })
-      })
-    // IM messages (and own-user receipts) to connected devices skip the durable queue: sync recovers them (broker/im/live-delivery.ts).
-    this.#persistence = redis?.persistence ?? liveOutgoing(new LevelPersistence(db.sublevel<string, Buffer>('mqtt', { valueEncoding: 'buffer' }), {
-      maxQueue: this.config.limits.maxQueue,
-      groupCommit: this.#groupCommit,
-      keepSubscription: (client, sub) => this.access.canSubscribe(client as Client, sub.topic),
-      onQueueFull
-    }), { live: isLiveImDelivery, maxPerClient: this.config.limits.maxQueue })
-    this.#users = redis?.users ?? LevelUserStore.inDatabase(db, { groupCommit: this.#groupCommit })
-    this.#imStores = redis?.imStores ?? createLevelImStores(db, this.#groupCommit)
-    this.#tokens = new TokenService(this.#users)
+    this.#tokens = new TokenService(backend.users)
     // Chunks travel in one PUBLISH each: keep 1 KiB for its topic and header.
     const chunkBytes = Math.min(this.config.files.chunkBytes, this.config.limits.maxPacketSize - 1024)
-    const files = new FileStore(join(dir, 'files'), new FileIndex(db.sublevel<string, string>('files', { keyEncoding: 'utf8', valueEncoding: 'utf8' }), this.#groupCommit), {
+    const files = new FileStore(join(this.#dataDir(), 'files'), backend.fileIndex, {
       ...this.config.files,
       chunkBytes: Math.max(1, chunkBytes)
     })
     await files.open()
     this.#files = files
-    const journal: PublishJournal = redis?.journal ?? new Journal(db.sublevel<string, Buffer>('journal', { valueEncoding: 'buffer' }), this.#groupCommit)
-    this.#durable = new DurablePublish(journal, this.logger.child({ part: 'journal' }))
+    this.#durable = new DurablePublish(backend.journal, this.logger.child({ part: 'journal' }))
+  }
+
+  #dataDir (): string {
+    return resolve(this.config.dataDir)
   }
 
   /** `hail user ...` and `hail token` talk to a running server through this socket. */
   async #startAdmin (): Promise<void> {
     this.#admin = new AdminServer({
-      path: join(resolve(this.config.dataDir), ADMIN_SOCKET),
+      path: join(this.#dataDir(), ADMIN_SOCKET),
       users: this.users,
       tokens: this.tokens,
       logger: this.logger.child({ part: 'admin' }),
-      onUserDeleted: (name) => { if (this.#aedes !== undefined) disconnectUser(this.#aedes, this.access, name); this.#userNotices?.userDeleted(name) }
+      onUserDeleted: (name) => {
+        disconnectUser(this.access, name)
+        this.#backend?.userDeleted(name)
+      }
     })
     await this.#admin.listen()
   }
 
   async #startBroker (): Promise<void> {
     const limits = this.config.limits
-    const durable = this.#durable!
-    const persistence = this.#persistence!
+    const durable = started(this.#durable)
+    const backend = this.backend
     const log = this.logger.child({ part: 'broker' })
     const authenticate = this.#authenticate ??
       imAuthenticate({ users: this.users, tokens: this.tokens, allowAnonymous: this.config.allowAnonymous })
@@ -274,45 +222,35 @@ export class HailServer extends EventEmitter<ServerEvents> {
         ...push,
         url: push.url,
         isOnline: (user) => this.#im?.isOnline(user) ?? false,
-        tokensOf: async (user) => await this.#imStores!.pushTokens.list(user),
+        tokensOf: async (user) => await backend.imStores.pushTokens.list(user),
         logger: this.logger.child({ part: 'push' })
       })
       countPush(this.#push, this.metrics)
     }
     const pushHook = this.#push
-    // Several nodes on one Redis: membership mirrors in step, presence across nodes (broker/im/cluster).
-    const cluster = this.config.redis === null ? undefined : new RedisImCluster({ redis: this.config.redis, logger: this.logger.child({ part: 'im-cluster' }) })
     const im = new ImLayer({
-      stores: { ...this.#imStores!, users: { exists: async (name) => (await this.users.get(name)) !== undefined } },
+      stores: { ...backend.imStores, users: { exists: async (name) => (await backend.users.get(name)) !== undefined } },
       logger: this.logger.child({ part: 'im' }),
       limits: this.config.im,
       onLimit: (limit) => this.metrics.limitHits.inc({ limit }),
       onStored: pushHook === undefined ? undefined : (envelope, recipients) => pushHook.stored(envelope, recipients),
       files: this.#files,
-      cluster
+      // Alone: membership loaded, presence in process; on Redis: mirrors in step, presence across nodes (im/cluster).
+      cluster: backend.imCluster
     })
     this.#im = im
     for (const extension of this.#imExtensions) im.use(extension)
-    for (const [path, route] of fileRoutes({ files: this.#files!, tokens: this.tokens, membership: im.membership, logger: this.logger.child({ part: 'files' }) })) {
+    for (const [path, route] of fileRoutes({ files: started(this.#files), tokens: this.tokens, membership: im.membership, logger: this.logger.child({ part: 'files' }) })) {
       this.routes.set(path, route)
     }
     this.access.setReservedAuthority(im.authority)
-    const aedes = createAedes({ limits, persistence, mq: this.#redisNode?.emitter, authenticate, access: this.access, durable, metrics: this.metrics, log, im })
+    const aedes = createAedes({ limits, persistence: backend.persistence, mq: backend.emitter, authenticate, access: this.access, durable, metrics: this.metrics, log, im })
     im.attach(aedes)
     this.#aedes = aedes
-    if (this.#redisNode !== undefined) this.#userNotices = await RedisUserNotices.listen({ redis: this.#redisNode.redis, logger: this.logger.child({ part: 'users' }), onUserDeleted: (name) => disconnectUser(aedes, this.access, name) })
     await aedes.listen()
-    await im.start(aedes)
-    // The journal is adoptable by the other nodes once the IM cluster's liveness key of this node lapses.
-    const adopter = this.#redisNode === undefined || cluster === undefined
-      ? undefined
-      : this.#adopter = new JournalAdopter({ journal: this.#redisNode.journal, durable, aedes, liveness: cluster.livenessKey, logger: this.logger.child({ part: 'journal' }) })
-    await adopter?.register()
-    const replayed = await durable.replay(aedes)
-    // Only a Redis write can fail after aedes' PUBACK; on level a slow publish is not a stuck one.
-    if (this.#redisNode !== undefined) durable.startRetrying(aedes, STUCK_RETRY_MS)
+    await im.start()
+    const replayed = await backend.start({ aedes, durable, disconnectUser: (name) => disconnectUser(this.access, name) })
     if (replayed > 0) log.info({ replayed }, 'replayed publishes acknowledged before the last stop')
-    await adopter?.start()
   }
 
   async #startListeners (tls: TlsFiles | undefined): Promise<ServerAddresses> {
@@ -346,8 +284,8 @@ export class HailServer extends EventEmitter<ServerEvents> {
       await Promise.all([...this.#mqttListeners, ...this.#httpListeners].map(async (l) => await l.stop()))
     })
     await step('admin socket', async () => { await this.#admin?.close() })
-    await step('user notices', async () => { await this.#userNotices?.close() })
-    await step('journal adoption', async () => { await this.#adopter?.close() })
+    // Journal adoption, retries and account notices stop; the stores stay open.
+    await step('backend', async () => { await this.#backend?.stop() })
     // Deliveries already started finish while the broker still runs.
     await step('im', async () => { await this.#im?.close() })
     await step('push', async () => { await this.#push?.close() })
@@ -358,18 +296,12 @@ export class HailServer extends EventEmitter<ServerEvents> {
     await step('connections', () => {
       for (const l of [...this.#mqttListeners, ...this.#httpListeners]) l.connections.destroyAll()
     })
-    await step('journal', async () => {
-      this.#durable?.stopRetrying()
-      await this.#durable?.settle(SETTLE_TIMEOUT)
-    })
+    await step('journal', async () => { await this.#durable?.settle(SETTLE_TIMEOUT) })
     // aedes.close() leaves its persistence open: destroy it, then flush what it and the journal wrote.
-    await step('persistence', async () => { await this.#persistence?.destroy() })
+    await step('persistence', async () => { await this.#backend?.persistence.destroy() })
     await step('journal flush', async () => { await this.#durable?.flush() })
-    await step('im stores', async () => { await this.#imStores?.close() })
-    await step('redis', async () => { await this.#redisNode?.close() })
     await step('files', async () => { await this.#files?.close() })
-    await step('group commit', async () => { await this.#groupCommit?.flush() })
-    await step('database', async () => { await this.#db?.close() })
+    await step('stores', async () => { await this.#backend?.close() })
   }
 }
 
@@ -377,9 +309,4 @@ export class HailServer extends EventEmitter<ServerEvents> {
 function started<T> (part: T | undefined): T {
   if (part === undefined) throw new HailError('HAIL_ERR_NOT_LISTENING', 'the server has not been started: call listen() first')
   return part
-}
-
-/** Create a Hail server; call listen() to start it. Throws ConfigError on bad options. */
-export function createServer (options: CreateServerOptions = {}): HailServer {
-  return new HailServer(options)
 }

@@ -1,8 +1,9 @@
 import { Call, type CallMediaOptions, type CallPort } from './call.js'
-import { parseCallPayload, type CallGrant, type CallMedia, type CallMode, type CallNotice } from './call-messages.js'
+import type { CallGrant, CallMedia, CallMode, CallNotice } from '../protocol/index.js'
+import { parseCallPayload } from './call-messages.js'
 import { HailClientError, toClientError } from './errors.js'
 import type { Logger } from './logger.js'
-import { isTopicLevel } from './topics.js'
+import { isTopicLevel } from './topic-checks.js'
 import { TypedEmitter } from './typed-emitter.js'
 
 export interface CallManagerEvents {

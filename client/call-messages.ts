@@ -1,64 +1,14 @@
-import type { IceCandidateInit, IceServer } from './call-peer.js'
+import {
+  CALL_EVENTS, type CallEventName, type CallNotice, type CallQuality, type CallSignalNotice, type Signal
+} from '../protocol/index.js'
 
-/** What the device and the server's media endpoint exchange (docs/protocol.md, "Calls"). */
-export type Signal =
-  | { type: 'offer', sdp: string }
-  | { type: 'answer', sdp: string }
-  | { type: 'candidate', candidate: IceCandidateInit }
-
-export type CallMode = 'sfu' | 'p2p'
-export interface CallMedia { audio: boolean, video: boolean }
-
-export type CallEventName = 'ring' | 'accepted' | 'answered-elsewhere' | 'rejected' | 'busy' | 'cancelled' |
-  'missed' | 'ended' | 'joined' | 'left'
-
-/** A call event in the user's inbox, on every device of every party. */
-export interface CallNotice {
-  event: CallEventName
-  callId: string
-  conv: string
-  from: string
-  media: CallMedia
-  mode: CallMode
-  /** `{user}/{device}` that caused it (accepted, joined, left ...). */
-  by?: string
-  reason?: string
-}
-
-/** The server's (or, in p2p, the other device's) signal, on this device's reply topic. */
-export interface CallSignalNotice { callId: string, signal: Signal, from?: string }
-
-export interface TrackQuality {
-  trackId: string
-  /** The participant (`{user}/{device}`) that sends the track. */
-  source: string
-  kind: 'audio' | 'video'
-  direction: 'in' | 'out'
-  packets: number
-  bytes: number
-  packetsLost: number
-  lossRate: number
-  jitterMs: number
-  rttMs: number | null
-  bitrateKbps: number
-}
-
-/** The server's live figures for a call, on im/call/{callId}/stats. */
-export interface CallQuality {
-  callId: string
-  ts: number
-  peers: Array<{ peerId: string, state: string, tracks: TrackQuality[] }>
-}
-
-/** What call.invite, call.accept and call.join answer. */
-export interface CallGrant { callId: string, conv?: string, mode: CallMode, iceServers: IceServer[] }
-
+/** A call message the SDK read from its inbox or reply topic. */
 export type CallPayload =
   | { kind: 'notice', notice: CallNotice }
   | { kind: 'signal', signal: CallSignalNotice }
   | { kind: 'stats', stats: CallQuality }
 
-const EVENTS = new Set<string>(['ring', 'accepted', 'answered-elsewhere', 'rejected', 'busy', 'cancelled', 'missed', 'ended', 'joined', 'left'])
+const EVENTS = new Set<string>(CALL_EVENTS)
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 const isString = (v: unknown): v is string => typeof v === 'string'
 

@@ -4,12 +4,11 @@
  * runs on either: the app injects a factory and the SDK never imports a
  * WebRTC implementation itself (it stays bundleable for browsers).
  */
+import type { IceCandidateInit, IceServer } from '../protocol/index.js'
 
-export interface IceServer { urls: string | string[], username?: string, credential?: string }
+export type { IceCandidateInit, IceServer }
 
 export interface SessionDescriptionLike { type: string, sdp?: string }
-
-export interface IceCandidateInit { candidate: string, sdpMid?: string | null, sdpMLineIndex?: number | null }
 
 /** Only the members the SDK reads; both implementations have more. */
 export interface PeerConnectionLike {

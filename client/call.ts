@@ -1,4 +1,4 @@
-import type { CallGrant, CallMedia, CallMode, CallNotice, CallQuality, Signal } from './call-messages.js'
+import type { CallGrant, CallMedia, CallMode, CallNotice, CallQuality, Signal } from '../protocol/index.js'
 import type { IceCandidateInit, PeerConnectionFactory, PeerConnectionLike, RemoteTrack } from './call-peer.js'
 import { CallStatsSampler, type LocalCallStats } from './call-stats.js'
 import { HailClientError, toClientError } from './errors.js'

@@ -1,4 +1,4 @@
-import type { Envelope, ServerEvent } from '../broker/im/protocol/index.js'
+import type { Envelope, ServerEvent } from '../protocol/index.js'
 import type { HailClientError } from './errors.js'
 
 type Payload<T extends ServerEvent['type']> = Omit<Extract<ServerEvent, { type: T }>, 'v' | 'type'>

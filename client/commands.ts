@@ -1,7 +1,6 @@
 import type { z } from 'zod'
-import type {
-  bodies, commands, ConvType, Envelope, MessageKind, Method, PresenceStatus, Role
-} from '../broker/im/protocol/index.js'
+import type { ConvType, Envelope, PresenceStatus, Role } from '../protocol/index.js'
+import type { bodies, commands, MessageKind, Method } from '../protocol/schemas.js'
 
 /** What a request's arguments may be: the method's schema before defaults (`limit`, `public`, `members`). */
 export type CommandArgs<M extends Method> = z.input<(typeof commands)[M]>

@@ -1,4 +1,4 @@
-import type { Envelope } from '../broker/im/protocol/index.js'
+import type { Envelope } from '../protocol/index.js'
 import type { Logger } from './logger.js'
 import { Sequencer, type PushOutcome } from './sequencer.js'
 import { SerialTask } from './serial-task.js'

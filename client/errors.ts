@@ -1,4 +1,4 @@
-import type { ErrorCode } from '../broker/im/protocol/index.js'
+import type { ErrorCode } from '../protocol/index.js'
 
 /** Codes the SDK itself raises, next to the server's (docs/protocol.md, "Errors"). */
 export type ClientErrorCode =

@@ -1,4 +1,5 @@
-import type { Envelope, Method } from '../broker/im/protocol/index.js'
+import type { Envelope } from '../protocol/index.js'
+import type { Method } from '../protocol/schemas.js'
 import { CallManager } from './call-manager.js'
 import type { ClientEvents } from './client-events.js'
 import type { CommandArgs, CommandResult, ConversationInfo, Member, OutgoingMessage } from './commands.js'
@@ -12,7 +13,8 @@ import type { HailClientOptions, RequestOptions, SendOptions, SendResult } from 
 import { transportFor } from './mqtt-transport.js'
 import { Replies } from './replies.js'
 import { SyncEngine } from './sync-engine.js'
-import { checkConv, isTopicLevel, topics } from './topics.js'
+import { topics } from '../protocol/index.js'
+import { checkConv, isTopicLevel } from './topic-checks.js'
 import type { Transport } from './transport.js'
 import { TypedEmitter } from './typed-emitter.js'
 
@@ -303,7 +305,7 @@ export class HailClient extends TypedEmitter<ClientEvents> {
 
   /** Harmless when the session was resumed: the broker replaces a subscription to the same filter (MQTT 3.1.1 §3.8.4). */
   async #subscribeAll (): Promise<void> {
-    const base = [topics.inbox(this.user), topics.reply(this.user, this.device)]
+    const base = [topics.inboxFilter(this.user), topics.reply(this.user, this.device)]
     const granted = await this.#transport.subscribe(base)
     const refused = base.filter((_, i) => granted[i] !== true)
     if (refused.length > 0) throw new HailClientError('HAIL_ERR_SUBSCRIBE', `the broker refused ${refused.join(', ')}`)

@@ -1,4 +1,4 @@
-import type { Envelope, ServerEvent } from '../broker/im/protocol/index.js'
+import type { Envelope, ServerEvent } from '../protocol/index.js'
 
 const decoder = new TextDecoder()
 

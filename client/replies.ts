@@ -1,4 +1,4 @@
-import type { ServerEvent } from '../broker/im/protocol/index.js'
+import type { ServerEvent } from '../protocol/index.js'
 import { HailClientError } from './errors.js'
 import type { SendResult } from './options.js'
 import { PendingReplies } from './pending-replies.js'

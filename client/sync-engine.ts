@@ -1,11 +1,11 @@
-import type { Envelope } from '../broker/im/protocol/index.js'
+import type { Envelope } from '../protocol/index.js'
 import type { CommandResults } from './commands.js'
 import { ConversationFeed } from './conversation-feed.js'
 import type { CursorStore } from './cursor-store.js'
 import { toClientError, type HailClientError } from './errors.js'
 import type { Logger } from './logger.js'
 import { SerialTask } from './serial-task.js'
-import { isChannel, topics } from './topics.js'
+import { convTypeOf, topics } from '../protocol/index.js'
 import type { Transport } from './transport.js'
 
 /** Conversations synced at once during a catch-up. */
@@ -84,7 +84,7 @@ export class SyncEngine {
   }
 
   async subscribeFeeds (convs: string[]): Promise<void> {
-    const fresh = convs.filter((c) => isChannel(c) && !this.#channels.has(c))
+    const fresh = convs.filter((c) => convTypeOf(c) === 'channel' && !this.#channels.has(c))
     if (fresh.length === 0) return
     for (const conv of fresh) this.#channels.add(conv)
     const granted = await this.#o.transport.subscribe(fresh.map(topics.feed))

@@ -11,13 +11,15 @@ export interface CallPageOptions {
   webDir?: string
   /** The compiled SDK (client/*.js); default dist/client next to this file's dist/web. */
   sdkDir?: string
+  /** The compiled protocol (protocol/*.js) the SDK imports; default dist/protocol. */
+  protocolDir?: string
   /** mqtt.js's browser ES module; default resolved from the mqtt package. */
   mqttModule?: string
 }
 
 const here = dirname(fileURLToPath(import.meta.url))
-/** SDK file names the page may load: compiled modules only, never a path. */
-const SDK_NAME = /^[a-z][a-z0-9-]*\.js$/
+/** Module file names the page may load: compiled modules only, never a path. */
+const MODULE_NAME = /^[a-z][a-z0-9-]*\.js$/
 
 /**
  * The call page (`/call`) and what it loads, as HTTP routes for the
@@ -30,23 +32,28 @@ export function callPageRoutes (options: CallPageOptions = {}): Map<string, WebR
   // dist/web/call-routes.js → the repository's web/ and dist/client/.
   const webDir = options.webDir ?? join(here, '..', '..', 'web')
   const sdkDir = options.sdkDir ?? join(here, '..', 'client')
-  let sdkNames: Promise<Set<string>> | undefined
-  const listSdk = async (): Promise<Set<string>> => {
-    sdkNames ??= readdir(sdkDir).then((names) => new Set(names.filter((n) => SDK_NAME.test(n))), () => new Set())
-    return await sdkNames
-  }
+  const protocolDir = options.protocolDir ?? join(here, '..', 'protocol')
   const routes = new Map<string, WebRoute>()
   routes.set('/call', serveFile(join(webDir, 'call.html'), 'text/html; charset=utf-8'))
   routes.set('/call/', serveFile(join(webDir, 'call.html'), 'text/html; charset=utf-8'))
   routes.set('/call/call-app.js', serveFile(join(webDir, 'call-app.js'), JS))
   routes.set('/call/call.css', serveFile(join(webDir, 'call.css'), 'text/css; charset=utf-8'))
   routes.set('/call/vendor/mqtt.esm.js', serveFile(options.mqttModule ?? mqttEsm(), JS))
-  routes.set('/call/sdk/*', async (req, res) => {
-    const name = pathOf(req).slice('/call/sdk/'.length)
-    if (!(await listSdk()).has(name)) return notFound(res)
-    await serveFile(join(sdkDir, name), JS)(req, res)
-  })
+  // The SDK's modules import ../protocol/*.js, which the browser asks for as /call/protocol/*.js.
+  routes.set('/call/sdk/*', serveModules('/call/sdk/', sdkDir))
+  routes.set('/call/protocol/*', serveModules('/call/protocol/', protocolDir))
   return routes
+}
+
+/** Compiled modules of one folder, by file name; the list is read once, so no path a client sends reaches the file system. */
+function serveModules (prefix: string, dir: string): WebRoute {
+  let names: Promise<Set<string>> | undefined
+  return async (req, res) => {
+    names ??= readdir(dir).then((all) => new Set(all.filter((n) => MODULE_NAME.test(n))), () => new Set())
+    const name = pathOf(req).slice(prefix.length)
+    if (!(await names).has(name)) return notFound(res)
+    await serveFile(join(dir, name), JS)(req, res)
+  }
 }
 
 const JS = 'text/javascript; charset=utf-8'

@@ -1,5 +1,5 @@
 import { AclError } from '../errors.js'
-import { isReservedFilter } from '../reserved-topics.js'
+import { isReservedFilter } from '../mqtt/reserved-topics.js'
 import { filterProblem } from './topic-filter.js'
 
 /**

@@ -1,4 +1,4 @@
-import { isReservedFilter, isReservedTopic } from '../reserved-topics.js'
+import { isReservedFilter, isReservedTopic } from '../mqtt/reserved-topics.js'
 import type { AclAccess, AclFile } from './acl-file.js'
 import { TopicFilter, filterProblem, isTopicName } from './topic-filter.js'
 

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import type { Logger } from 'pino'
-import { denyAll, type TopicAuthority } from '../access.js'
+import { denyAll, type TopicAuthority } from '../mqtt/access.js'
 import { ConfigError } from '../errors.js'
 import { Acl } from './acl.js'
 import { parseAclFile } from './acl-file.js'

@@ -1,6 +1,6 @@
-import type { GroupCommit, LevelDatabase } from '../persistence/group-commit.js'
-import { KeyedLock } from '../persistence/keyed-lock.js'
-import { LevelJson } from '../im/store/level-json.js'
+import type { GroupCommit, LevelDatabase } from '../storage/index.js'
+import { KeyedLock } from '../storage/index.js'
+import { LevelJson } from '../storage/index.js'
 
 /** What the server knows of one stored file. */
 export interface FileMeta {

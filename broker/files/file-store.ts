@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import type { Readable } from 'node:stream'
 import { ImError, notFound } from '../im/im-error.js'
-import { KeyedLock } from '../persistence/keyed-lock.js'
+import { KeyedLock } from '../storage/index.js'
 import { BlobDir, fsyncDir, writeAtomic } from './blob-dir.js'
 import type { FileIndex, FileMeta } from './file-index.js'
 

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
-import { topics } from './im-topics.js'
+import { topics } from '../../protocol/index.js'
 import type { Membership } from './membership.js'
-import type { Envelope } from './protocol/index.js'
+import type { Envelope } from '../../protocol/index.js'
 import { Publisher } from './publisher.js'
 
 /**

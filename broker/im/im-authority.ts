@@ -1,9 +1,9 @@
-import type { Identity, TopicAuthority } from '../access.js'
+import type { Identity, TopicAuthority } from '../mqtt/access.js'
 import type { Caller } from './im-context.js'
 import type { ImExtension } from './im-extension.js'
-import { parseImTopic } from './im-topics.js'
+import { parseImTopic } from '../../protocol/index.js'
 import type { Membership } from './membership.js'
-import { parseClientId } from './protocol/index.js'
+import { parseClientId } from '../../protocol/index.js'
 
 /**
  * Who may use which `im/` topic (DESIGN.md invariant 5, docs/protocol.md

@@ -1,5 +1,5 @@
 import { HailError } from '../errors.js'
-import type { ErrorCode } from './protocol/index.js'
+import type { ErrorCode } from '../../protocol/index.js'
 
 /**
  * A request refused with one of the protocol's error codes (docs/protocol.md,

@@ -1,6 +1,6 @@
 import type { z } from 'zod'
 import type { Caller } from './im-context.js'
-import type { Envelope, Role } from './protocol/index.js'
+import type { Envelope, Role } from '../../protocol/index.js'
 
 /**
  * How a part outside the broker (bridge/: calls) plugs into the IM engine

@@ -1,6 +1,6 @@
 import type { Aedes, Client, PublishPacket } from 'aedes'
 import type { Logger } from 'pino'
-import type { Identity } from '../access.js'
+import type { Identity } from '../mqtt/access.js'
 import { channelCommands } from './commands/channel-commands.js'
 import type { Command, CommandTable } from './commands/command.js'
 import { conversationCommands } from './commands/conversation-commands.js'
@@ -15,11 +15,11 @@ import type { ImExtension, ImExtensionFactory, ImHost } from './im-extension.js'
 import type { Caller, ImContext, ImLimits } from './im-context.js'
 import { ImError, notMember } from './im-error.js'
 import type { ImStores } from './im-stores.js'
-import { parseImTopic, topics, type ImTopic } from './im-topics.js'
+import { parseImTopic, topics, type ImTopic } from '../../protocol/index.js'
 import { Membership } from './membership.js'
 import { decodeJson, validate } from './payload.js'
-import { Presence } from './presence.js'
-import { commands, isMethod, parseClientId, PROTOCOL_VERSION, requestEnvelope, type ErrorBody, type Method } from './protocol/index.js'
+import { parseClientId, PROTOCOL_VERSION, type ErrorBody } from '../../protocol/index.js'
+import { commands, isMethod, requestEnvelope, type Method } from '../../protocol/schemas.js'
 import { Publisher, type EventBody } from './publisher.js'
 import { RateLimiter } from './rate-limiter.js'
 import { Receipts } from './receipts.js'
@@ -56,8 +56,8 @@ export interface ImLayerOptions {
   onStored?: OnStored
   /** Uploads and file metadata (broker/files); without it the file methods are refused. */
   files?: FileStore
-  /** Several nodes on one Redis (cluster/): shared presence, synchronised membership. Closed with the engine. */
-  cluster?: ImCluster
+  /** The other nodes (cluster/): LocalImCluster alone, RedisImCluster on a shared Redis. Closed with the engine. */
+  cluster: ImCluster
 }
 
 /**
@@ -76,7 +76,7 @@ export class ImLayer {
   readonly #onLimit: (limit: 'imRate') => void
   /** Extensions (bridge/: calls) by the subtree they own; the authority reads the same map. */
   readonly #extensions = new Map<string, ImExtension>()
-  readonly #cluster: ImCluster | undefined
+  readonly #cluster: ImCluster
 
   constructor (options: ImLayerOptions) {
     const limits = { ...defaultImLimits, ...options.limits }
@@ -93,7 +93,7 @@ export class ImLayer {
       membership,
       publisher,
       fanout: new Fanout(publisher, membership, log, options.onStored),
-      presence: cluster?.presence(publisher, log, limits.presenceDebounceMs) ?? new Presence(publisher, log, limits.presenceDebounceMs),
+      presence: cluster.presence(publisher, log, limits.presenceDebounceMs),
       receipts: new Receipts(options.stores.receipts, membership, publisher, log, limits.receiptFanoutLimit),
       limits,
       log,
@@ -103,7 +103,7 @@ export class ImLayer {
       maxCount: limits.retentionMaxCount,
       maxAgeMs: limits.retentionMaxAgeMs,
       intervalMs: limits.retentionIntervalMs
-    }, log, cluster === undefined ? undefined : async () => await cluster.lease('retention', Math.max(1, limits.retentionIntervalMs - 1000)))
+    }, log, async () => await cluster.lease('retention', Math.max(1, limits.retentionIntervalMs - 1000)))
   }
 
   /** The broker the engine publishes through; aedes is built after the engine, whose hooks it calls. */
@@ -127,18 +127,9 @@ export class ImLayer {
     return ext
   }
 
-  /** Load who is in which conversation; mark everyone offline (nobody is connected yet). */
-  async start (aedes: Aedes): Promise<void> {
-    if (this.#cluster !== undefined) {
-      // Other nodes are up with connected users: no presence reset; the cluster reaps dead nodes instead.
-      await this.#cluster.start(aedes, this.membership, () => this.#ctx.stores.conversations.allMemberships())
-      this.retention.start()
-      return
-    }
-    for await (const { conv, user, role } of this.#ctx.stores.conversations.allMemberships()) {
-      this.membership.set(conv, user, role)
-    }
-    await this.#resetPresence(aedes)
+  /** Load who is in which conversation and make presence true (cluster/), then start retention. */
+  async start (): Promise<void> {
+    await this.#cluster.start(this.membership, () => this.#ctx.stores.conversations.allMemberships())
     this.retention.start()
   }
 
@@ -243,7 +234,7 @@ export class ImLayer {
     await this.retention.stop()
     await this.#ctx.fanout.settle()
     await this.#ctx.presence.close()
-    await this.#cluster?.close()
+    await this.#cluster.close()
   }
 
   async #command (caller: Caller, method: string, payload: Buffer): Promise<void> {
@@ -339,23 +330,6 @@ export class ImLayer {
         const { envelope, duplicate } = await ctx.stores.log.append(conv, draft)
         if (!duplicate) ctx.fanout.message(envelope)
         return envelope
-      }
-    }
-  }
-
-  async #resetPresence (aedes: Aedes): Promise<void> {
-    // aedes' types do not declare its persistence, which it exposes after listen().
-    const persistence = (aedes as unknown as { persistence: { createRetainedStream: (pattern: string) => AsyncIterable<PublishPacket> } }).persistence
-    const stream = persistence.createRetainedStream('im/presence/+')
-    const stale: PublishPacket[] = []
-    for await (const packet of stream) stale.push(packet)
-    for (const packet of stale) {
-      try {
-        const event = JSON.parse(String(packet.payload)) as { user?: string, status?: string, lastSeen?: number }
-        if (event.status === 'offline' || typeof event.user !== 'string') continue
-        await this.#ctx.publisher.event(packet.topic, { type: 'presence', user: event.user, status: 'offline', lastSeen: event.lastSeen ?? Date.now() }, 1, true)
-      } catch (err) {
-        this.#log.warn({ err, topic: packet.topic }, 'could not reset stale presence')
       }
     }
   }

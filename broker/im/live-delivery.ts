@@ -1,5 +1,5 @@
 import type { StoredPacket } from '../persistence/packet-codec.js'
-import { PROTOCOL_VERSION } from './protocol/index.js'
+import { PROTOCOL_VERSION } from '../../protocol/index.js'
 
 const INBOX = 'im/inbox/'
 /** How Publisher.encode() starts a message event: `{"v":1,"type":"message",...`. */

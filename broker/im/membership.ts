@@ -1,4 +1,4 @@
-import type { Role } from './protocol/index.js'
+import type { Role } from '../../protocol/index.js'
 
 /** One change of the mirror, as told to observers (cluster/: other nodes apply it). */
 export type MembershipChange =

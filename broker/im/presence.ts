@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
-import { topics } from './im-topics.js'
-import type { PresenceStatus } from './protocol/index.js'
+import { topics } from '../../protocol/index.js'
+import type { PresenceStatus } from '../../protocol/index.js'
 import type { Publisher } from './publisher.js'
 
 type Chosen = Exclude<PresenceStatus, 'offline'>

@@ -1,5 +1,5 @@
 import type { Aedes } from 'aedes'
-import { PROTOCOL_VERSION, type ServerEvent } from './protocol/index.js'
+import { PROTOCOL_VERSION, type ServerEvent } from '../../protocol/index.js'
 
 type EventBody = ServerEvent extends infer E ? E extends { v: 1 } ? Omit<E, 'v'> : never : never
 

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import { topics } from './im-topics.js'
+import { topics } from '../../protocol/index.js'
 import type { Membership } from './membership.js'
 import { Publisher } from './publisher.js'
 import type { ReceiptStore } from './store/receipt-store.js'

@@ -2,7 +2,8 @@ import { ensureDirect } from './direct.js'
 import { forbidden, ImError, notFound, notMember } from './im-error.js'
 import type { Caller, ImContext } from './im-context.js'
 import { parsePayload } from './payload.js'
-import { CONV_PATTERN, sendRequest, type Envelope, type SendRequest } from './protocol/index.js'
+import { CONV_PATTERN, type Envelope } from '../../protocol/index.js'
+import { sendRequest, type SendRequest } from '../../protocol/schemas.js'
 
 export interface Sent { envelope: Envelope, duplicate: boolean }
 

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { HailConfig } from '../config.js'
-import type { TlsFiles } from '../read-tls.js'
+import type { TlsFiles } from './read-tls.js'
 import { HttpListener, type HttpRoute } from './http-listener.js'
 import type { BoundAddress } from './listen-on.js'
 import { MqttListener } from './mqtt-listener.js'

@@ -1,6 +1,6 @@
 import type { IPublishPacket } from 'mqtt-packet'
 import { StoreError } from '../errors.js'
-import { GroupCommit, type GroupCommitOperation, type LevelDatabase } from './group-commit.js'
+import { GroupCommit, type GroupCommitOperation, type LevelDatabase } from '../storage/index.js'
 import { packetCodec, type StoredPacket } from './packet-codec.js'
 
 /**

@@ -1,7 +1,8 @@
 import { Readable } from 'node:stream'
 import { ConfigError, NotFoundError, StoreError } from '../errors.js'
 import { clientKey, clientRange } from './client-key.js'
-import type { GroupCommit, LevelDatabase } from './group-commit.js'
+import type { ClientRef, MqttPersistence } from './mqtt-persistence.js'
+import type { GroupCommit, LevelDatabase } from '../storage/index.js'
 import { OutgoingQueue } from './outgoing-queue.js'
 import { packetCodec, type StoredPacket } from './packet-codec.js'
 import { RetainedStore } from './retained-store.js'
@@ -31,10 +32,7 @@ export interface PersistenceBroker {
   clients?: Record<string, unknown>
 }
 
-/** Anything with a client id: an aedes Client or `{ id }`. */
-export interface ClientRef {
-  id: string
-}
+export type { ClientRef }
 
 const DEFAULT_MAX_QUEUE = 1000
 const UTF8 = 'utf8'
@@ -48,7 +46,7 @@ const BUFFER = 'buffer'
  * are synced, retained lookups read only the keys a filter can match, and
  * every key under a client id is escaped so ids never collide.
  */
-export class LevelPersistence {
+export class LevelPersistence implements MqttPersistence {
   readonly #db: LevelDatabase
   readonly #ownsDb: boolean
   readonly #subscriptions: SubscriptionStore

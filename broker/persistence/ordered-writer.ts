@@ -1,5 +1,5 @@
 import { StoreError } from '../errors.js'
-import type { LevelDatabase } from './group-commit.js'
+import type { LevelDatabase } from '../storage/index.js'
 
 const UTF8 = 'utf8'
 const BUFFER = 'buffer'

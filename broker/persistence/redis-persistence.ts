@@ -4,6 +4,7 @@ import packetConstructor from 'aedes-packet'
 import type { Redis } from 'ioredis'
 import msgpack from 'msgpack-lite'
 import { InFlight } from './in-flight.js'
+import type { ClientRef, MqttPersistence } from './mqtt-persistence.js'
 
 export interface RedisPersistenceOptions {
   /** Packets queued per client before newer ones are dropped (default 1000), as in LevelPersistence. */
@@ -12,9 +13,6 @@ export interface RedisPersistenceOptions {
   onQueueFull?: (clientId: string) => void
 }
 
-interface ClientRef {
-  id: string
-}
 
 interface QueuedPacket {
   brokerId: string
@@ -116,7 +114,7 @@ interface PendingClear {
  * original's (it keeps subscriptions in a trie loaded at setup and kept in
  * step across nodes through the emitter).
  */
-export class RedisPersistence extends AsyncRedisPersistence {
+export class RedisPersistence extends AsyncRedisPersistence implements MqttPersistence {
   readonly #redis: Redis
   readonly #maxQueue: number
   readonly #onQueueFull: ((clientId: string) => void) | undefined

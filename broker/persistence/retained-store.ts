@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream'
 import { StoreError } from '../errors.js'
-import type { LevelDatabase } from './group-commit.js'
-import { KeyedLock } from './keyed-lock.js'
+import type { LevelDatabase } from '../storage/index.js'
+import { KeyedLock } from '../storage/index.js'
 import { packetCodec, type StoredPacket } from './packet-codec.js'
 
 const UTF8 = 'utf8'

@@ -1,8 +1,8 @@
 import QlobberSub from 'qlobber/aedes/qlobber-sub.js'
 import { StoreError } from '../errors.js'
 import { clientKey } from './client-key.js'
-import type { GroupCommit, GroupCommitOperation, LevelDatabase } from './group-commit.js'
-import { KeyedLock } from './keyed-lock.js'
+import type { GroupCommit, GroupCommitOperation, LevelDatabase } from '../storage/index.js'
+import { KeyedLock } from '../storage/index.js'
 
 /** A subscription as aedes hands it to the persistence. */
 export interface Subscription {

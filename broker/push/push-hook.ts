@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
-import type { Envelope } from '../im/protocol/index.js'
+import type { Envelope } from '../../protocol/index.js'
 import type { PushToken } from '../im/store/push-token-store.js'
 import { notificationOf, type PushBody, type PushNotification } from './push-notification.js'
 import { WebhookSender } from './webhook-sender.js'

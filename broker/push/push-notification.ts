@@ -1,4 +1,4 @@
-import type { Envelope } from '../im/protocol/index.js'
+import type { Envelope } from '../../protocol/index.js'
 
 /** Characters of a text message a notification shows. */
 export const PREVIEW_CHARS = 100

@@ -1,6 +1,6 @@
 import type { Aedes } from 'aedes'
 import type { Logger } from 'pino'
-import type { DurablePublish } from '../durable-publish.js'
+import type { DurablePublish } from '../mqtt/durable-publish.js'
 import type { RedisJournal } from '../persistence/redis-journal.js'
 
 export interface JournalAdopterOptions {

@@ -1,7 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis'
 import type { Logger } from 'pino'
 import { StoreError } from '../errors.js'
-import { REDIS_STORE_CLIENT_OPTIONS } from '../im/store/redis-keyspace.js'
+import { REDIS_STORE_CLIENT_OPTIONS } from '../storage/index.js'
 
 /**
  * How every Hail connection to Redis behaves while Redis is away (the Redis

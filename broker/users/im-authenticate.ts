@@ -1,4 +1,4 @@
-import type { Authenticate, AuthResult } from '../authenticate.js'
+import type { Authenticate, AuthResult } from '../mqtt/authenticate.js'
 import { LoginGuard } from './login-guard.js'
 import { isToken, type TokenService } from './tokens.js'
 import { isUserName, type UserStore } from './user-store.js'

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { StoreError, UserError } from '../errors.js'
-import type { GroupCommit, LevelDatabase } from '../persistence/group-commit.js'
-import { KeyedLock } from '../persistence/keyed-lock.js'
+import type { GroupCommit, LevelDatabase } from '../storage/index.js'
+import { KeyedLock } from '../storage/index.js'
 import { defaultScryptParams, hashPassword, needsRehash, verifyPassword, type ScryptParams } from './password-hash.js'
 import { checkPassword, checkUserName, isUserName, type Password, type User, type UserStore } from './user-store.js'
 

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis'
 import pino, { type Logger } from 'pino'
-import { DEFAULT_REDIS_PREFIX } from '../im/store/redis-keyspace.js'
+import { DEFAULT_REDIS_PREFIX } from '../storage/index.js'
 import { isUserName } from './user-store.js'
 
 /** What one node (or `hail user del --redis`) tells every node of a Redis deployment about accounts. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { UserError } from '../errors.js'
-import { RedisKeyspace, type RedisKeyspaceOptions, type RedisScript } from '../im/store/redis-keyspace.js'
+import { RedisKeyspace, type RedisKeyspaceOptions, type RedisScript } from '../storage/index.js'
 import { defaultScryptParams, hashPassword, needsRehash, verifyPassword, type ScryptParams } from './password-hash.js'
 import { checkPassword, checkUserName, isUserName, type Password, type User, type UserStore } from './user-store.js'
 

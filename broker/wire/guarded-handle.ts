@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http'
-import { exactDedupe } from '../delivery-dedupe.js'
+import { exactDedupe } from './delivery-dedupe.js'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Aedes } from 'aedes'

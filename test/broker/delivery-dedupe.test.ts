@@ -3,12 +3,12 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import mqtt from 'mqtt'
-import { createServer } from '../../broker/index.js'
+import { HailServer } from '../../broker/index.js'
 import { waitFor } from '../helpers/wait-for.js'
 
 async function start (t: Test): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), 'hail-dedupe-'))
-  const server = createServer({ dataDir: dir, host: '127.0.0.1', mqttPort: 0, httpPort: null, allowAnonymous: true })
+  const server = new HailServer({ dataDir: dir, host: '127.0.0.1', mqttPort: 0, httpPort: null, allowAnonymous: true })
   const { mqtt: bound } = await server.listen()
   t.teardown(async () => { await server.close(); await rm(dir, { recursive: true, force: true }) })
   return bound!.port

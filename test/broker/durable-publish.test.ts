@@ -7,7 +7,7 @@ import { Aedes, type AedesPublishPacket } from 'aedes'
 import MemoryPersistence from 'aedes-persistence/asyncPersistence.js'
 import { Level } from 'level'
 import pino from 'pino'
-import { DurablePublish } from '../../broker/durable-publish.js'
+import { DurablePublish } from '../../broker/mqtt/durable-publish.js'
 import { Journal, type JournalEntry } from '../../broker/persistence/journal.js'
 import { waitFor } from '../helpers/wait-for.js'
 

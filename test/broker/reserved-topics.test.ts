@@ -1,5 +1,5 @@
 import t from 'tap'
-import { isReservedFilter, isReservedTopic } from '../../broker/reserved-topics.js'
+import { isReservedFilter, isReservedTopic } from '../../broker/mqtt/reserved-topics.js'
 
 t.test('topics under im/ and $SYS/ are reserved, and so are the roots themselves', async (t) => {
   for (const topic of ['im', 'im/send/c1', 'im/inbox/alice', 'im/', '$SYS', '$SYS/broker/uptime']) {

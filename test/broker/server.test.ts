@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import net from 'node:net'
 import mqtt from 'mqtt'
-import { createServer, type HailServer } from '../../broker/index.js'
+import { HailServer } from '../../broker/index.js'
 
 async function tempDir (): Promise<string> {
   return await mkdtemp(join(tmpdir(), 'hail-server-'))
@@ -20,7 +20,7 @@ function liveHandles (): Map<string, number> {
 }
 
 async function start (dir: string): Promise<{ server: HailServer, mqttPort: number, httpPort: number }> {
-  const server = createServer({ dataDir: dir, host: '127.0.0.1', mqttPort: 0, httpPort: 0, allowAnonymous: true })
+  const server = new HailServer({ dataDir: dir, host: '127.0.0.1', mqttPort: 0, httpPort: 0, allowAnonymous: true })
   const addresses = await server.listen()
   return { server, mqttPort: addresses.mqtt!.port, httpPort: addresses.http!.port }
 }
@@ -76,9 +76,9 @@ t.test('close() twice is safe and emits close once', async (t) => {
   t.equal(closes, 1)
 })
 
-t.test('createServer() with an unknown option throws a ConfigError naming it', async (t) => {
-  t.throws(() => createServer({ mqttPort: 1883, bogus: true } as never), { code: 'HAIL_ERR_CONFIG', message: /bogus/ })
-  t.throws(() => createServer({ mqttPort: 70000 }), { code: 'HAIL_ERR_CONFIG', message: /mqttPort/ })
+t.test('new HailServer() with an unknown option throws a ConfigError naming it', async (t) => {
+  t.throws(() => new HailServer({ mqttPort: 1883, bogus: true } as never), { code: 'HAIL_ERR_CONFIG', message: /bogus/ })
+  t.throws(() => new HailServer({ mqttPort: 70000 }), { code: 'HAIL_ERR_CONFIG', message: /mqttPort/ })
 })
 
 t.test('listen() with an unreadable TLS file rejects naming the file, and leaves nothing open', async (t) => {
@@ -86,7 +86,7 @@ t.test('listen() with an unreadable TLS file rejects naming the file, and leaves
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const key = join(dir, 'key.pem')
   await writeFile(key, 'not really a key')
-  const server = createServer({
+  const server = new HailServer({
     dataDir: dir, host: '127.0.0.1', mqttPort: 0, httpPort: 0, tls: { cert: join(dir, 'missing.pem'), key }
   })
   await t.rejects(server.listen(), { code: 'HAIL_ERR_LISTEN', message: /missing\.pem/ })
@@ -97,7 +97,7 @@ t.test('a second server on the same data directory is refused with a clear error
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const { server } = await start(dir)
   t.teardown(() => server.close())
-  const second = createServer({ dataDir: dir, host: '127.0.0.1', mqttPort: 0, httpPort: 0 })
+  const second = new HailServer({ dataDir: dir, host: '127.0.0.1', mqttPort: 0, httpPort: 0 })
   await t.rejects(second.listen(), { code: 'HAIL_ERR_STORE', message: /in use/ })
 })
 
@@ -117,7 +117,7 @@ t.test('/metrics speaks the Prometheus text format', async (t) => {
 t.test('without --allow-anonymous and without users, a client is refused with CONNACK 5', async (t) => {
   const dir = await tempDir()
   t.teardown(() => rm(dir, { recursive: true, force: true }))
-  const server = createServer({ dataDir: dir, host: '127.0.0.1', mqttPort: 0, httpPort: null })
+  const server = new HailServer({ dataDir: dir, host: '127.0.0.1', mqttPort: 0, httpPort: null })
   const { mqtt: bound } = await server.listen()
   t.teardown(() => server.close())
   await t.rejects(mqtt.connectAsync(`mqtt://127.0.0.1:${bound!.port}`, { reconnectPeriod: 0 }), /Not authorized/i)

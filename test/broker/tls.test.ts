@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import mqtt from 'mqtt'
-import { createServer } from '../../broker/index.js'
+import { HailServer } from '../../broker/index.js'
 
 t.test('with a certificate, MQTT over TLS and over secure WebSocket carry messages', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'hail-tls-'))
@@ -14,7 +14,7 @@ t.test('with a certificate, MQTT over TLS and over secure WebSocket carry messag
   // A self-signed certificate for 127.0.0.1, made with Debian's openssl.
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1',
     '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' })
-  const server = createServer({
+  const server = new HailServer({
     dataDir: join(dir, 'data'), host: '127.0.0.1', mqttPort: 0, httpPort: null, mqttsPort: 0, wssPort: 0, allowAnonymous: true, tls: { cert, key }
   })
   const addresses = await server.listen()

@@ -1,5 +1,5 @@
 import t from 'tap'
-import type { Envelope } from '../../broker/im/protocol/index.js'
+import type { Envelope } from '../../protocol/index.js'
 import { ConversationFeed, type SyncPage } from '../../client/conversation-feed.js'
 
 const CONV = 'g:abcdefghijkl'

@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import type { Envelope } from '../../broker/im/protocol/index.js'
+import type { Envelope } from '../../protocol/index.js'
 import { HailClient, HailClientError, MemoryCursorStore, type HailClientOptions } from '../../client/index.js'
 import { FakeTransport } from './fake-transport.js'
 

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createServer } from '../../broker/index.js'
+import { createServer } from '../../index.js'
 import { MqttTransport } from '../../client/mqtt-transport.js'
 
 /** A Hail broker open to anonymous clients: the transport is topic-agnostic. */

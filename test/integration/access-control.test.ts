@@ -3,7 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import mqtt, { type MqttClient } from 'mqtt'
-import { createServer, type Authenticate, type HailServer } from '../../broker/index.js'
+import { createServer } from '../../index.js'
+import { type Authenticate, type HailServer } from '../../broker/index.js'
 import { waitFor } from '../helpers/wait-for.js'
 
 const ACL = `

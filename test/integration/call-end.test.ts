@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
-import { createServer } from '../../bridge/index.js'
+import { createServer } from '../../index.js'
 import { CallDevice } from '../helpers/call-device.js'
 import { callServer, RawDevice, waitCallEvent, waitCallRecord } from '../helpers/call-server.js'
 

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { Redis } from 'ioredis'
 import mqtt, { type MqttClient } from 'mqtt'
-import { createServer } from '../../broker/index.js'
+import { createServer } from '../../index.js'
 import { RedisServer } from '../helpers/redis-server.js'
 import { waitFor } from '../helpers/wait-for.js'
 

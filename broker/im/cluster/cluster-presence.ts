@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
-import { topics } from '../im-topics.js'
+import { topics } from '../../../protocol/index.js'
 import type { ChosenStatus, PresenceTracker } from '../presence.js'
-import type { PresenceStatus } from '../protocol/index.js'
+import type { PresenceStatus } from '../../../protocol/index.js'
 import type { Publisher } from '../publisher.js'
 import { stopListening, type EmitterListener, type ImEmitter } from './im-cluster.js'
 import { CHOOSE, CONNECT, DISCONNECT, HEARTBEAT, OFFLINE, REAP } from './presence-scripts.js'
@@ -57,7 +57,7 @@ export class ClusterPresence implements PresenceTracker {
     this.#publisher = options.publisher
     this.#log = options.logger
     this.#listener = (message, done) => {
-      this.#hear(message.payload)
+      this.#hear(message.payload ?? '')
       done()
     }
   }

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import type { Membership, MembershipChange } from '../membership.js'
-import type { Role } from '../protocol/index.js'
+import type { Role } from '../../../protocol/index.js'
 import { ROLES } from '../store/conversation-store.js'
 import { stopListening, type EmitterListener, type ImEmitter, type MembershipSource } from './im-cluster.js'
 
@@ -55,7 +55,7 @@ export class MembershipSync {
     this.#nodeId = options.nodeId
     this.#log = options.logger
     this.#listener = (message, done) => {
-      this.#heard(message.payload)
+      this.#heard(message.payload ?? '')
       done()
     }
     this.#membership.observe((change) => this.#tell(change))

@@ -1,18 +1,19 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
-import type { Aedes } from 'aedes'
 import { Redis } from 'ioredis'
 import pino, { type Logger } from 'pino'
 import type { Membership } from '../membership.js'
 import type { PresenceTracker } from '../presence.js'
 import type { Publisher } from '../publisher.js'
 import { ClusterPresence } from './cluster-presence.js'
-import { emitterOf, type ImCluster, type MembershipSource } from './im-cluster.js'
+import type { ImCluster, ImEmitter, MembershipSource } from './im-cluster.js'
 import { MembershipSync } from './membership-sync.js'
 
 export interface RedisImClusterOptions {
   /** redis://host:port/db, or a client to share (then close() leaves it open). */
   redis: string | Redis
+  /** The emitter aedes routes with: mqemitter-redis, shared by every node. */
+  emitter: ImEmitter
   logger?: Logger
   /** Default 'hail:im:'. */
   keyPrefix?: string
@@ -38,6 +39,7 @@ export class RedisImCluster implements ImCluster {
   readonly #prefix: string
   readonly #livenessTtlMs: number
   readonly #heartbeatMs: number
+  readonly #emitter: ImEmitter
   #presence: ClusterPresence | undefined
   #sync: MembershipSync | undefined
   #closing: Promise<void> | undefined
@@ -46,6 +48,7 @@ export class RedisImCluster implements ImCluster {
     this.#ownsRedis = typeof options.redis === 'string'
     this.#redis = typeof options.redis === 'string' ? new Redis(options.redis, { maxRetriesPerRequest: 3 }) : options.redis
     this.#log = options.logger ?? pino({ level: 'silent' })
+    this.#emitter = options.emitter
     this.#prefix = options.keyPrefix ?? 'hail:im:'
     this.#livenessTtlMs = options.livenessTtlMs ?? 15_000
     this.#heartbeatMs = options.heartbeatMs ?? 5_000
@@ -79,8 +82,8 @@ export class RedisImCluster implements ImCluster {
     return this.#presence
   }
 
-  async start (aedes: Aedes, membership: Membership, load: MembershipSource): Promise<void> {
-    const emitter = emitterOf(aedes)
+  async start (membership: Membership, load: MembershipSource): Promise<void> {
+    const emitter = this.#emitter
     // Without a shared emitter (mqemitter-redis) membership changes never leave this node.
     if (emitter.state === undefined) this.#log.warn('aedes\' emitter is not mqemitter-redis: other nodes will not hear membership changes')
     this.#sync = new MembershipSync({ emitter, membership, load, nodeId: this.nodeId, logger: this.#log })

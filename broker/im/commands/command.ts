@@ -1,4 +1,4 @@
-import type { CommandArgs, Method } from '../protocol/index.js'
+import type { CommandArgs, Method } from '../../../protocol/schemas.js'
 import type { Caller, ImContext } from '../im-context.js'
 
 /** One im/cmd method: validated arguments in, a JSON result out, ImError for refusals. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
-import { topics } from '../im-topics.js'
+import { topics } from '../../../protocol/index.js'
 import type { ImContext } from '../im-context.js'
-import type { Role } from '../protocol/index.js'
+import type { Role } from '../../../protocol/index.js'
 
 /** The author of system events in a conversation's log. */
 export const SYSTEM = '$system'

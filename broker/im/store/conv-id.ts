@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { directConvOf, USER_PATTERN } from '../../../protocol/index.js'
 import { StoreInputError } from './errors.js'
 
 /**
@@ -11,7 +12,7 @@ import { StoreInputError } from './errors.js'
  *
  * {id} is 12 characters of lowercase RFC 4648 base32 (60 random bits).
  */
-export type ConvType = 'direct' | 'group' | 'channel'
+export type { ConvType } from '../../../protocol/index.js'
 
 export type ParsedConvId =
   | { type: 'direct', id: string, users: [string, string] }
@@ -19,7 +20,7 @@ export type ParsedConvId =
   | { type: 'channel', id: string, channelId: string }
 
 /** User names as broker/users accepts them. */
-export const USER_NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/
+export const USER_NAME = USER_PATTERN
 
 const RANDOM_ID = /^[a-z2-7]{12}$/
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567'
@@ -33,7 +34,7 @@ export function directConvId (a: string, b: string): string {
   for (const name of [a, b]) {
     if (!isUserName(name)) throw new StoreInputError(`not a user name: ${JSON.stringify(name)}`)
   }
-  return a <= b ? `d:${a}:${b}` : `d:${b}:${a}`
+  return directConvOf(a, b)
 }
 
 /** A new group id, `g:` and 12 random base32 characters. */

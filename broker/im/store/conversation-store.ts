@@ -1,6 +1,6 @@
 import type { ConvType } from './conv-id.js'
 
-import type { Role } from '../protocol/events.js'
+import type { Role } from '../../../protocol/index.js'
 export type { Role }
 
 export const ROLES: readonly Role[] = ['owner', 'admin', 'member', 'follower']

@@ -1,5 +1,5 @@
-import type { GroupCommit, GroupCommitOperation, LevelDatabase } from '../../persistence/group-commit.js'
-import { KeyedLock } from '../../persistence/keyed-lock.js'
+import type { GroupCommit, GroupCommitOperation, LevelDatabase } from '../../storage/index.js'
+import { KeyedLock } from '../../storage/index.js'
 import { isUserName, parseConvId, requireConvId, requireUserName, type ParsedConvId } from './conv-id.js'
 import {
   type Conversation, type ConversationMeta, type ConversationStore, type Member, type MemberInput, type Membership, type Role
@@ -7,7 +7,7 @@ import {
 import { memberOf, requireAdmissible, requireName, requireRole } from './conversation-input.js'
 import { NotFoundError, StoreError, StoreInputError } from './errors.js'
 import { LazyCache } from './lazy-cache.js'
-import { LevelJson, prefixRange } from './level-json.js'
+import { LevelJson, prefixRange } from '../../storage/index.js'
 
 // Keys (no conv id or user name contains '!'):
 //   c!{conv}            { name?, createdBy, createdAt }

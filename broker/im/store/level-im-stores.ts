@@ -1,4 +1,4 @@
-import type { GroupCommit, LevelDatabase } from '../../persistence/group-commit.js'
+import type { GroupCommit, LevelDatabase } from '../../storage/index.js'
 import type { ImStores } from './im-stores.js'
 import { LevelConversationStore, type LevelConversationStoreOptions } from './level-conversation-store.js'
 import { LevelKeyDirectory } from './level-key-directory.js'

@@ -1,9 +1,9 @@
-import type { GroupCommit, LevelDatabase } from '../../persistence/group-commit.js'
-import { KeyedLock } from '../../persistence/keyed-lock.js'
+import type { GroupCommit, LevelDatabase } from '../../storage/index.js'
+import { KeyedLock } from '../../storage/index.js'
 import { requireUserName } from './conv-id.js'
 import { StoreError, StoreInputError } from './errors.js'
 import type { DeviceKey, KeyDirectory, PublicKey } from './key-directory.js'
-import { LevelJson, prefixRange } from './level-json.js'
+import { LevelJson, prefixRange } from '../../storage/index.js'
 
 // Keys: k!{user}!{device} -> PublicKey. The device is the last part, so it
 // may hold any character, '!' included.

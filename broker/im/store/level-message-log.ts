@@ -1,8 +1,8 @@
-import type { GroupCommit, GroupCommitOperation, LevelDatabase } from '../../persistence/group-commit.js'
+import type { GroupCommit, GroupCommitOperation, LevelDatabase } from '../../storage/index.js'
 import { requireConvId } from './conv-id.js'
 import { normalizeDraft, readLimit, requireSeq, type Normalized } from './draft-input.js'
 import { StoreError, StoreInputError } from './errors.js'
-import { LevelJson, prefixRange } from './level-json.js'
+import { LevelJson, prefixRange } from '../../storage/index.js'
 import {
   type AppendResult, type Draft, type Envelope, type MessageLog, type PruneOptions, type ReadOptions, type ReadResult
 } from './message-log.js'

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto'
-import type { GroupCommit, GroupCommitOperation, LevelDatabase } from '../../persistence/group-commit.js'
-import { KeyedLock } from '../../persistence/keyed-lock.js'
+import type { GroupCommit, GroupCommitOperation, LevelDatabase } from '../../storage/index.js'
+import { KeyedLock } from '../../storage/index.js'
 import { requireUserName } from './conv-id.js'
 import { StoreError, StoreInputError } from './errors.js'
-import { LevelJson, prefixRange } from './level-json.js'
+import { LevelJson, prefixRange } from '../../storage/index.js'
 import type { PushPlatform, PushToken, PushTokenStore } from './push-token-store.js'
 
 // Keys: t!{user}!{device}!{hash} -> PushToken (the device's tokens),

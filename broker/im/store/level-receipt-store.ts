@@ -1,9 +1,9 @@
-import { GroupCommit, type LevelDatabase } from '../../persistence/group-commit.js'
-import { KeyedLock } from '../../persistence/keyed-lock.js'
+import { GroupCommit, type LevelDatabase } from '../../storage/index.js'
+import { KeyedLock } from '../../storage/index.js'
 import { requireConvId, requireUserName } from './conv-id.js'
 import { StoreError, StoreInputError } from './errors.js'
 import { LazyCache } from './lazy-cache.js'
-import { LevelJson, prefixRange } from './level-json.js'
+import { LevelJson, prefixRange } from '../../storage/index.js'
 import type { Receipt, ReceiptKind, ReceiptStore } from './receipt-store.js'
 
 // Keys: r!{conv}!{user} -> { delivered, read }

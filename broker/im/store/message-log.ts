@@ -1,6 +1,6 @@
 // A stored message is the protocol's envelope (broker/im/protocol/events.ts):
 // everything but `cid`, `kind` and `body` is stamped by the server.
-import type { Envelope } from '../protocol/events.js'
+import type { Envelope } from '../../../protocol/index.js'
 export type { Envelope }
 
 export interface Draft {

@@ -6,7 +6,7 @@ import {
 } from './conversation-store.js'
 import { memberOf, requireAdmissible, requireName, requireRole } from './conversation-input.js'
 import { NotFoundError, StoreError, StoreInputError } from './errors.js'
-import { RedisKeyspace, type RedisKeyspaceOptions, type RedisScript } from './redis-keyspace.js'
+import { RedisKeyspace, type RedisKeyspaceOptions, type RedisScript } from '../../storage/index.js'
 
 // Keys (conv ids and user names hold only [a-z0-9_.:-]):
 //   {prefix}conv:{conv}      hash: createdBy, createdAt, name?, public? ('1'/'0'), nonce (of the create)

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis'
 import { requireUserName } from './conv-id.js'
 import type { DeviceKey, KeyDirectory, PublicKey } from './key-directory.js'
 import { publicKeyOf, requireDevice } from './level-key-directory.js'
-import { byteOrder, RedisKeyspace, type RedisKeyspaceOptions, type RedisScript } from './redis-keyspace.js'
+import { byteOrder, RedisKeyspace, type RedisKeyspaceOptions, type RedisScript } from '../../storage/index.js'
 
 // Keys: {prefix}keys:{user}  hash: device -> PublicKey JSON (a device id may hold any character).
 const DELETE_ALL = `

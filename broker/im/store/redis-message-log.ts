@@ -6,7 +6,7 @@ import { normalizeDraft, readLimit, requireSeq } from './draft-input.js'
 import {
   type AppendResult, type Draft, type Envelope, type MessageLog, type PruneOptions, type ReadOptions, type ReadResult
 } from './message-log.js'
-import { RedisKeyspace, type RedisKeyspaceOptions, type RedisScript } from './redis-keyspace.js'
+import { RedisKeyspace, type RedisKeyspaceOptions, type RedisScript } from '../../storage/index.js'
 
 // Keys per conversation (conv ids hold only [a-z0-9_.:-]):
 //   {prefix}log:{conv}     hash: last (the counter), pruned (the highest seq ever pruned)

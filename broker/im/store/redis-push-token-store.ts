@@ -3,7 +3,7 @@ import { requireUserName } from './conv-id.js'
 import { StoreInputError } from './errors.js'
 import { hashOf, MAX_TOKENS_PER_DEVICE, PLATFORMS, requireDevice, requireToken } from './level-push-token-store.js'
 import type { PushPlatform, PushToken, PushTokenStore } from './push-token-store.js'
-import { RedisKeyspace, type RedisKeyspaceOptions, type RedisScript } from './redis-keyspace.js'
+import { RedisKeyspace, type RedisKeyspaceOptions, type RedisScript } from '../../storage/index.js'
 
 // Keys: {prefix}push:{user}    hash: "{device}!{sha256 of token}" -> "{addedAt} {platform} {token}"
 //       {prefix}push-owners    hash: sha256 of token -> "{user} {device}"

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis'
 import { requireConvId, requireUserName } from './conv-id.js'
 import { StoreInputError } from './errors.js'
 import type { Receipt, ReceiptKind, ReceiptStore } from './receipt-store.js'
-import { RedisKeyspace, type RedisKeyspaceOptions, type RedisScript } from './redis-keyspace.js'
+import { RedisKeyspace, type RedisKeyspaceOptions, type RedisScript } from '../../storage/index.js'
 
 // Keys: {prefix}rcpt:{conv}  hash: user -> "{delivered} {read}"
 // The compare and the write are one script: advances from every node race

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import t, { type Test } from 'tap'
 import mqtt from 'mqtt'
-import { AdminServer, createServer, withShortSocketPath } from '../../../broker/index.js'
+import { HailServer, AdminServer, withShortSocketPath } from '../../../broker/index.js'
 import { TokenService } from '../../../broker/users/tokens.js'
 import { tempUserStore } from '../users/store-fixture.js'
 
@@ -127,7 +127,7 @@ t.test('a stale socket file left by a killed server is replaced; any other file 
 
 t.test('a server opens <dataDir>/admin.sock, deleting a user there disconnects its clients, and close() removes it', async (t) => {
   const dir = await tempDir(t)
-  const server = createServer({ dataDir: dir, host: '127.0.0.1', mqttPort: 0, httpPort: null })
+  const server = new HailServer({ dataDir: dir, host: '127.0.0.1', mqttPort: 0, httpPort: null })
   const { mqtt: bound } = await server.listen()
   t.teardown(() => server.close())
   t.equal((await stat(dir)).mode & 0o777, 0o700, 'a data directory the server creates is private')

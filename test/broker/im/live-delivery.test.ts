@@ -1,8 +1,8 @@
 import t from 'tap'
 import { isLiveImDelivery } from '../../../broker/im/live-delivery.js'
-import { topics } from '../../../broker/im/im-topics.js'
+import { topics } from '../../../protocol/index.js'
 import { Publisher } from '../../../broker/im/publisher.js'
-import type { Envelope } from '../../../broker/im/protocol/index.js'
+import type { Envelope } from '../../../protocol/index.js'
 
 const conv = 'd:alice:bob'
 const msg: Envelope = { id: `${conv}/1`, conv, seq: 1, from: 'alice', device: 'phone', cid: 'c1', ts: 1, kind: 'text', body: { text: 'hi' } } as Envelope

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import t from 'tap'
 import { Level } from 'level'
-import { GroupCommit } from '../../../broker/persistence/group-commit.js'
+import { GroupCommit } from '../../../broker/storage/index.js'
 
 const root = await mkdtemp(join(tmpdir(), 'hail-group-commit-'))
 t.teardown(() => rm(root, { recursive: true, force: true }))

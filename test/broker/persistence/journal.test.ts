@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { Level } from 'level'
-import { GroupCommit } from '../../../broker/persistence/group-commit.js'
+import { GroupCommit } from '../../../broker/storage/index.js'
 import { Journal, type JournalEntry } from '../../../broker/persistence/journal.js'
 
 const root = await mkdtemp(join(tmpdir(), 'hail-journal-'))

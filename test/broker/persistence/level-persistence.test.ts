@@ -14,7 +14,7 @@ import abstractPersistence from 'aedes-persistence/abstract.js'
 import packetConstructor from 'aedes-packet'
 import { Level } from 'level'
 import mqtt from 'mqtt'
-import { GroupCommit } from '../../../broker/persistence/group-commit.js'
+import { GroupCommit } from '../../../broker/storage/index.js'
 import { LevelPersistence, type LevelPersistenceOptions } from '../../../broker/persistence/level-persistence.js'
 import type { StoredPacket } from '../../../broker/persistence/packet-codec.js'
 

@@ -1,5 +1,5 @@
 import t from 'tap'
-import type { LevelDatabase } from '../../../broker/persistence/group-commit.js'
+import type { LevelDatabase } from '../../../broker/storage/index.js'
 import { del, OrderedWriter, put, type WriterOperation } from '../../../broker/persistence/ordered-writer.js'
 
 /** A database that records each batch and lands it when told to. */

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import packetConstructor from 'aedes-packet'
 import { Level } from 'level'
 import { OutgoingQueue, type OutgoingQueueOptions } from '../../../broker/persistence/outgoing-queue.js'
-import type { LevelDatabase } from '../../../broker/persistence/group-commit.js'
+import type { LevelDatabase } from '../../../broker/storage/index.js'
 import type { StoredPacket } from '../../../broker/persistence/packet-codec.js'
 
 // aedes-packet's typings describe a namespace; at runtime it is the constructor

@@ -2,7 +2,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import pino from 'pino'
 import t, { type Test } from 'tap'
-import type { Envelope } from '../../../broker/im/protocol/index.js'
+import type { Envelope } from '../../../protocol/index.js'
 import { MAX_BATCH, PushHook, type PushHookOptions } from '../../../broker/push/push-hook.js'
 import { waitFor } from '../../helpers/wait-for.js'
 

@@ -5,7 +5,7 @@ import { Writable } from 'node:stream'
 import t from 'tap'
 import { Redis } from 'ioredis'
 import pino from 'pino'
-import { createServer } from '../../../broker/index.js'
+import { HailServer } from '../../../broker/index.js'
 import { checkRedisDurability } from '../../../broker/redis/redis-durability.js'
 import { RedisServer } from '../../helpers/redis-server.js'
 
@@ -45,11 +45,11 @@ t.test('a server with redisRequireFsync refuses to start on a Redis without fsyn
   const dir = await mkdtemp(join(tmpdir(), 'hail-redis-fsync-'))
   t.teardown(async () => { await server.stop(); await rm(dir, { recursive: true, force: true }) })
   const options = { dataDir: dir, mqttPort: 0, httpPort: null, host: '127.0.0.1', redis: server.url }
-  const strict = createServer({ ...options, redisRequireFsync: true })
+  const strict = new HailServer({ ...options, redisRequireFsync: true })
   await t.rejects(strict.listen(), { code: 'HAIL_ERR_STORE', message: /appendfsync/ })
 
   const { logger, lines } = captureLogger()
-  const lenient = createServer({ ...options, logger })
+  const lenient = new HailServer({ ...options, logger })
   await lenient.listen()
   t.ok(lenient.listening, 'started')
   t.ok(lines.some((l) => l.level === 40 && /DURABILITY WARNING/.test(l.msg)), 'with the warning in its log')
@@ -62,10 +62,10 @@ t.test('a server refuses to start when Redis cannot be reached, naming it', asyn
   await server.stop()
   const dir = await mkdtemp(join(tmpdir(), 'hail-redis-none-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
-  const hail = createServer({ dataDir: dir, mqttPort: 0, httpPort: null, redis: url })
+  const hail = new HailServer({ dataDir: dir, mqttPort: 0, httpPort: null, redis: url })
   await t.rejects(hail.listen(), { code: 'HAIL_ERR_STORE', message: /cannot reach Redis at redis:\/\/127\.0\.0\.1/ })
 })
 
 t.test('a redis option that is not a redis:// URL is a config error naming the key', async (t) => {
-  t.throws(() => createServer({ redis: 'http://127.0.0.1:6379' }), { code: 'HAIL_ERR_CONFIG', message: /redis/ })
+  t.throws(() => new HailServer({ redis: 'http://127.0.0.1:6379' }), { code: 'HAIL_ERR_CONFIG', message: /redis/ })
 })

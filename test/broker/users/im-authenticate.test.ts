@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import mqtt from 'mqtt'
-import { createServer, type HailServer } from '../../../broker/index.js'
-import type { Credentials } from '../../../broker/authenticate.js'
+import { HailServer } from '../../../broker/index.js'
+import type { Credentials } from '../../../broker/mqtt/authenticate.js'
 import { imAuthenticate } from '../../../broker/users/im-authenticate.js'
 import { LoginGuard } from '../../../broker/users/login-guard.js'
 import { TokenService } from '../../../broker/users/tokens.js'
@@ -14,7 +14,7 @@ import { tempUserStore } from './store-fixture.js'
 /** A real server keeping its users in a temp dir, with alice and bob. */
 async function server (t: Test, options: { allowAnonymous?: boolean } = {}): Promise<{ server: HailServer, url: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'hail-auth-'))
-  const server = createServer({ dataDir: dir, host: '127.0.0.1', mqttPort: 0, httpPort: null, ...options })
+  const server = new HailServer({ dataDir: dir, host: '127.0.0.1', mqttPort: 0, httpPort: null, ...options })
   const { mqtt: bound } = await server.listen()
   t.teardown(async () => {
     await server.close()

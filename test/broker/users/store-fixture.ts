@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
 import { Level } from 'level'
-import { GroupCommit } from '../../../broker/persistence/group-commit.js'
+import { GroupCommit } from '../../../broker/storage/index.js'
 import { LevelUserStore } from '../../../broker/users/level-user-store.js'
 
 /** A LevelUserStore with cheap hashing in a temp dir that `t` removes. */

@@ -23,9 +23,9 @@ async function node (t: Test, url: string, prefix: string): Promise<Node> {
   const publisher = new Publisher()
   publisher.attach(aedes)
   const redis = new Redis(url)
-  const cluster = new RedisImCluster({ redis, keyPrefix: prefix, heartbeatMs: 100, livenessTtlMs: 600, logger: silent })
+  const cluster = new RedisImCluster({ redis, emitter: mq, keyPrefix: prefix, heartbeatMs: 100, livenessTtlMs: 600, logger: silent })
   const presence = cluster.presence(publisher, silent, DEBOUNCE)
-  await cluster.start(aedes, new Membership(), async function * () {})
+  await cluster.start(new Membership(), async function * () {})
   let dead = false
   t.teardown(async () => {
     if (!dead) await presence.close()

@@ -4,7 +4,7 @@ import pino from 'pino'
 import type { ImEmitter } from '../../../../broker/im/cluster/im-cluster.js'
 import { MembershipSync } from '../../../../broker/im/cluster/membership-sync.js'
 import { Membership } from '../../../../broker/im/membership.js'
-import type { Role } from '../../../../broker/im/protocol/index.js'
+import type { Role } from '../../../../protocol/index.js'
 import { RedisServer } from '../../../helpers/redis-server.js'
 import { waitFor } from '../../../helpers/wait-for.js'
 
@@ -57,7 +57,7 @@ t.test('membership sync over mqemitter-redis', async (t) => {
     const b = await node(t, redis.url, 'b', [])
     // What authorizeForward would see on node b when each fan-out message arrives.
     const seen: Array<{ n: number, role: Role | undefined }> = []
-    const listener = (message: { topic: string, payload: Buffer | string }, done: () => void): void => {
+    const listener = (message: { topic: string, payload?: Buffer | string }, done: () => void): void => {
       const n = Number(String(message.payload))
       seen.push({ n, role: b.membership.role(`g:order${n}`, 'dan') })
       done()

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { Aedes } from 'aedes'
+import mqemitter from 'mqemitter'
 import mqemitterRedis from 'mqemitter-redis'
 import pino from 'pino'
 import { RedisImCluster } from '../../../../broker/im/cluster/redis-im-cluster.js'
@@ -17,7 +18,7 @@ t.test('RedisImCluster', async (t) => {
   t.teardown(() => redis.stop())
 
   t.test('a lease is held by one node at a time and free again once it expires', async (t) => {
-    const nodes = [0, 1, 2].map(() => new RedisImCluster({ redis: redis.url, keyPrefix: 'lease:', logger: silent }))
+    const nodes = [0, 1, 2].map(() => new RedisImCluster({ redis: redis.url, emitter: mqemitter(), keyPrefix: 'lease:', logger: silent }))
     t.teardown(() => Promise.all(nodes.map(async (n) => await n.close())))
     const first = await Promise.all(nodes.map(async (n) => await n.lease('retention', 300)))
     t.equal(first.filter(Boolean).length, 1, 'one node of three won')
@@ -28,7 +29,7 @@ t.test('RedisImCluster', async (t) => {
 
   t.test('retention on three nodes: only the lease holder prunes on the timer', async (t) => {
     const pruned: string[] = []
-    const nodes = [0, 1, 2].map(() => new RedisImCluster({ redis: redis.url, keyPrefix: 'retention:', logger: silent }))
+    const nodes = [0, 1, 2].map(() => new RedisImCluster({ redis: redis.url, emitter: mqemitter(), keyPrefix: 'retention:', logger: silent }))
     t.teardown(() => Promise.all(nodes.map(async (n) => await n.close())))
     const membership = new Membership()
     membership.set('g:1', 'ann', 'owner')
@@ -46,12 +47,13 @@ t.test('RedisImCluster', async (t) => {
   t.test('start warns when aedes\' emitter is not shared through Redis, and the node still runs', async (t) => {
     const lines: string[] = []
     const logger = pino({ level: 'warn' }, { write: (line: string) => { lines.push(line) } })
-    const aedes = await Aedes.createBroker()
-    const cluster = new RedisImCluster({ redis: redis.url, keyPrefix: 'warn:', logger })
+    const mq = mqemitter()
+    const aedes = await Aedes.createBroker({ mq })
+    const cluster = new RedisImCluster({ redis: redis.url, emitter: mq, keyPrefix: 'warn:', logger })
     const publisher = new Publisher()
     publisher.attach(aedes)
     const presence = cluster.presence(publisher, logger, 100)
-    await cluster.start(aedes, new Membership(), async function * () {})
+    await cluster.start(new Membership(), async function * () {})
     t.teardown(async () => {
       await presence.close()
       await cluster.close()
@@ -63,12 +65,13 @@ t.test('RedisImCluster', async (t) => {
   t.test('with mqemitter-redis it starts without that warning', async (t) => {
     const lines: string[] = []
     const logger = pino({ level: 'warn' }, { write: (line: string) => { lines.push(line) } })
-    const aedes = await Aedes.createBroker({ mq: mqemitterRedis({ connectionString: redis.url }) })
-    const cluster = new RedisImCluster({ redis: redis.url, keyPrefix: 'nowarn:', logger })
+    const mq = mqemitterRedis({ connectionString: redis.url })
+    const aedes = await Aedes.createBroker({ mq })
+    const cluster = new RedisImCluster({ redis: redis.url, emitter: mq, keyPrefix: 'nowarn:', logger })
     const publisher = new Publisher()
     publisher.attach(aedes)
     const presence = cluster.presence(publisher, logger, 100)
-    await cluster.start(aedes, new Membership(), async function * () {})
+    await cluster.start(new Membership(), async function * () {})
     t.teardown(async () => {
       await presence.close()
       await cluster.close()

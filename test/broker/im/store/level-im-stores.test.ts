@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Level } from 'level'
-import { GroupCommit } from '../../../../broker/persistence/group-commit.js'
+import { GroupCommit } from '../../../../broker/storage/index.js'
 import { createLevelImStores } from '../../../../broker/im/store/level-im-stores.js'
 
 t.test('createLevelImStores() puts every store on the server database, apart from each other', async (t) => {

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { Level } from 'level'
-import { GroupCommit } from '../../../../broker/persistence/group-commit.js'
+import { GroupCommit } from '../../../../broker/storage/index.js'
 import { LevelMessageLog } from '../../../../broker/im/store/level-message-log.js'
 import type { Envelope } from '../../../../broker/im/store/message-log.js'
 

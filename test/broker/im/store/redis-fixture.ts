@@ -2,7 +2,7 @@ import { once } from 'node:events'
 import { connect, createServer, type AddressInfo } from 'node:net'
 import type { Test } from 'tap'
 import { Redis } from 'ioredis'
-import { REDIS_STORE_CLIENT_OPTIONS } from '../../../../broker/im/store/redis-keyspace.js'
+import { REDIS_STORE_CLIENT_OPTIONS } from '../../../../broker/storage/index.js'
 import { RedisServer } from '../../../helpers/redis-server.js'
 import type { Closable, StoreFactory } from './store-fixture.js'
 

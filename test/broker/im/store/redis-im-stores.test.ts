@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Redis } from 'ioredis'
-import { REDIS_STORE_CLIENT_OPTIONS } from '../../../../broker/im/store/redis-keyspace.js'
+import { REDIS_STORE_CLIENT_OPTIONS } from '../../../../broker/storage/index.js'
 import { createRedisImStores } from '../../../../broker/im/store/redis-im-stores.js'
 import type { RedisServer } from '../../../helpers/redis-server.js'
 import { redisClient, startRedis } from './redis-fixture.js'

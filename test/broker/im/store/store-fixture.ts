@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
 import { Level } from 'level'
-import { GroupCommit, type LevelDatabase } from '../../../../broker/persistence/group-commit.js'
+import { GroupCommit, type LevelDatabase } from '../../../../broker/storage/index.js'
 
 /** A store under test, and a way to restart it on the same data. */
 export interface StoreFixture<S> {

@@ -1,7 +1,7 @@
 import type { Aedes, PublishPacket } from 'aedes'
 import type { Logger } from 'pino'
-import type { JournalEntry, JournalKey } from './persistence/journal.js'
-import type { PublishJournal } from './persistence/publish-journal.js'
+import type { JournalEntry, JournalKey } from '../persistence/journal.js'
+import type { PublishJournal } from '../persistence/publish-journal.js'
 
 /**
  * "A PUBACK means durable" (DESIGN.md, invariant 1).

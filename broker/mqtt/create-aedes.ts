@@ -5,19 +5,18 @@ import type { Logger } from 'pino'
 import type { Access } from './access.js'
 import type { Authenticate } from './authenticate.js'
 import { clientErrorLimit } from './client-error-limit.js'
-import type { Limits } from './config.js'
+import type { Limits } from '../config.js'
 import type { DurablePublish } from './durable-publish.js'
-import type { ImLayer } from './im/im-layer.js'
-import type { Metrics } from './metrics.js'
-import type { LevelPersistence } from './persistence/level-persistence.js'
-import type { RedisPersistence } from './persistence/redis-persistence.js'
+import type { ImLayer } from '../im/im-layer.js'
+import type { Metrics } from '../metrics.js'
+import type { MqttPersistence } from '../persistence/mqtt-persistence.js'
 import type { MQEmitter } from 'mqemitter'
 
 export interface AedesParts {
   limits: Limits
-  persistence: LevelPersistence | RedisPersistence
-  /** Routes publishes between nodes (Redis mode); aedes' in-process emitter by default. */
-  mq?: MQEmitter
+  persistence: MqttPersistence
+  /** Routes publishes: in process, or between nodes (the backend's). */
+  mq: MQEmitter
   authenticate: Authenticate
   access: Access
   durable: DurablePublish
@@ -121,10 +120,12 @@ export function createAedes (parts: AedesParts): Aedes {
     log.debug({ address: remoteAddressOf(client), err: err.message }, 'connection error')
   })
   aedes.on('client', (client: Client) => {
+    access.connected(client)
     const identity = access.identity(client)
     if (identity !== undefined) im.connected(identity, client)
   })
   aedes.on('clientDisconnect', (client: Client) => {
+    access.disconnected(client)
     const identity = access.identity(client)
     if (identity !== undefined) im.disconnected(identity, client)
   })

@@ -3,9 +3,23 @@
  * place. Parsing works on a topic the broker already checked (no wildcards).
  */
 export const topics = {
+  /** A device publishes a message here (QoS 1). */
+  send: (conv: string): string => `im/send/${conv}`,
+  /** A device publishes a request here (QoS 1). */
+  cmd: (method: string): string => `im/cmd/${method}`,
+  /** Typing indicators (QoS 0, never stored). */
+  typing: (conv: string): string => `im/typing/${conv}`,
+  /** A chunk of an upload. */
+  file: (uploadId: string, index: number): string => `im/file/${uploadId}/${index}`,
+  /** Everything addressed to a user; with `conv`, what concerns that conversation. */
   inbox: (user: string, conv?: string): string => conv === undefined ? `im/inbox/${user}` : `im/inbox/${user}/${conv}`,
+  /** The filter a device subscribes for its user's inbox: matches `im/inbox/{user}` too (MQTT 3.1.1 §4.7.1.2). */
+  inboxFilter: (user: string): string => `im/inbox/${user}/#`,
+  /** Answers to one device's requests. */
   reply: (user: string, device: string): string => `im/reply/${user}/${device}`,
+  /** A user's presence, retained, published by the server only. */
   presence: (user: string): string => `im/presence/${user}`,
+  /** The live feed of a channel. */
   feed: (conv: string): string => `im/conv/${conv}`
 }
 

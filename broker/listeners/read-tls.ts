@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises'
-import { ListenError } from './errors.js'
+import { ListenError } from '../errors.js'
 
 export interface TlsFiles { cert: Buffer, key: Buffer }
 

@@ -2,6 +2,8 @@
  * What the server publishes (docs/protocol.md). Types only: the server
  * builds these, clients read them; `v` is the protocol version.
  */
+import type { ErrorBody } from './error-codes.js'
+
 export const PROTOCOL_VERSION = 1
 
 /** A stored message; everything but `cid`, `kind` and `body` is stamped by the server (DESIGN invariant 2). */
@@ -21,28 +23,6 @@ export interface Envelope {
 export type ConvType = 'direct' | 'group' | 'channel'
 export type Role = 'owner' | 'admin' | 'member' | 'follower'
 export type PresenceStatus = 'online' | 'away' | 'busy' | 'offline'
-
-export interface ErrorBody { code: ErrorCode, message: string }
-
-export type ErrorCode =
-  | 'HAIL_ERR_BAD_REQUEST'
-  | 'HAIL_ERR_UNKNOWN_METHOD'
-  | 'HAIL_ERR_TOO_LARGE'
-  | 'HAIL_ERR_NOT_MEMBER'
-  | 'HAIL_ERR_FORBIDDEN'
-  | 'HAIL_ERR_NOT_FOUND'
-  | 'HAIL_ERR_RATE_LIMITED'
-  | 'HAIL_ERR_INTERNAL'
-  | 'HAIL_ERR_FILE_HASH'
-  | 'HAIL_ERR_QUOTA'
-  // Calls (bridge/, docs/protocol.md "Calls")
-  | 'HAIL_ERR_CALL_NOT_FOUND'
-  | 'HAIL_ERR_CALL_STATE'
-  | 'HAIL_ERR_BUSY'
-  | 'HAIL_ERR_SDP'
-  | 'HAIL_ERR_CANDIDATE'
-  | 'HAIL_ERR_SIGNAL_STATE'
-  | 'HAIL_ERR_MEDIA'
 
 export type ServerEvent =
   | { v: 1, type: 'message', msg: Envelope }

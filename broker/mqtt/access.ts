@@ -32,6 +32,8 @@ export const denyAll: TopicAuthority = {
  */
 export class Access {
   readonly #identities = new WeakMap<Client, Identity>()
+  /** Connected clients of each user, for closing them all (a deleted user). */
+  readonly #connected = new Map<string, Set<Client>>()
   #plain: TopicAuthority
   #reserved: TopicAuthority
 
@@ -56,6 +58,28 @@ export class Access {
 
   identity (client: Client): Identity | undefined {
     return this.#identities.get(client)
+  }
+
+  /** aedes told that `client` finished CONNECT. */
+  connected (client: Client): void {
+    const user = this.#identities.get(client)?.user
+    if (user === null || user === undefined) return
+    let clients = this.#connected.get(user)
+    if (clients === undefined) this.#connected.set(user, clients = new Set())
+    clients.add(client)
+  }
+
+  /** aedes told that `client` is gone. */
+  disconnected (client: Client): void {
+    const user = this.#identities.get(client)?.user
+    if (user === null || user === undefined) return
+    const clients = this.#connected.get(user)
+    if (clients?.delete(client) === true && clients.size === 0) this.#connected.delete(user)
+  }
+
+  /** The connected clients of `user`. */
+  clientsOf (user: string): Client[] {
+    return [...this.#connected.get(user) ?? []]
   }
 
   canPublish (client: Client, topic: string): boolean {

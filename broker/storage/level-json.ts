@@ -1,5 +1,5 @@
-import { GroupCommit, type GroupCommitOperation, type LevelDatabase } from '../../persistence/group-commit.js'
-import { StoreError } from './errors.js'
+import { GroupCommit, type GroupCommitOperation, type LevelDatabase } from './group-commit.js'
+import { StoreError } from '../errors.js'
 
 const UTF8 = 'utf8'
 

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { Redis, RedisOptions } from 'ioredis'
-import { HailError } from '../../errors.js'
-import { StoreError } from './errors.js'
+import { HailError, StoreError } from '../errors.js'
 
 /** The key prefix the Redis stores use unless told otherwise. */
 export const DEFAULT_REDIS_PREFIX = 'hail:'

@@ -1,0 +1,69 @@
+import type { Aedes } from 'aedes'
+import type { MQEmitter } from 'mqemitter'
+import type { Logger } from 'pino'
+import type { HailConfig } from '../config.js'
+import type { FileIndex } from '../files/index.js'
+import type { ImCluster } from '../im/cluster/index.js'
+import type { ImStores } from '../im/store/index.js'
+import type { Metrics } from '../metrics.js'
+import type { DurablePublish } from '../mqtt/durable-publish.js'
+import type { MqttPersistence } from '../persistence/mqtt-persistence.js'
+import type { PublishJournal } from '../persistence/publish-journal.js'
+import type { UserStore } from '../users/index.js'
+
+export interface BackendOptions {
+  config: Readonly<HailConfig>
+  metrics: Metrics
+  logger: Logger
+  /**
+   * Which filters of a SUBSCRIBE a persistent session keeps: aedes stores the
+   * packet's whole list, refused filters included (level-persistence.ts).
+   */
+  keepSubscription: (client: object, filter: string) => boolean
+}
+
+/** What a backend's start() needs of the running broker. */
+export interface BackendStart {
+  aedes: Aedes
+  durable: DurablePublish
+  /** Close this node's connections of a user deleted on any node; returns how many. */
+  disconnectUser: (user: string) => number
+}
+
+/**
+ * Where a node keeps its state and how it keeps step with other nodes. Two
+ * implementations, side by side: EmbeddedBackend (everything in the data
+ * directory's level database; one node) and RedisBackend (every store but
+ * files in a shared Redis; several nodes). The server is built on this
+ * interface only (README, "Scale out").
+ */
+export interface Backend {
+  readonly kind: 'embedded' | 'redis'
+  /** This node's lasting id (kept in its data directory). */
+  readonly nodeId: string
+  /** The MQTT persistence aedes runs on. */
+  readonly persistence: MqttPersistence
+  /** Routes publishes: within this process, or between every node. */
+  readonly emitter: MQEmitter
+  readonly users: UserStore
+  readonly imStores: ImStores
+  /** "PUBACK means durable": written before aedes may acknowledge (mqtt/durable-publish.ts). */
+  readonly journal: PublishJournal
+  /** Files stay on each node's disk in both modes. */
+  readonly fileIndex: FileIndex
+  /** The IM engine's view of the other nodes. */
+  readonly imCluster: ImCluster
+  /** Whether every store is reachable now (`/healthz`). */
+  readonly healthy: boolean
+  /**
+   * Once aedes listens: publish what the journal holds from before the last
+   * stop (resolves with how many), and start what keeps nodes in step.
+   */
+  start: (parts: BackendStart) => Promise<number>
+  /** Tell every node that a user was deleted (alone: nobody to tell). */
+  userDeleted: (user: string) => void
+  /** Stop what start() started; the stores stay open. */
+  stop: () => Promise<void>
+  /** After aedes closed and its persistence was destroyed: wait for the stores' writes and close them. */
+  close: () => Promise<void>
+}

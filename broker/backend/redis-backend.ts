@@ -1,0 +1,180 @@
+import type { Redis } from 'ioredis'
+import MQEmitterRedis from 'mqemitter-redis'
+import type { MQEmitter } from 'mqemitter'
+import type { FileIndex } from '../files/index.js'
+import { RedisImCluster } from '../im/cluster/index.js'
+import { createRedisImStores, type ImStores } from '../im/store/index.js'
+import { RedisJournal } from '../persistence/redis-journal.js'
+import { RedisPersistence } from '../persistence/redis-persistence.js'
+import { JournalAdopter } from '../redis/journal-adopter.js'
+import { openRedis, redactUrl } from '../redis/redis-connection.js'
+import { checkRedisDurability } from '../redis/redis-durability.js'
+import { RedisHealth } from '../redis/redis-health.js'
+import { RedisUserNotices, RedisUserStore } from '../users/index.js'
+import type { Backend, BackendOptions, BackendStart } from './backend.js'
+import { DataDir } from './data-dir.js'
+import { fileIndexIn, journalMetrics } from './embedded-backend.js'
+
+/**
+ * A journaled publish not finished after this many ms failed in aedes after
+ * its PUBACK (a store write during a Redis outage) and is published again.
+ */
+const STUCK_RETRY_MS = 10_000
+
+type Emitter = MQEmitterRedis.MQEmitterRedis
+
+interface Parts {
+  dir: DataDir
+  redis: Redis
+  health: RedisHealth
+  persistence: RedisPersistence
+  emitter: Emitter
+  options: BackendOptions
+}
+
+/**
+ * Several nodes on one Redis (config `redis`): every store but files moves
+ * to Redis, each the Redis implementation of the interface the embedded
+ * backend has on level, plus what keeps the nodes in step — mqemitter-redis
+ * routing publishes between them, the IM cluster (membership, presence,
+ * node liveness), adoption of dead nodes' publish journals, and account
+ * notices. The data directory keeps the files' index and the node id.
+ *
+ * Connections: one for Hail's stores and journal, one the MQTT persistence
+ * owns, two for the emitter (publish and subscribe), one for the IM
+ * cluster. All of them fail commands soon while Redis is
+ * away and reconnect by themselves; `healthy` says whether all are up.
+ */
+export class RedisBackend implements Backend {
+  readonly kind = 'redis'
+  readonly nodeId: string
+  readonly redis: Redis
+  readonly persistence: RedisPersistence
+  readonly emitter: MQEmitter
+  readonly users: RedisUserStore
+  readonly imStores: ImStores
+  readonly journal: RedisJournal
+  readonly fileIndex: FileIndex
+  readonly imCluster: RedisImCluster
+  readonly #dir: DataDir
+  readonly #health: RedisHealth
+  readonly #options: BackendOptions
+  #notices: RedisUserNotices | undefined
+  #adopter: JournalAdopter | undefined
+  #durable: BackendStart['durable'] | undefined
+
+  private constructor (parts: Parts) {
+    const { dir, redis, options } = parts
+    this.#dir = dir
+    this.#health = parts.health
+    this.#options = options
+    this.nodeId = dir.nodeId
+    this.redis = redis
+    this.persistence = parts.persistence
+    this.emitter = parts.emitter
+    this.users = new RedisUserStore(redis)
+    this.imStores = createRedisImStores(redis)
+    this.journal = new RedisJournal(redis, { nodeId: dir.nodeId })
+    this.fileIndex = fileIndexIn(dir)
+    // Its own connection, which retries a few times: presence resyncs after an outage (im/cluster).
+    this.imCluster = new RedisImCluster({
+      redis: options.config.redis ?? '',
+      emitter: parts.emitter,
+      logger: options.logger.child({ part: 'im-cluster' })
+    })
+  }
+
+  /** Connects, checks Redis' durability settings and opens every store. */
+  static async open (options: BackendOptions): Promise<RedisBackend> {
+    const { config, metrics } = options
+    const url = config.redis
+    if (url === null) throw new TypeError('RedisBackend needs config.redis')
+    const log = options.logger.child({ part: 'redis' })
+    const dir = await DataDir.open(config.dataDir, { onBatch: journalMetrics(options) })
+    let redis: Redis | undefined
+    try {
+      redis = await openRedis(url, log)
+      const durability = await checkRedisDurability(redis, { requireFsync: config.redisRequireFsync, logger: log })
+      const health = new RedisHealth(log)
+      const persistenceConnection = redis.duplicate()
+      const pubConn = redis.duplicate()
+      const subConn = redis.duplicate()
+      const emitter = MQEmitterRedis({ pubConn, subConn })
+      // mqemitter-redis reports its connections' errors here (untyped); RedisHealth logs them
+      ;(emitter as unknown as { state: NodeJS.EventEmitter }).state.on('error', () => {})
+      await Promise.all([persistenceConnection, pubConn, subConn].map(async (c) => {
+        if (c.status === 'wait') await c.connect()
+      }))
+      health.watch('stores', redis)
+      health.watch('mqtt persistence', persistenceConnection)
+      // aedes.close() closes the emitter, before this node closes
+      const emitterClosing = (): boolean => (emitter as unknown as { closing?: boolean }).closing === true
+      health.watch('emitter publish', pubConn, emitterClosing)
+      health.watch('emitter subscribe', subConn, emitterClosing)
+      const persistence = new RedisPersistence(persistenceConnection, {
+        maxQueue: config.limits.maxQueue,
+        onQueueFull: (clientId) => {
+          metrics.limitHits.inc({ limit: 'maxQueue' })
+          log.debug({ clientId }, 'offline queue full: message dropped')
+        }
+      })
+      const backend = new RedisBackend({ dir, redis, health, persistence, emitter, options })
+      log.info({ redis: redactUrl(url), nodeId: dir.nodeId, ...durability }, 'stores in Redis')
+      return backend
+    } catch (err) {
+      redis?.disconnect()
+      await dir.close().catch(() => {})
+      throw err
+    }
+  }
+
+  get healthy (): boolean {
+    return this.#health.healthy
+  }
+
+  /**
+   * Publishes this node acknowledged before its last stop and did not
+   * finish, published now (returns how many); account notices from every
+   * node; this node's publish journal registered
+   * under the IM cluster's liveness key (adoptable once that key lapses),
+   * dead nodes' journals adopted, and publishes that failed after their
+   * PUBACK (a Redis write during an outage) published again.
+   */
+  async start (parts: BackendStart): Promise<number> {
+    const { aedes, durable } = parts
+    const logger = this.#options.logger.child({ part: 'journal' })
+    this.#notices = await RedisUserNotices.listen({ redis: this.redis, logger: this.#options.logger.child({ part: 'users' }), onUserDeleted: parts.disconnectUser })
+    this.#adopter = new JournalAdopter({ journal: this.journal, durable, aedes, liveness: this.imCluster.livenessKey, logger })
+    await this.#adopter.register()
+    const replayed = await durable.replay(aedes)
+    this.#durable = durable
+    durable.startRetrying(aedes, STUCK_RETRY_MS)
+    await this.#adopter.start()
+    return replayed
+  }
+
+  userDeleted (user: string): void {
+    this.#notices?.userDeleted(user)
+  }
+
+  async stop (): Promise<void> {
+    await this.#notices?.close()
+    await this.#adopter?.close()
+    this.#durable?.stopRetrying()
+  }
+
+  /**
+   * Closes what is left after the server closed its parts: aedes closes the
+   * emitter, destroying the persistence closes its connection; this waits for
+   * the stores' writes and closes the rest.
+   */
+  async close (): Promise<void> {
+    this.#health.close()
+    await this.imStores.close()
+    await this.journal.flush()
+    await this.users.close()
+    await new Promise<void>((resolve) => this.emitter.close(() => resolve()))
+    await this.redis.quit().catch(() => { this.redis.disconnect() })
+    await this.#dir.close()
+  }
+}

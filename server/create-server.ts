@@ -1,0 +1,63 @@
+import { HailServer, parseConfig, type CreateServerOptions } from '../broker/index.js'
+import {
+  CallBridge, createMediaRooms, LocalCallOwnership, parseCallsConfig, RedisCallOwnership,
+  type CallOwnership, type CallsConfig, type CallsConfigInput
+} from '../bridge/index.js'
+import { callPageRoutes } from '../web/index.js'
+
+export interface ServerOptions extends CreateServerOptions {
+  /** Calls: media ports and addresses, STUN/TURN for clients, limits (bridge/calls-config.ts). */
+  calls?: CallsConfigInput
+  /** Which node runs each call; by default in process alone, and a lease per call in Redis mode. */
+  callOwnership?: CallOwnership
+}
+
+/**
+ * The whole daemon: the broker (MQTT, IM, stores and listeners: broker/),
+ * the call bridge plugged into its IM engine with a media relay made on the
+ * first call that needs one (bridge/, media/), and the web pages on its HTTP
+ * port (web/). close() stops accepting, hangs up every call (writing its
+ * record), closes the media, then the broker and its stores.
+ */
+export class CallServer extends HailServer {
+  /** Call signaling: the call.* methods, im/call/ topics, ringing, records. */
+  readonly calls: CallBridge
+  readonly callsConfig: Readonly<CallsConfig>
+
+  constructor (options: ServerOptions = {}) {
+    const { calls, callOwnership, imExtensions = [], ...rest } = options
+    const callsConfig = parseCallsConfig(calls)
+    const { logger, authenticate: _authenticate, ...configInput } = rest
+    // Several nodes on one Redis: each call runs on the node holding its lease; the others forward to it.
+    const redis = parseConfig(configInput).redis
+    const ownership = callOwnership ?? (redis === null
+      ? new LocalCallOwnership()
+      : new RedisCallOwnership({ redis, logger: logger?.child({ part: 'call-cluster' }) }))
+    const bridge = new CallBridge({
+      config: callsConfig,
+      media: () => createMediaRooms(callsConfig, logger?.child({ part: 'media' })),
+      ownership,
+      logger: logger?.child({ part: 'calls' })
+    })
+    super({ ...rest, imExtensions: [...imExtensions, (host) => bridge.attach(host)] })
+    this.calls = bridge
+    this.callsConfig = callsConfig
+    bridge.registerMetrics(this.metrics.registry)
+    // The emitter (shared by the nodes in Redis mode) exists once the server listens.
+    this.once('listening', () => {
+      bridge.start(this.emitter)
+        .catch((err: unknown) => this.logger.error({ err }, 'calls: could not join the cluster; calls placed on other nodes fail here'))
+    })
+    // The call page (web/): /call, its script, the SDK's modules and mqtt.js, from a fixed list of files.
+    for (const [path, route] of callPageRoutes()) this.routes.set(path, route)
+  }
+}
+
+/**
+ * Create a Hail server; call listen() to start it. Throws ConfigError on
+ * bad options. The media relay (werift) is made on the first call that
+ * needs it, so a server with no calls opens no UDP sockets.
+ */
+export function createServer (options: ServerOptions = {}): CallServer {
+  return new CallServer(options)
+}
