@@ -1,33 +1,27 @@
 import type { Aedes, Client, PublishPacket } from 'aedes'
 import type { Logger } from 'pino'
+import { isMethod } from '../../protocol/schemas.js'
+import { parseClientId, parseImTopic, PROTOCOL_VERSION, topics, type ImTopic } from '../../protocol/index.js'
+import type { FileStore } from '../files/index.js'
 import type { Identity } from '../mqtt/access.js'
-import { channelCommands } from './commands/channel-commands.js'
-import type { Command, CommandTable } from './commands/command.js'
-import { conversationCommands } from './commands/conversation-commands.js'
-import { fileCommands } from './commands/file-commands.js'
-import { groupCommands } from './commands/group-commands.js'
-import { profileCommands } from './commands/profile-commands.js'
-import { pushCommands } from './commands/push-commands.js'
+import type { ImCluster } from './cluster/index.js'
 import { ensureDirect } from './direct.js'
 import { Fanout, type OnStored } from './fanout.js'
+import { handleCommand } from './handlers/command.js'
+import { handleFileChunk } from './handlers/file-chunk.js'
+import { handleSend } from './handlers/send.js'
+import { handleTyping } from './handlers/typing.js'
 import { ImAuthority } from './im-authority.js'
 import type { ImExtension, ImExtensionFactory, ImHost } from './im-extension.js'
 import type { Caller, ImContext, ImLimits } from './im-context.js'
-import { ImError, notMember } from './im-error.js'
+import { ImError } from './im-error.js'
 import type { ImStores } from './im-stores.js'
-import { parseImTopic, topics, type ImTopic } from '../../protocol/index.js'
 import { Membership } from './membership.js'
-import { decodeJson, validate } from './payload.js'
-import { parseClientId, PROTOCOL_VERSION, type ErrorBody } from '../../protocol/index.js'
-import { commands, isMethod, requestEnvelope, type Method } from '../../protocol/schemas.js'
-import { Publisher, type EventBody } from './publisher.js'
+import { Publisher } from './publisher.js'
 import { RateLimiter } from './rate-limiter.js'
 import { Receipts } from './receipts.js'
+import { errorBody, refOf, reply } from './reply.js'
 import { Retention } from './retention.js'
-import type { ImCluster } from './cluster/im-cluster.js'
-import { handleSend } from './send-handler.js'
-import { z } from 'zod'
-import type { FileStore } from '../files/file-store.js'
 
 export const defaultImLimits: ImLimits = {
   maxMessageBytes: 64 * 1024,
@@ -42,9 +36,6 @@ export const defaultImLimits: ImLimits = {
 
 /** The engine's own subtrees of im/, which no extension may take. */
 const BUILT_IN_SUBTREES = new Set(['send', 'cmd', 'typing', 'inbox', 'reply', 'presence', 'conv', 'file'])
-
-const handlers: CommandTable = { ...conversationCommands, ...groupCommands, ...channelCommands, ...profileCommands, ...fileCommands, ...pushCommands }
-const typingRequest = z.strictObject({ typing: z.boolean() })
 
 export interface ImLayerOptions {
   stores: ImStores
@@ -162,24 +153,14 @@ export class ImLayer {
       return
     }
     switch (topic.kind) {
-      case 'send': {
-        try {
-          const { envelope, duplicate } = await handleSend(this.#ctx, caller, topic.conv, payload)
-          this.#reply(caller, { type: 'sent', cid: envelope.cid, conv: envelope.conv, seq: envelope.seq, id: envelope.id, ts: envelope.ts, duplicate })
-        } catch (err) {
-          if (!(err instanceof ImError)) throw err
-          this.#reply(caller, { type: 'error', ref: cidOf(payload), conv: topic.conv, error: errorBody(err) })
-        }
-        return
-      }
+      case 'send':
+        return await handleSend(this.#ctx, caller, topic.conv, payload)
       case 'cmd':
-        await this.#command(caller, topic.method, payload)
-        return
+        return await handleCommand(this.#ctx, caller, topic.method, payload, (method) => this.#extensionFor(method))
       case 'typing':
-        this.#typing(caller, topic.conv, payload)
-        return
+        return handleTyping(this.#ctx, caller, topic.conv, payload)
       case 'file':
-        await this.#chunk(caller, topic.uploadId, topic.index, payload)
+        return await handleFileChunk(this.#ctx, caller, topic.uploadId, topic.index, payload)
     }
   }
 
@@ -237,67 +218,10 @@ export class ImLayer {
     await this.#cluster.close()
   }
 
-  async #command (caller: Caller, method: string, payload: Buffer): Promise<void> {
-    let req: string | null = null
-    try {
-      const body = decodeJson(payload, this.#ctx.limits.maxMessageBytes)
-      const envelope = requestEnvelope.safeParse(body)
-      if (!envelope.success) throw new ImError('HAIL_ERR_BAD_REQUEST', 'a request needs "req": 1-64 of A-Z a-z 0-9 _ -')
-      req = envelope.data.req
-      const { req: _req, ...rest } = envelope.data
-      const extCommand = isMethod(method) ? undefined : this.#extensionFor(method)
-      if (extCommand !== undefined) {
-        const result = await extCommand.handle(caller, validate(extCommand.args, rest))
-        this.#reply(caller, { type: 'result', req, ok: true, result })
-        return
-      }
-      if (!isMethod(method)) throw new ImError('HAIL_ERR_UNKNOWN_METHOD', `no method ${method}`)
-      const args = validate(commands[method], rest)
-      const handler = handlers[method] as Command<Method>
-      const result = await handler(this.#ctx, caller, args as never)
-      this.#reply(caller, { type: 'result', req, ok: true, result })
-    } catch (err) {
-      if (!(err instanceof ImError)) this.#log.error({ err, method }, 'request failed')
-      this.#reply(caller, { type: 'result', req, ok: false, error: errorBody(err) })
-    }
-  }
-
-  /** A chunk of an upload: on disk before the PUBACK; a refusal is told on the reply topic, ref = the upload id. */
-  async #chunk (caller: Caller, uploadId: string, index: number, payload: Buffer): Promise<void> {
-    try {
-      if (this.#ctx.files === undefined) throw new ImError('HAIL_ERR_UNKNOWN_METHOD', 'this server stores no files')
-      await this.#ctx.files.chunk(caller.user, uploadId, index, payload)
-    } catch (err) {
-      if (!(err instanceof ImError)) throw err
-      this.#reply(caller, { type: 'error', ref: uploadId.slice(0, 64), error: errorBody(err) })
-    }
-  }
-
-  #typing (caller: Caller, conv: string, payload: Buffer): void {
-    try {
-      const { typing } = validate(typingRequest, decodeJson(payload, 1024))
-      if (this.membership.role(conv, caller.user) === undefined) throw notMember(conv)
-      if (conv.startsWith('c:')) return
-      const event = Publisher.encode({ type: 'typing', conv, from: caller.user, device: caller.device, typing })
-      for (const user of this.membership.members(conv).keys()) {
-        if (user === caller.user) continue
-        this.#ctx.publisher.send(topics.inbox(user, conv), event, 0).catch(() => {})
-      }
-    } catch (err) {
-      // Typing is QoS 0 chatter: a bad one is dropped; say why only at debug.
-      this.#log.debug({ err, conv }, 'typing indicator dropped')
-    }
-  }
-
   /** Answer a refused request the way its kind is answered (typing is dropped). */
   #refuse (caller: Caller, topic: ImTopic, payload: Buffer, err: ImError): void {
-    if (topic.kind === 'send') this.#reply(caller, { type: 'error', ref: cidOf(payload), conv: topic.conv, error: errorBody(err) })
-    if (topic.kind === 'cmd') this.#reply(caller, { type: 'result', req: reqOf(payload), ok: false, error: errorBody(err) })
-  }
-
-  #reply (caller: Caller, event: EventBody): void {
-    this.#ctx.publisher.event(topics.reply(caller.user, caller.device), event)
-      .catch((err: unknown) => this.#log.warn({ err }, 'reply failed'))
+    if (topic.kind === 'send') reply(this.#ctx, caller, { type: 'error', ref: refOf(payload, 'cid'), conv: topic.conv, error: errorBody(err) })
+    if (topic.kind === 'cmd') reply(this.#ctx, caller, { type: 'result', req: refOf(payload, 'req'), ok: false, error: errorBody(err) })
   }
 
   #extensionFor (method: string): ImExtension['commands'][string] | undefined {
@@ -339,28 +263,4 @@ function callerOf (identity: Identity): Caller | null {
   if (identity.user === null) return null
   const parsed = parseClientId(identity.clientId)
   return parsed !== null && parsed.user === identity.user ? parsed : null
-}
-
-function errorBody (err: unknown): ErrorBody {
-  if (err instanceof ImError) return { code: err.code, message: err.message }
-  return { code: 'HAIL_ERR_INTERNAL', message: 'the server failed; nothing was stored' }
-}
-
-/** The cid of a send payload, if it can be read, to correlate an error reply. */
-function cidOf (payload: Buffer): string | null {
-  return stringField(payload, 'cid')
-}
-
-/** The req of a command payload, likewise. */
-function reqOf (payload: Buffer): string | null {
-  return stringField(payload, 'req')
-}
-
-function stringField (payload: Buffer, name: string): string | null {
-  try {
-    const value = (JSON.parse(payload.toString('utf8')) as Record<string, unknown>)[name]
-    return typeof value === 'string' && value.length <= 64 ? value : null
-  } catch {
-    return null
-  }
 }

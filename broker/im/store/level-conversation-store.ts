@@ -267,7 +267,6 @@ function memberKey (conv: string, user: string): string {
   return `${conv} ${user}`
 }
 
-
 function storedConv (meta: ConversationMeta): StoredConv {
   if (meta === null || typeof meta !== 'object') throw new StoreInputError('conversation metadata must be an object')
   const createdBy = requireUserName(meta.createdBy)

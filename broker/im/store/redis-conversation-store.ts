@@ -263,7 +263,6 @@ function memberFrom (user: string, stored: string): Member {
   return Object.freeze({ user, role: stored.slice(0, space) as Role, joinedSeq: Number(stored.slice(space + 1)) })
 }
 
-
 /** The conversation's hash fields, as [field, value, ...]. */
 function storedFields (meta: ConversationMeta): string[] {
   if (meta === null || typeof meta !== 'object') throw new StoreInputError('conversation metadata must be an object')

@@ -1,20 +1,33 @@
-import { ensureDirect } from './direct.js'
-import { forbidden, ImError, notFound, notMember } from './im-error.js'
-import type { Caller, ImContext } from './im-context.js'
-import { parsePayload } from './payload.js'
-import { CONV_PATTERN, type Envelope } from '../../protocol/index.js'
-import { sendRequest, type SendRequest } from '../../protocol/schemas.js'
+import { ensureDirect } from '../direct.js'
+import { forbidden, ImError, notFound, notMember } from '../im-error.js'
+import type { Caller, ImContext } from '../im-context.js'
+import { parsePayload } from '../payload.js'
+import { errorBody, refOf, reply } from '../reply.js'
+import { CONV_PATTERN, type Envelope } from '../../../protocol/index.js'
+import { sendRequest, type SendRequest } from '../../../protocol/schemas.js'
 
 export interface Sent { envelope: Envelope, duplicate: boolean }
 
 /**
  * A message published on im/send/{conv}: validated, checked against the
- * sender's role, appended durably to the conversation's log (the caller
- * lets aedes PUBACK only after this resolves), then fanned out. A resend of
- * the same `cid` returns the stored message and is not fanned out again.
- * Refusals throw ImError; store failures throw anything else.
+ * sender's role, appended durably to the conversation's log (the engine
+ * lets aedes PUBACK only after this resolves), then fanned out, and the
+ * sender's device told `sent`. A resend of the same `cid` returns the stored
+ * message and is not fanned out again. A refusal is told on the device's
+ * reply topic; a store failure rejects (no PUBACK: the device sends again).
  */
-export async function handleSend (ctx: ImContext, caller: Caller, conv: string, payload: Buffer): Promise<Sent> {
+export async function handleSend (ctx: ImContext, caller: Caller, conv: string, payload: Buffer): Promise<void> {
+  try {
+    const { envelope, duplicate } = await storeMessage(ctx, caller, conv, payload)
+    reply(ctx, caller, { type: 'sent', cid: envelope.cid, conv: envelope.conv, seq: envelope.seq, id: envelope.id, ts: envelope.ts, duplicate })
+  } catch (err) {
+    if (!(err instanceof ImError)) throw err
+    reply(ctx, caller, { type: 'error', ref: refOf(payload, 'cid'), conv, error: errorBody(err) })
+  }
+}
+
+/** Validate, check and append a message; refusals throw ImError, store failures anything else. */
+export async function storeMessage (ctx: ImContext, caller: Caller, conv: string, payload: Buffer): Promise<Sent> {
   if (!CONV_PATTERN.test(conv)) throw new ImError('HAIL_ERR_BAD_REQUEST', `${conv} is not a conversation id`)
   const request = parsePayload(sendRequest, payload, ctx.limits.maxMessageBytes)
   if (conv.startsWith('d:')) await ensureDirect(ctx, caller.user, conv)
