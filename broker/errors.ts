@@ -1,3 +1,5 @@
+import type { ErrorCode } from '../protocol/index.js'
+
 /**
  * Errors raised by the broker. Each has a stable, greppable `code` so callers
  * (the CLI, embedding apps, tests) branch on the code and never on the text.
@@ -49,6 +51,21 @@ export class ProtocolError extends HailError {
   constructor (message: string, options?: { cause?: unknown }) {
     super('HAIL_ERR_PROTOCOL', message, options)
     this.name = 'ProtocolError'
+  }
+}
+
+/**
+ * A device's request refused with one of the protocol's error codes
+ * (docs/protocol.md, "Errors"): by the IM engine, the file store, the call
+ * bridge. It goes back to the sender on its reply topic; the connection
+ * stays up and nothing is stored.
+ */
+export class ImError extends HailError {
+  declare readonly code: ErrorCode
+
+  constructor (code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options)
+    this.name = 'ImError'
   }
 }
 

@@ -13,4 +13,4 @@ export * from './admin/index.js'
 // The IM engine's extension point (bridge/ plugs calls in through it).
 export type { ImExtension, ImExtensionCommand, ImExtensionFactory, ImHost } from './im/im-extension.js'
 export type { Caller } from './im/im-context.js'
-export { ImError } from './im/im-error.js'
+export { ImError } from './errors.js'

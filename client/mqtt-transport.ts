@@ -1,12 +1,9 @@
 import mqtt from 'mqtt'
-import type { IClientOptions, MqttClient } from 'mqtt'
+import type { MqttClient } from 'mqtt'
 import { HailClientError } from './errors.js'
 import { TypedEmitter } from './typed-emitter.js'
 import type { Transport, TransportEvents } from './transport.js'
-import type { HailClientOptions } from './options.js'
-
-/** mqtt.js options the SDK leaves to the caller: TLS (`ca`, `rejectUnauthorized`), `wsOptions`, `keepalive` … */
-export type MqttOptions = Omit<IClientOptions, 'clientId' | 'username' | 'password' | 'clean' | 'protocolVersion' | 'resubscribe' | 'manualConnect'>
+import type { HailClientOptions, MqttOptions } from './options.js'
 
 export interface MqttTransportOptions {
   /** `mqtt://`, `mqtts://`, `ws://…/mqtt`, `wss://…/mqtt` */

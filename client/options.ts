@@ -1,7 +1,10 @@
 import type { CursorStore } from './cursor-store.js'
 import type { Logger } from './logger.js'
-import type { MqttOptions } from './mqtt-transport.js'
+import type { IClientOptions } from 'mqtt'
 import type { Transport } from './transport.js'
+
+/** mqtt.js options the SDK leaves to the caller: TLS (`ca`, `rejectUnauthorized`), `wsOptions`, `keepalive` …; it sets the session's own (client id, credentials, clean, protocol). */
+export type MqttOptions = Omit<IClientOptions, 'clientId' | 'username' | 'password' | 'clean' | 'protocolVersion' | 'resubscribe' | 'manualConnect'>
 
 export interface HailClientOptions {
   /** `mqtt://host:1883`, `mqtts://…`, `ws://host:8080/mqtt`, `wss://…`; not needed with `transport`. */

@@ -1,17 +1,21 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { pipeline } from 'node:stream/promises'
 import type { Logger } from 'pino'
-import { ImError } from '../im/im-error.js'
-import type { Membership } from '../im/membership.js'
+import { ImError } from '../errors.js'
 import type { HttpRoute } from '../listeners/http-listener.js'
 import type { TokenService } from '../users/tokens.js'
 import type { FileMeta } from './file-index.js'
 import type { FileStore } from './file-store.js'
 
+/** Who is in which conversation (the IM engine's membership mirror): a reader may download files shared in theirs. */
+export interface Members {
+  role: (conv: string, user: string) => unknown
+}
+
 export interface FileRoutesOptions {
   files: FileStore
   tokens: TokenService
-  membership: Membership
+  membership: Members
   logger: Logger
 }
 
@@ -85,7 +89,10 @@ export function fileRoutes (options: FileRoutesOptions): Map<string, HttpRoute> 
     }
     headers['content-length'] = range === undefined ? meta.size : range.end - range.start + 1
     res.writeHead(range === undefined ? 200 : 206, headers)
-    if (req.method === 'HEAD' || meta.size === 0) return void res.end()
+    if (req.method === 'HEAD' || meta.size === 0) {
+      res.end()
+      return
+    }
     try {
       await pipeline(files.blobs.read(meta.sha256, range), res)
     } catch (err) {
@@ -98,7 +105,7 @@ export function fileRoutes (options: FileRoutesOptions): Map<string, HttpRoute> 
 }
 
 /** The owner, and members of a conversation where the file was shared. */
-export function mayRead (meta: FileMeta, user: string, membership: Membership): boolean {
+export function mayRead (meta: FileMeta, user: string, membership: Members): boolean {
   return meta.owner === user || meta.convs.some((conv) => membership.role(conv, user) !== undefined)
 }
 

@@ -4,7 +4,7 @@ import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import type { Readable } from 'node:stream'
-import { ImError, notFound } from '../im/im-error.js'
+import { ImError } from '../errors.js'
 import { KeyedLock } from '../storage/index.js'
 import { BlobDir, fsyncDir, writeAtomic } from './blob-dir.js'
 import type { FileIndex, FileMeta } from './file-index.js'
@@ -105,7 +105,7 @@ export class FileStore {
     const tmp = join(dir, `${index}.${randomBytes(4).toString('hex')}.part`)
     // The upload may have finished or been discarded meanwhile: its directory is gone.
     const handle = await open(tmp, 'w').catch((err: NodeJS.ErrnoException) => {
-      throw err.code === 'ENOENT' ? notFound(`no upload ${uploadId}`) : err
+      throw err.code === 'ENOENT' ? new ImError('HAIL_ERR_NOT_FOUND', `no upload ${uploadId}`) : err
     })
     try {
       await handle.writeFile(data)
@@ -116,7 +116,7 @@ export class FileStore {
     await this.#lock.run(uploadId, async () => {
       if (await this.#state(uploadId) === undefined) {
         await rm(tmp, { force: true })
-        throw notFound(`no upload ${uploadId}`)
+        throw new ImError('HAIL_ERR_NOT_FOUND', `no upload ${uploadId}`)
       }
       await rename(tmp, join(dir, String(index)))
       await fsyncDir(dir)
@@ -230,7 +230,7 @@ export class FileStore {
 
   async #own (owner: string, uploadId: string): Promise<UploadState> {
     const state = UPLOAD_ID.test(uploadId) ? await this.#state(uploadId) : undefined
-    if (state === undefined || state.owner !== owner) throw notFound(`no upload ${uploadId}`)
+    if (state === undefined || state.owner !== owner) throw new ImError('HAIL_ERR_NOT_FOUND', `no upload ${uploadId}`)
     return state
   }
 

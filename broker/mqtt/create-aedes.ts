@@ -2,15 +2,26 @@ import type { EventEmitter } from 'node:events'
 import type { Duplex } from 'node:stream'
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes'
 import type { Logger } from 'pino'
-import type { Access } from './access.js'
+import type { Access, Identity } from './access.js'
 import type { Authenticate } from './authenticate.js'
 import { clientErrorLimit } from './client-error-limit.js'
 import type { Limits } from '../config.js'
 import type { DurablePublish } from './durable-publish.js'
-import type { ImLayer } from '../im/im-layer.js'
 import type { Metrics } from '../metrics.js'
 import type { MqttPersistence } from '../persistence/mqtt-persistence.js'
 import type { MQEmitter } from 'mqemitter'
+
+/** What the broker's hooks hand the IM engine (im/im-layer.ts): the publishes it owns and its clients' lives. */
+export interface ImHooks {
+  /** Whether a client's publish on `topic` is the engine's to handle. */
+  handles: (topic: string) => boolean
+  /** Resolves once handled (and a message durably stored); rejects when a store failed (then no PUBACK). */
+  publish: (identity: Identity, packet: PublishPacket) => Promise<void>
+  connected: (identity: Identity, client: Client) => void
+  disconnected: (identity: Identity, client: Client) => void
+  /** A client acknowledged a QoS 1 delivery. */
+  acknowledged: (identity: Identity, packet: { topic?: string, payload?: Buffer | string } | undefined) => void
+}
 
 export interface AedesParts {
   limits: Limits
@@ -23,7 +34,7 @@ export interface AedesParts {
   metrics: Metrics
   log: Logger
   /** The IM engine, which owns the publishes on im/send, im/cmd and im/typing. */
-  im: ImLayer
+  im: ImHooks
 }
 
 /**

@@ -1,14 +1,13 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { TokenError, UserError } from '../errors.js'
-import type { UserStore } from './user-store.js'
+import { TOKEN_PREFIX, type UserStore } from './user-store.js'
 
-/**
+/*
  * Tokens are `hail1.<payload>.<signature>`: the payload base64url JSON, the
  * signature HMAC-SHA256 over `hail1.<payload>` with the store's secret,
- * base64url. The prefix lets the authenticator tell a token from a password
- * (passwords may not start with it) and names the format's version.
+ * base64url (TOKEN_PREFIX, kept with the user store, which refuses passwords
+ * that start with it).
  */
-export const TOKEN_PREFIX = 'hail1.'
 
 /** Longest lifetime a token may be given: 30 days. */
 export const MAX_TOKEN_TTL_SECONDS = 30 * 24 * 60 * 60

@@ -1,5 +1,11 @@
 import { UserError } from '../errors.js'
-import { TOKEN_PREFIX } from './tokens.js'
+
+/**
+ * What every token starts with (tokens.ts): it lets the authenticator tell
+ * a token from a password, so no password may start with it, and it names
+ * the token format's version.
+ */
+export const TOKEN_PREFIX = 'hail1.'
 
 /** A password as typed (a string, hashed as UTF-8) or as it came in CONNECT (bytes). */
 export type Password = string | Uint8Array
