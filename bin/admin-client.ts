@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
-import { ADMIN_SOCKET, AdminError, DataDirBusyError, HailError, runOfflineAdminOp, runRedisAdminOp, withShortSocketPath, type AdminOp, type AdminResponse } from '../broker/index.js'
+import { ADMIN_SOCKET, AdminError, DataDirBusyError, HailError, runOfflineAdminOp, runRedisAdminOp, withShortSocketPath, type AdminOp, type AdminResponse } from '../index.js'
 
 /** How long a running daemon may take to answer; an op is one scrypt hash and one synced write. */
 const ANSWER_TIMEOUT = 30_000

@@ -1,4 +1,4 @@
-import { HailError } from '../broker/index.js'
+import { HailError } from '../index.js'
 
 /**
  * The command line itself is wrong: an unknown command or option, a missing

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs'
-import { HailError } from '../broker/index.js'
+import { HailError } from '../index.js'
 import { UsageError } from './errors.js'
 import { helpText } from './help.js'
 import { loadConfig, unknownEnvVars } from './load-config.js'

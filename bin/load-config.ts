@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { dirname, extname, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { parse as parseYaml } from 'yaml'
-import { ConfigError, describeIssues } from '../broker/index.js'
+import { ConfigError, describeIssues } from '../index.js'
 import { UsageError } from './errors.js'
 import { cliConfigSchema, configFileOption, configOptions, logLevels, startOptions, type CliConfig, type OptionSpec } from './options.js'
 

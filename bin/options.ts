@@ -1,6 +1,5 @@
 import { z } from 'zod'
-import { configSchema } from '../broker/index.js'
-import { callsSchema } from '../bridge/index.js'
+import { callsSchema, configSchema } from '../index.js'
 
 /**
  * Everything the `hail` daemon can be told, in one table: the flag, its

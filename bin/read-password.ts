@@ -1,4 +1,4 @@
-import { UserError } from '../broker/index.js'
+import { UserError } from '../index.js'
 import { UsageError } from './errors.js'
 
 export interface ReadPasswordOptions {

@@ -1,7 +1,6 @@
 import { constants } from 'node:os'
 import { pino } from 'pino'
-import type { ServerAddresses } from '../broker/index.js'
-import { createServer } from '../index.js'
+import { createServer, type ServerAddresses } from '../index.js'
 import type { CliConfig } from './options.js'
 
 export interface DaemonOptions {

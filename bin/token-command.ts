@@ -1,4 +1,4 @@
-import { MAX_TOKEN_TTL_SECONDS, TokenError } from '../broker/index.js'
+import { MAX_TOKEN_TTL_SECONDS, TokenError } from '../index.js'
 import { adminRequest } from './admin-client.js'
 import { parseAdminArgs } from './admin-args.js'
 

@@ -1,4 +1,4 @@
-import { checkUserName, type UserSummary } from '../broker/index.js'
+import { checkUserName, type UserSummary } from '../index.js'
 import { adminRequest } from './admin-client.js'
 import { parseAdminArgs, type AdminArgsSpec } from './admin-args.js'
 import { UsageError } from './errors.js'
