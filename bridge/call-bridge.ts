@@ -273,7 +273,13 @@ export class CallBridge extends EventEmitter<CallBridgeEvents> implements ImExte
         case 'notify':
           for (const user of effect.users) {
             this.#publish(this.#requireHost().inboxTopic(user), {
-              type: 'call', event: effect.event, callId: call.id, conv: call.conv, from: call.caller.user, media: call.media, mode: call.mode,
+              type: 'call',
+              event: effect.event,
+              callId: call.id,
+              conv: call.conv,
+              from: call.caller.user,
+              media: call.media,
+              mode: call.mode,
               ...(effect.by === undefined ? {} : { by: effect.by }),
               ...(effect.reason === undefined ? {} : { reason: effect.reason })
             })

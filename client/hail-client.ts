@@ -346,9 +346,10 @@ export class HailClient extends TypedEmitter<ClientEvents> {
       case 'message': return this.#onMessage(topic, event.msg)
       case 'receipt':
         this.#sync.expect(event.conv, event.delivered)
-        return void this.emit('receipt', eventBody(event))
-      case 'typing': return void this.emit('typing', eventBody(event))
-      case 'presence': return void this.emit('presence', eventBody(event))
+        this.emit('receipt', eventBody(event))
+        return
+      case 'typing': this.emit('typing', eventBody(event)); return
+      case 'presence': this.emit('presence', eventBody(event)); return
       case 'conversation': return this.#onConversation(eventBody(event))
       case 'sent':
       case 'error':

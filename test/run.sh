@@ -4,7 +4,8 @@
 #     their own on temporary ports), chromium (browser calls), nftables + iproute2 (loss tests),
 #     installed with apt-get when missing (needs root, as on CI);
 #   - node modules (npm ci) when missing; the build (child-process tests run dist/);
-#   - tap over test/**/*.test.ts (the loss tests last, alone). Extra arguments go to tap (e.g. a file name).
+#   - tap over test/**/*.test.ts (the loss tests last, alone); test/house.test.ts checks the
+#     dependency rules (.dependency-cruiser.cjs) and the linter (eslint.config.js). Extra arguments go to tap (e.g. a file name).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -43,7 +43,8 @@ export function ensureMosquitto () {
   if (!existsSync(MOSQUITTO)) throw new NotApplicable('apt-get install mosquitto did not provide /usr/sbin/mosquitto')
 }
 
-let redisFlag = /** @type {boolean | undefined} */ (undefined)
+/** @type {boolean | undefined} */
+let redisFlag
 /**
  * Whether this build of hail has a --redis flag (`hail --help` lists it).
  * A failing `--help` (dist/ being rebuilt at that moment) is retried, never taken for "no".

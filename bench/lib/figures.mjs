@@ -32,4 +32,3 @@ export function ratio (run, scenario, broker, key) {
   if (a === null || b === null || b === 0) return null
   return a / b
 }
-

@@ -58,7 +58,8 @@ export async function waitQuiet (o) {
   return { idle: Math.round(idle * 100) / 100, load1, waitedMs: Date.now() - start, quiet: idle >= o.minIdle }
 }
 
-let tasksetAvailable = /** @type {boolean | undefined} */ (undefined)
+/** @type {boolean | undefined} */
+let tasksetAvailable
 
 /** Pin every thread of `pid` to `cpu` with taskset, when there are at least two CPUs and taskset exists. @param {number} pid @param {number} cpu */
 export function pin (pid, cpu) {

@@ -133,8 +133,17 @@ export function createChat () {
       measuring = false
       await sleep(300) // late duplicates
       return {
-        sent, acked, unique: seen.unique, duplicates: seen.duplicates, loss: Math.max(0, sent - seen.unique),
-        errors, firstError, sendMs, doneMs, stillArriving, latency: latency.summary()
+        sent,
+        acked,
+        unique: seen.unique,
+        duplicates: seen.duplicates,
+        loss: Math.max(0, sent - seen.unique),
+        errors,
+        firstError,
+        sendMs,
+        doneMs,
+        stillArriving,
+        latency: latency.summary()
       }
     },
 

@@ -102,7 +102,8 @@ export function createInvite () {
         const media = []
         let firstAt = /** @type {bigint | null} */ (null)
         let callId = /** @type {string | null} */ (null)
-        let sender = /** @type {NodeJS.Timeout | undefined} */ (undefined)
+        /** @type {NodeJS.Timeout | undefined} */
+        let sender
         // The callee accepts as soon as it rings, then joins the media.
         const onRing = (/** @type {any} */ msg) => {
           if (msg.type !== 'call' || msg.event !== 'ring') return

@@ -30,7 +30,8 @@ export function createSfu () {
   let measuring = false
   let received = 0
   let sent = 0
-  let timer = /** @type {NodeJS.Timeout | undefined} */ (undefined)
+  /** @type {NodeJS.Timeout | undefined} */
+  let timer
   const room = `bench-${process.pid}`
 
   /** @param {object} msg */

@@ -13,7 +13,6 @@ export interface RedisPersistenceOptions {
   onQueueFull?: (clientId: string) => void
 }
 
-
 interface QueuedPacket {
   brokerId: string
   brokerCounter: number | string

@@ -4,8 +4,21 @@ import { CallMetrics } from '../../bridge/call-metrics.js'
 import type { RoomStats } from '../../media/index.js'
 
 const track = (direction: 'in' | 'out', packets: number, extra: Record<string, unknown> = {}): any => ({
-  trackId: 't', source: 'alice/phone', kind: 'audio', direction, packets, bytes: packets * 100, packetsLost: 0,
-  lossRate: 0, jitterMs: 0, rttMs: null, bitrateKbps: 32, pli: 0, nack: 0, retransmitted: 0, ...extra
+  trackId: 't',
+  source: 'alice/phone',
+  kind: 'audio',
+  direction,
+  packets,
+  bytes: packets * 100,
+  packetsLost: 0,
+  lossRate: 0,
+  jitterMs: 0,
+  rttMs: null,
+  bitrateKbps: 32,
+  pli: 0,
+  nack: 0,
+  retransmitted: 0,
+  ...extra
 })
 const stats = (outPackets: number, loss: number): RoomStats => ({
   roomId: 'c1',

@@ -4,8 +4,16 @@ import { callsSchema, parseCallsConfig } from '../../bridge/index.js'
 
 t.test('defaults: ports 40000-40999, loopback announced, no ICE servers, 30 s ring', async (t) => {
   t.match(callsSchema.parse({}), {
-    mediaPortMin: 40000, mediaPortMax: 40999, mediaListenAddress: '0.0.0.0', announcedAddresses: ['127.0.0.1'],
-    iceServers: [], ringTimeoutMs: 30_000, invitesPerMinute: 10, inviteBurst: 5, maxParticipants: 16, statsIntervalMs: 2000
+    mediaPortMin: 40000,
+    mediaPortMax: 40999,
+    mediaListenAddress: '0.0.0.0',
+    announcedAddresses: ['127.0.0.1'],
+    iceServers: [],
+    ringTimeoutMs: 30_000,
+    invitesPerMinute: 10,
+    inviteBurst: 5,
+    maxParticipants: 16,
+    statsIntervalMs: 2000
   })
 })
 
@@ -16,7 +24,11 @@ t.test('flags and HAIL_* variables set the calls keys; comma lists become arrays
     cwd: '/'
   })
   t.match(config.calls, {
-    mediaPortMin: 45000, mediaPortMax: 45100, announcedAddresses: ['10.0.0.2', '192.0.2.1'], ringTimeoutMs: 5000, maxParticipants: 4,
+    mediaPortMin: 45000,
+    mediaPortMax: 45100,
+    announcedAddresses: ['10.0.0.2', '192.0.2.1'],
+    ringTimeoutMs: 5000,
+    maxParticipants: 4,
     iceServers: [{ urls: 'stun:stun.example.org:3478' }, { urls: 'turn:turn.example.org' }]
   })
 })

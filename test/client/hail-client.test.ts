@@ -324,7 +324,7 @@ t.test('channel messages from the live feed go through the same sequencer', asyn
   const shown: string[] = []
   client.on('message', (m) => shown.push(m.id))
   fake.deliver('im/conv/c:abcdefghijkl', { type: 'message', msg: env('c:abcdefghijkl', 1) })
-  fake.deliver(`im/inbox/alice/c:abcdefghijkl`, { type: 'message', msg: env('c:abcdefghijkl', 1) })
+  fake.deliver('im/inbox/alice/c:abcdefghijkl', { type: 'message', msg: env('c:abcdefghijkl', 1) })
   fake.deliver('im/conv/c:abcdefghijkl', { type: 'message', msg: env('c:abcdefghijkl', 2) })
   t.same(shown, ['c:abcdefghijkl/1', 'c:abcdefghijkl/2'], 'the copy from the inbox too is dropped')
 })

@@ -6,7 +6,6 @@ import { join } from 'node:path'
 import { addUser, Daemon } from '../helpers/daemon.js'
 import { PASSWORD, RawDevice } from '../helpers/im-server.js'
 
-
 t.test('kill -9 of the daemon mid-upload leaves no file visible, keeps every acknowledged chunk, and the upload resumes', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'hail-file-crash-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))

@@ -7,7 +7,6 @@ import { addUser, Daemon } from '../helpers/daemon.js'
 import { PASSWORD, RawDevice } from '../helpers/im-server.js'
 import { waitFor } from '../helpers/wait-for.js'
 
-
 t.test('kill -9 after PUBACK loses nothing from the conversation log', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'hail-im-crash-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))

@@ -73,4 +73,3 @@ t.test('HTTP upload and ranged download with tokens: 401 without, 403 for a stra
   t.equal(stranger.status, 403, 'a stranger\'s token gets 403')
   await stranger.arrayBuffer()
 })
-

@@ -20,7 +20,13 @@ async function receiver (t: Test): Promise<{ url: string, bodies: any[] }> {
 
 function hook (t: Test, url: string, options: Partial<PushHookOptions> = {}): PushHook {
   const h = new PushHook({
-    url, secret: null, batchMs: 20, maxAttempts: 2, backoffMs: 10, timeoutMs: 2000, maxQueue: 1000,
+    url,
+    secret: null,
+    batchMs: 20,
+    maxAttempts: 2,
+    backoffMs: 10,
+    timeoutMs: 2000,
+    maxQueue: 1000,
     isOnline: () => false,
     tokensOf: async () => [],
     logger: pino({ level: 'silent' }),

@@ -168,7 +168,7 @@ t.test('cluster presence on a real Redis', async (t) => {
 
   t.test('Redis restarting does not crash a node, and presence works after it', async (t) => {
     const p = prefix()
-    const heard = await listen(t, server.url)
+    await listen(t, server.url)
     const a = await node(t, server.url, p)
     await server.kill()
     a.presence.connected('hal', {})

@@ -4,7 +4,7 @@ import { LazyCache } from '../../../../broker/im/store/lazy-cache.js'
 function deferred<T> () {
   let resolve!: (value: T) => void
   let reject!: (err: Error) => void
-  const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej })
+  const promise = new Promise<T>((_resolve, _reject) => { resolve = _resolve; reject = _reject })
   return { promise, resolve, reject }
 }
 
