@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process'
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { HAIL_BIN, MOSQUITTO, NotApplicable, hailHasRedis, startBroker } from './lib/brokers.mjs'
-import { HELP, parseArgs, planCells } from './lib/cli.mjs'
+import { HELP, brokerSkips, parseArgs, planCells } from './lib/cli.mjs'
 import { LoadProcess } from './lib/load-process.mjs'
 import { pin, waitQuiet } from './lib/proc.mjs'
 import { renderMarkdown } from './lib/report-md.mjs'
@@ -85,7 +85,7 @@ async function main () {
     const label = `${cell.scenario}:${cell.broker}`
     const result = { ...cell, params: p, status: 'ok', reason: /** @type {string | null} */ (null), reps: /** @type {any[]} */ ([]), summary: /** @type {any} */ ({}) }
     results.push(result)
-    const na = scenario.notApplicable?.(cell.broker) ?? null
+    const na = scenario.notApplicable?.(cell.broker) ?? brokerSkips(cell.broker, cell.scenario)
     if (na !== null) {
       result.status = 'n/a'
       result.reason = na

@@ -2,6 +2,7 @@
 # `npm test`: everything the suite needs, on a fresh Debian machine, then the suite.
 #   - Debian packages for the clients nobody here wrote, redis-server (tests start
 #     their own on temporary ports), chromium (browser calls), nftables + iproute2 (loss tests),
+#     ejabberd (the bench's IM peer; its smoke test starts a throwaway node),
 #     installed with apt-get when missing (needs root, as on CI);
 #   - node modules (npm ci) when missing; the build (child-process tests run dist/);
 #   - tap over test/**/*.test.ts (the loss tests last, alone); test/house.test.ts checks the
@@ -18,6 +19,7 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v nft >/dev/null 2>&1 || need+=(nftables)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
+[ -x /usr/sbin/ejabberdctl ] || need+=(ejabberd)
 if ((${#need[@]})); then
   if [ "$(id -u)" != 0 ]; then
     echo "test/run.sh: missing Debian packages: ${need[*]} (run as root, or apt-get install them)" >&2
@@ -26,6 +28,8 @@ if ((${#need[@]})); then
   echo "test/run.sh: installing ${need[*]}" >&2
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  # With systemd, the package also starts Debian's ejabberd (5222, 5280, 1883, ...); the tests start their own.
+  if [[ " ${need[*]} " == *" ejabberd "* ]] && [ -d /run/systemd/system ]; then systemctl disable --now ejabberd >/dev/null 2>&1 || true; fi
 fi
 
 [ -x node_modules/.bin/tap ] || npm ci --no-audit --no-fund

@@ -3,19 +3,19 @@
 import { execFileSync, fork, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { freePort, pin } from './proc.mjs'
+import { startEjabberd } from './ejabberd.mjs'
+import { NotApplicable, ensurePackage } from './install.mjs'
+import { freePort, pin, stopChild, waitPort } from './proc.mjs'
+
+export { NotApplicable }
 
 export const MOSQUITTO = '/usr/sbin/mosquitto'
 const ROOT = new URL('../../', import.meta.url).pathname
 export const HAIL_BIN = join(ROOT, 'dist/bin/hail.js')
 /** Queue limit given to every broker, above the largest offline-drain size. */
 const MAX_QUEUE = 1_000_000
-
-/** Thrown when a broker cannot run on this machine; the cell then reports n/a with this message. */
-export class NotApplicable extends Error {}
 
 /**
  * @typedef {object} Broker
@@ -31,16 +31,7 @@ export class NotApplicable extends Error {}
 
 /** Install Debian's mosquitto when missing (as root), as the issue asks. */
 export function ensureMosquitto () {
-  if (existsSync(MOSQUITTO)) return
-  if (process.getuid?.() !== 0) throw new NotApplicable(`${MOSQUITTO} is missing and the bench is not root: apt-get install mosquitto`)
-  process.stderr.write('bench: installing mosquitto with apt-get\n')
-  try {
-    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'mosquitto'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
-  } catch {
-    execFileSync('apt-get', ['update'], { stdio: 'inherit' })
-    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'mosquitto'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
-  }
-  if (!existsSync(MOSQUITTO)) throw new NotApplicable('apt-get install mosquitto did not provide /usr/sbin/mosquitto')
+  ensurePackage('mosquitto', MOSQUITTO)
 }
 
 /** @type {boolean | undefined} */
@@ -68,6 +59,7 @@ export function hailHasRedis () {
  * Start a broker by name: `mosquitto` (as Debian's /etc/mosquitto/mosquitto.conf
  * runs it: persistence true, which saves its in-memory state every 30 minutes
  * and at exit, never per message), `mosquitto-mem` (persistence false),
+ * `ejabberd` (Debian's, with MAM; chat cells only: bench/lib/ejabberd.mjs),
  * `hail` (embedded store), `hail-redis` (with a redis-server, AOF fsync always),
  * `hail-sfu` (Hail's MediaServer alone, for the SFU cells).
  * @param {string} name
@@ -95,10 +87,12 @@ export async function startBroker (name, o = {}) {
         }
         return await startHail(name, dir, o.cpu ?? 0, undefined, redis, [...profileArgs(name, o.profileDir), HAIL_BIN], o.extraArgs ?? [])
       }
+      case 'ejabberd':
+        return await startEjabberd(dir, o.cpu ?? 0)
       case 'hail-sfu':
         return await startSfuHost(dir, o.cpu ?? 0, profileArgs(name, o.profileDir))
       default:
-        throw new Error(`unknown broker ${name}: use mosquitto, mosquitto-mem, hail or hail-redis`)
+        throw new Error(`unknown broker ${name}: use mosquitto, mosquitto-mem, ejabberd, hail or hail-redis`)
     }
   } catch (err) {
     await rm(dir, { recursive: true, force: true })
@@ -216,33 +210,4 @@ async function launch (name, command, args, dir, port, cpu, extraPids) {
       await rm(dir, { recursive: true, force: true })
     }
   }
-}
-
-/** Poll until the port accepts a TCP connection; fail if the process exits first or after 60 s. @param {number} port @param {import('node:child_process').ChildProcess} child @param {() => string} log */
-async function waitPort (port, child, log) {
-  const deadline = Date.now() + 60_000
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`broker exited (${child.exitCode ?? child.signalCode}) before listening: ${log().trim().slice(-600)}`)
-    const ok = await new Promise((resolve) => {
-      const s = connect({ port, host: '127.0.0.1' })
-      s.once('connect', () => { s.destroy(); resolve(true) })
-      s.once('error', () => resolve(false))
-    })
-    if (ok) return
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL')
-      throw new Error(`broker did not listen on ${port} within 60 s: ${log().trim().slice(-600)}`)
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-}
-
-/** SIGTERM, then SIGKILL after 15 s. @param {import('node:child_process').ChildProcess} child */
-async function stopChild (child) {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  const exited = new Promise((resolve) => child.once('exit', resolve))
-  child.kill('SIGTERM')
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
-  await exited
-  clearTimeout(timer)
 }

@@ -9,8 +9,9 @@ Runs Hail side by side with mosquitto and writes bench/results/<time>.{json,md,s
   --tiny               toy sizes for the smoke test (seconds; figures meaningless)
   --only LIST          cells to run: scenario or scenario:broker, comma-separated,
                        e.g. --only fanin:hail  or  --only fanin,chat:mosquitto
-  --brokers LIST       brokers (default mosquitto,hail,hail-redis; also mosquitto-mem:
-                       mosquitto with persistence false)
+  --brokers LIST       brokers (default mosquitto,ejabberd,hail,hail-redis; also
+                       mosquitto-mem: mosquitto with persistence false). ejabberd
+                       (XMPP, Debian's package) runs the chat cells only
   --reps N             repetitions per cell (default 3, --quick 1)
   --set S.K=V          override a parameter, e.g. --set chat.rate=2000 (repeatable)
   --out DIR            where results go (default bench/results)
@@ -57,7 +58,15 @@ export const PRESETS = {
 }
 
 export const ALL_SCENARIOS = ['fanin', 'connections', 'drain', 'chat', 'sfu', 'invite']
-export const DEFAULT_BROKERS = ['mosquitto', 'hail', 'hail-redis']
+export const DEFAULT_BROKERS = ['mosquitto', 'ejabberd', 'hail', 'hail-redis']
+/** Brokers that run only some scenarios: an XMPP server has no MQTT fan-in, drain or idle sessions to compare. */
+export const BROKER_SCENARIOS = /** @type {Record<string, string[]>} */ ({ ejabberd: ['chat'] })
+
+/** Why `broker` does not run `scenario`, or null. @param {string} broker @param {string} scenario */
+export function brokerSkips (broker, scenario) {
+  const only = BROKER_SCENARIOS[broker]
+  return only === undefined || only.includes(scenario) ? null : `n/a: ${broker} runs the ${only.join(', ')} cells only`
+}
 
 /** @param {string[]} argv */
 export function parseArgs (argv) {
@@ -131,6 +140,8 @@ export function planCells (o) {
     const brokers = scenario === 'sfu' ? params.sfu.shapes.split(',') : scenario === 'invite' ? ['hail'] : o.brokers
     for (const broker of brokers) {
       if (o.only !== null && !o.only.some((sel) => sel === scenario || sel === `${scenario}:${broker}`)) continue
+      // Left out unless asked for by name (then the cell says n/a and why).
+      if (brokerSkips(broker, scenario) !== null && !(o.only ?? []).includes(`${scenario}:${broker}`)) continue
       cells.push({ scenario, broker })
     }
   }

@@ -1,4 +1,4 @@
-// Reading figures out of a run: medians, ratios to mosquitto, number formatting.
+// Reading figures out of a run: medians, ratios to mosquitto (or ejabberd), number formatting.
 
 /** @param {any} v */
 export function value (v) {
@@ -20,12 +20,12 @@ export function num (x) {
 }
 
 /**
- * Hail's figure over mosquitto's, for one metric of one scenario.
- * @param {any} run @param {string} scenario @param {string} broker @param {string} key
+ * A broker's figure over the base broker's (mosquitto, or ejabberd in the chat cells), for one metric of one scenario.
+ * @param {any} run @param {string} scenario @param {string} broker @param {string} key @param {string} [baseBroker]
  * @returns {number | null}
  */
-export function ratio (run, scenario, broker, key) {
-  const base = run.cells.find((c) => c.scenario === scenario && c.broker === 'mosquitto' && c.status === 'ok')
+export function ratio (run, scenario, broker, key, baseBroker = 'mosquitto') {
+  const base = run.cells.find((c) => c.scenario === scenario && c.broker === baseBroker && c.status === 'ok')
   const cell = run.cells.find((c) => c.scenario === scenario && c.broker === broker && c.status === 'ok')
   const a = value(cell?.summary[key])
   const b = value(base?.summary[key])

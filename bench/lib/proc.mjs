@@ -1,8 +1,9 @@
 // What the harness reads from /proc and the OS: CPU time and RSS of a
-// process, how busy the machine is, CPU pinning, free ports.
+// process and its descendants, how busy the machine is, CPU pinning, free
+// ports, waiting for a listener and stopping a child.
 import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { readFileSync, readdirSync } from 'node:fs'
+import { connect, createServer } from 'node:net'
 
 const TICKS_PER_SECOND = (() => {
   try { return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100 } catch { return 100 }
@@ -86,4 +87,60 @@ export function freePort () {
       server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0))
     })
   })
+}
+
+/**
+ * Every live descendant of `pid` (children, grandchildren, ...), from /proc:
+ * an Erlang VM's port programs, for example, are children of its erl_child_setup.
+ * @param {number} pid @returns {number[]}
+ */
+export function descendants (pid) {
+  /** @type {Map<number, number[]>} */
+  const children = new Map()
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    let stat
+    try { stat = readFileSync(`/proc/${name}/stat`, 'utf8') } catch { continue }
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+    const list = children.get(ppid) ?? []
+    list.push(Number(name))
+    children.set(ppid, list)
+  }
+  const out = []
+  const todo = [...(children.get(pid) ?? [])]
+  while (todo.length > 0) {
+    const p = /** @type {number} */ (todo.pop())
+    out.push(p)
+    todo.push(...(children.get(p) ?? []))
+  }
+  return out
+}
+
+/** Poll until the port accepts a TCP connection; fail if the process exits first or after 60 s. @param {number} port @param {import('node:child_process').ChildProcess} child @param {() => string} log */
+export async function waitPort (port, child, log) {
+  const deadline = Date.now() + 60_000
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`broker exited (${child.exitCode ?? child.signalCode}) before listening: ${log().trim().slice(-600)}`)
+    const ok = await new Promise((resolve) => {
+      const s = connect({ port, host: '127.0.0.1' })
+      s.once('connect', () => { s.destroy(); resolve(true) })
+      s.once('error', () => resolve(false))
+    })
+    if (ok) return
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL')
+      throw new Error(`broker did not listen on ${port} within 60 s: ${log().trim().slice(-600)}`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+/** SIGTERM, then SIGKILL after 15 s. @param {import('node:child_process').ChildProcess} child */
+export async function stopChild (child) {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  child.kill('SIGTERM')
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
+  await exited
+  clearTimeout(timer)
 }

@@ -1,6 +1,10 @@
-// The Markdown report: one table per scenario, ratios against mosquitto.
+// The Markdown report: one table per scenario, ratios against mosquitto and, in
+// the chat cells, against ejabberd (the IM server peer).
 import { num, ratio, value } from './figures.mjs'
 import { goalsMarkdown } from './goals.mjs'
+
+/** The brokers others are divided by, when the scenario has them. */
+const BASES = [{ broker: 'mosquitto', column: '× mosq' }, { broker: 'ejabberd', column: '× ejabberd' }]
 
 /** "median (min..max)" or the bare value for one repetition. @param {any} v */
 function spread (v) {
@@ -20,15 +24,15 @@ export function renderMarkdown (run) {
     `${m.cpus} × ${m.model}, ${m.memGiB} GiB; node ${m.node}; ${m.mosquitto ?? 'no mosquitto'}; ${m.redis ?? 'no redis'}; hail ${m.hail ?? '?'}.`,
     `Broker pinned to CPU 0, load generator to CPU 1: ${m.pinned ? 'yes' : 'no'}. Load average at start ${m.loadavgAtStart.join(' ')}.`,
     `Medians of ${run.reps} repetition(s), (min..max) when they differ; loss and duplicates are totals over all repetitions. ` +
-    `"× mosq" is Hail's figure divided by mosquitto's in this run. Loss: acknowledged but never delivered; "still queued": the broker was still delivering when the harness stopped waiting (a backlog, not a proven loss). Took ${Math.round(run.seconds)} s.`,
+    `"× mosq" is a figure divided by mosquitto's in this run, "× ejabberd" by ejabberd's (chat cells). Loss: acknowledged but never delivered; "still queued": the broker was still delivering when the harness stopped waiting (a backlog, not a proven loss). Took ${Math.round(run.seconds)} s.`,
     ''
   ]
   for (const [name, s] of Object.entries(run.scenarios)) {
     const cells = run.cells.filter((c) => c.scenario === name)
     if (cells.length === 0) continue
     lines.push(`### ${s.title}`, '', s.description, '')
-    const withBase = cells.some((c) => c.broker === 'mosquitto')
-    const head = ['broker', ...s.headline.flatMap((h) => withBase ? [h.label, '× mosq'] : [h.label]), 'p50 / p99 / p99.9 ms', 'RSS MiB', 'loss', 'dup', 'idle before']
+    const bases = BASES.filter((b) => cells.some((c) => c.broker === b.broker))
+    const head = ['broker', ...s.headline.flatMap((h) => [h.label, ...bases.map((b) => b.column)]), 'p50 / p99 / p99.9 ms', 'RSS MiB', 'loss', 'dup', 'idle before']
     lines.push(`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`)
     for (const c of cells) {
       if (c.status !== 'ok') {
@@ -39,16 +43,18 @@ export function renderMarkdown (run) {
       const row = [c.broker]
       for (const h of s.headline) {
         row.push(spread(sum[h.key]))
-        if (!withBase) continue
-        const r = c.broker === 'mosquitto' ? null : ratio(run, name, c.broker, h.key)
-        row.push(c.broker === 'mosquitto' ? '1' : r === null ? '–' : `${r.toFixed(2)}×`)
+        for (const b of bases) {
+          const r = c.broker === b.broker ? null : ratio(run, name, c.broker, h.key, b.broker)
+          row.push(c.broker === b.broker ? '1' : r === null ? '–' : `${r.toFixed(2)}×`)
+        }
       }
       row.push([sum.p50, sum.p99, sum.p999].map((v) => num(value(v))).join(' / '))
       const rss = value(sum.rssKiB)
       row.push(rss === null ? '–' : num(rss / 1024))
       const backlog = value(sum.backlog) ?? 0
       const unknownLoss = sum.loss?.n !== undefined && sum.loss.n < c.reps.filter((r) => r.metrics !== undefined).length
-      row.push(`${spread(sum.loss)}${unknownLoss ? '?' : ''}${backlog > 0 ? ` (+${num(backlog)} still queued when the wait ended)` : ''}`, spread(sum.duplicates))
+      const unacked = value(sum.unacked) ?? 0
+      row.push(`${spread(sum.loss)}${unknownLoss ? '?' : ''}${backlog > 0 ? ` (+${num(backlog)} still queued when the wait ended)` : ''}${unacked > 0 ? ` (${num(unacked)} sent, never acknowledged)` : ''}`, spread(sum.duplicates))
       const idles = c.reps.map((r) => r.quiet?.idle).filter((x) => typeof x === 'number')
       row.push(idles.length === 0 ? 'not checked' : idles.map((x) => `${Math.round(x * 100)}%`).join(' '))
       lines.push(`| ${row.join(' | ')} |`)

@@ -1,7 +1,8 @@
-// A hand-written SVG chart in two panels on one log scale:
-//  1. each scenario's headline figures for each Hail variant ÷ mosquitto's (1× = mosquitto);
-//  2. each goal of issue 6 as this run's figure ÷ its target (1× = the goal).
-// Green where Hail does better (or meets the goal), red where it does worse.
+// A hand-written SVG chart in panels on one log scale:
+//  1. each scenario's headline figures for each other broker ÷ mosquitto's (1× = mosquitto);
+//  2. the chat cells' figures for each Hail variant ÷ ejabberd's (1× = ejabberd), when it ran;
+//  3. each goal of issue 6 as this run's figure ÷ its target (1× = the goal).
+// Green where the broker does better than the line (or meets the goal), red where it does worse.
 import { ratio } from './figures.mjs'
 import { checkGoals } from './goals.mjs'
 
@@ -21,19 +22,22 @@ const esc = (s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, 
  * @typedef {{ label: string, sub: string, bars: Bar[] }} Row
  */
 
-/** @param {any} run @returns {Row[]} */
-function mosquittoRows (run) {
-  const brokers = [...new Set(run.cells.map((c) => c.broker))].filter((b) => b !== 'mosquitto')
+/**
+ * Every headline figure of every broker but `base` (and but `skip`) ÷ the base's, per scenario that has the base.
+ * @param {any} run @param {string} base @param {string[]} skip @returns {Row[]}
+ */
+function baseRows (run, base, skip) {
+  const brokers = [...new Set(run.cells.map((c) => c.broker))].filter((b) => b !== base && !skip.includes(b))
   /** @type {Row[]} */
   const rows = []
   for (const [name, s] of Object.entries(run.scenarios)) {
     const cells = run.cells.filter((c) => c.scenario === name)
-    if (!cells.some((c) => c.broker === 'mosquitto')) continue
+    if (!cells.some((c) => c.broker === base)) continue
     for (const h of s.headline) {
       const bars = brokers.filter((b) => cells.some((c) => c.broker === b)).map((b) => {
         const cell = cells.find((c) => c.broker === b)
-        const r = ratio(run, name, b, h.key)
-        const note = cell?.status !== 'ok' ? /** @type {string} */ (cell?.status) : r === null ? 'no mosquitto figure' : ''
+        const r = ratio(run, name, b, h.key, base)
+        const note = cell?.status !== 'ok' ? /** @type {string} */ (cell?.status) : r === null ? `no ${base} figure` : ''
         return { name: b, r, good: r !== null && (h.better === 'lower' ? r <= 1 : r >= 1), note }
       })
       if (bars.length > 0) rows.push({ label: `${s.title}: ${h.label}`, sub: `${h.better} is better`, bars })
@@ -57,7 +61,8 @@ function goalRows (run) {
 /** @param {any} run */
 export function renderSvg (run) {
   const panels = [
-    { title: 'Hail ÷ mosquitto (same machine, same run)', base: 'mosquitto', rows: mosquittoRows(run) },
+    { title: '÷ mosquitto (same machine, same run)', base: 'mosquitto', rows: baseRows(run, 'mosquitto', []) },
+    { title: 'Hail ÷ ejabberd, the IM server (same machine, same run)', base: 'ejabberd', rows: baseRows(run, 'ejabberd', ['mosquitto', 'mosquitto-mem']) },
     { title: 'This run ÷ the goals of issue 6', base: 'goal', rows: goalRows(run) }
   ].filter((p) => p.rows.length > 0)
   const rowH = (/** @type {Row} */ r) => r.bars.length * (BAR_H + 4) + 16
@@ -68,8 +73,8 @@ export function renderSvg (run) {
   const out = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" font-size="12">`,
     `<rect width="${width}" height="${height}" fill="#fff"/>`,
-    `<text x="12" y="22" font-size="16" font-weight="bold">Hail vs mosquitto — ${esc(run.preset)} run, ${esc(run.startedAt.slice(0, 16))}Z, ${run.machine.cpus} CPUs, medians of ${run.reps}</text>`,
-    `<text x="12" y="42" fill="#555">Green: Hail does better than the line (or meets the goal); red: worse. Log scale from 1/${1 / MIN}× to ${MAX}×; a bar at the edge goes further (its label gives the figure).</text>`
+    `<text x="12" y="22" font-size="16" font-weight="bold">Hail vs ${run.cells.some((/** @type {any} */ c) => c.broker === 'ejabberd') ? 'mosquitto and ejabberd' : 'mosquitto'} — ${esc(run.preset)} run, ${esc(run.startedAt.slice(0, 16))}Z, ${run.machine.cpus} CPUs, medians of ${run.reps}</text>`,
+    `<text x="12" y="42" fill="#555">Green: the broker does better than the line (or meets the goal); red: worse. Log scale from 1/${1 / MIN}× to ${MAX}×; a bar at the edge goes further (its label gives the figure).</text>`
   ]
   let y = 60
   for (const panel of panels) {

@@ -2,25 +2,29 @@
 // partners' inboxes at an aggregate rate. `mqtt` mode uses plain topics
 // (bench/chat/{i}); `hail` mode speaks Hail's IM protocol (im/send/{conv} with
 // direct conversations, deliveries on im/inbox/{user}/{conv}), so the figure
-// includes Hail's durable conversation log.
+// includes Hail's durable conversation log; `xmpp` mode sends chat messages to
+// the partner's bare JID on an XMPP server (ejabberd), acknowledged by stream
+// management (XEP-0198).
 import { RawClient } from './raw-client.mjs'
 import { LatencyRecorder, SeenSet, now, pool, sleep } from './recorder.mjs'
+import { XmppClient } from './xmpp-client.mjs'
 
 /**
  * @typedef {object} ChatArgs
  * @property {number} port
  * @property {number} clients
  * @property {number} partners how many partners each client writes to
- * @property {'mqtt' | 'hail'} mode
- * @property {{ user: string, password: string }[]} [creds] hail mode: one per client
+ * @property {'mqtt' | 'hail' | 'xmpp'} mode
+ * @property {{ user: string, password: string }[]} [creds] hail and xmpp modes: one per client
+ * @property {string} [domain] xmpp mode: the server's XMPP host
  * @property {string} run
- * @property {number} [size] payload bytes (mqtt mode; hail's JSON is about the same)
+ * @property {number} [size] payload bytes (mqtt: the payload; xmpp: the body text; hail's JSON is about the same)
  */
 
 export function createChat () {
   /** @type {ChatArgs} */
   let args
-  /** @type {RawClient[]} */
+  /** @type {(RawClient | XmppClient)[]} */
   let clients = []
   const seen = new SeenSet()
   let latency = new LatencyRecorder()
@@ -38,6 +42,7 @@ export function createChat () {
   /** @param {number} from @param {number} to */
   const topicTo = (from, to) => {
     if (args.mode === 'mqtt') return `bench/chat/${args.run}/${to}`
+    if (args.mode === 'xmpp') return `${user(to)}@${args.domain}`
     const [a, b] = [user(from), user(to)].sort()
     return `im/send/d:${a}:${b}`
   }
@@ -45,7 +50,14 @@ export function createChat () {
   const payload = (from, seq, warm) => {
     const stamp = `${warm ? 'w' : 'm'}:${now()}:${from}:${seq}`
     if (args.mode === 'mqtt') return Buffer.from(stamp.padEnd(args.size ?? 128, '.'))
+    if (args.mode === 'xmpp') return stamp.padEnd(args.size ?? 128, '.')
     return JSON.stringify({ cid: `b${warm ? 'w' : ''}${seq}`, kind: 'text', body: { text: stamp } })
+  }
+  /** Send one message from client `from` to client `to`; `onAck` at its PUBACK or stream-management ack. @param {number} from @param {number} to @param {number} seq @param {boolean} warm @param {() => void} onAck */
+  const send = (from, to, seq, warm, onAck) => {
+    const client = clients[from]
+    if (client instanceof XmppClient) client.sendMessage(topicTo(from, to), /** @type {string} */ (payload(from, seq, warm)), onAck)
+    else client.publish(topicTo(from, to), payload(from, seq, warm), 1, onAck)
   }
   /** @param {string} text */
   const onStamp = (text) => {
@@ -55,19 +67,39 @@ export function createChat () {
     if (measuring) latency.add(Number(now() - BigInt(at)) / 1000)
   }
 
+  /** xmpp mode: log in (SASL PLAIN), bind, enable stream management, send presence; nothing to subscribe. @param {ChatArgs} a */
+  const connectXmpp = async (a) => {
+    const xmpp = Array.from({ length: a.clients }, (_, i) => new XmppClient({
+      port: a.port,
+      domain: /** @type {string} */ (a.domain),
+      user: user(i),
+      password: a.creds?.[i]?.password ?? '',
+      connectTimeoutMs: 120_000
+    }))
+    clients = xmpp
+    const t0 = now()
+    await pool(xmpp, 50, async (client) => {
+      await client.connect()
+      client.on('message', (/** @type {string} */ body) => onStamp(body.slice(0, 64).replace(/\.+$/, '')))
+    })
+    return { connected: clients.length, connectMs: Number(now() - t0) / 1e6 }
+  }
+
   return {
     /** @param {ChatArgs} a */
     async connect (a) {
       args = a
-      clients = Array.from({ length: a.clients }, (_, i) => new RawClient({
+      if (a.mode === 'xmpp') return await connectXmpp(a)
+      const mqtt = Array.from({ length: a.clients }, (_, i) => new RawClient({
         port: a.port,
         clientId: a.mode === 'hail' ? `${user(i)}/bench` : `chat-${a.run}-${i}`,
         clean: false,
         connectTimeoutMs: 120_000,
         ...(a.mode === 'hail' ? { username: user(i), password: a.creds?.[i]?.password } : {})
       }))
+      clients = mqtt
       const t0 = now()
-      await pool(clients, 50, async (client, i) => {
+      await pool(mqtt, 50, async (client, i) => {
         await client.connect()
         client.on('message', (topic, body) => {
           if (a.mode === 'mqtt') return onStamp(body.toString('latin1', 0, 64).replace(/\.+$/, ''))
@@ -89,7 +121,7 @@ export function createChat () {
       const total = clients.length * args.partners
       await pool(clients, 50, async (client, i) => {
         for (let k = 0; k < args.partners; k++) {
-          await new Promise((resolve) => client.publish(topicTo(i, partner(i, k)), payload(i, k, true), 1, () => { warmAcked++; resolve(undefined) }))
+          await new Promise((resolve) => send(i, partner(i, k), k, true, () => { warmAcked++; resolve(undefined) }))
         }
       })
       return { warmed: warmAcked, expected: total }
@@ -108,7 +140,7 @@ export function createChat () {
           while (sent < due) {
             const i = sent % clients.length
             const to = partner(i, Math.floor(sent / clients.length) % args.partners)
-            clients[i].publish(topicTo(i, to), payload(i, sent, false), 1, () => { acked++ })
+            send(i, to, sent, false, () => { acked++ })
             sent++
           }
           if (sent >= total) resolve(undefined)

@@ -1,14 +1,15 @@
 // chat: N clients with persistent sessions sending to each other's inboxes at a fixed rate.
 // Mosquitto: plain topics. Hail: its IM protocol (direct conversations, durable log).
+// ejabberd: XMPP chat messages, archived (MAM), acknowledged by stream management.
 import { join } from 'node:path'
-import { seedDataDir, seedRedis, seedThroughAdmin } from '../lib/hail-users.mjs'
+import { seedDataDir, seedRedis, seedThroughAdmin, userNames } from '../lib/hail-users.mjs'
 import { fix, sample, sleep } from './sample.mjs'
 
 /** @type {import('./types.mjs').Scenario} */
 export const chat = {
   name: 'chat',
   title: 'chat',
-  describe: (p) => `${p.clients} clients (persistent sessions), each writing to ${p.partners} partners, ${p.rate} msg/s for ${p.seconds} s; Hail through im/send/{conv} (direct conversations)`,
+  describe: (p) => `${p.clients} clients (persistent sessions), each writing to ${p.partners} partners, ${p.rate} msg/s for ${p.seconds} s; Hail through im/send/{conv} (direct conversations); ejabberd through XMPP chat messages with MAM and stream management`,
   headline: [
     { key: 'cpuUsPerMsg', label: 'CPU-µs/msg', better: 'lower' },
     { key: 'p99', label: 'p99 ms', better: 'lower' },
@@ -29,11 +30,19 @@ export const chat = {
   },
   async run ({ broker, load, params, run, ctx }) {
     const hail = broker.name.startsWith('hail')
+    const xmpp = broker.name === 'ejabberd'
     let creds
+    let registerMs = null
     if (broker.name === 'hail') creds = ctx.cache[`chat-seed-${params.clients}`].creds
     else if (broker.name === 'hail-redis') creds = ctx.cache.redisCreds
     else if (hail) creds = await seedThroughAdmin(join(broker.dir, 'data'), params.clients)
-    const connected = await load.call('chat', 'connect', { port: broker.port, clients: params.clients, partners: params.partners, mode: hail ? 'hail' : 'mqtt', creds, run })
+    else if (xmpp) {
+      creds = userNames(params.clients).map((user) => ({ user, password: `pw-${user}` }))
+      registerMs = (await /** @type {import('../lib/ejabberd.mjs').EjabberdBroker} */ (broker).registerUsers(creds)).ms
+    }
+    const mode = hail ? 'hail' : xmpp ? 'xmpp' : 'mqtt'
+    const domain = xmpp ? /** @type {import('../lib/ejabberd.mjs').EjabberdBroker} */ (broker).domain : undefined
+    const connected = await load.call('chat', 'connect', { port: broker.port, clients: params.clients, partners: params.partners, mode, creds, domain, run })
     await load.call('chat', 'warmup')
     await sleep(1000)
     const a = sample(broker)
@@ -49,12 +58,15 @@ export const chat = {
       cpuUsPerMsg: fix((b.cpuUs - a.cpuUs) / Math.max(1, r.unique)),
       rssKiB: b.rssKiB,
       // Still arriving when the harness stopped waiting: a backlog, not a proven loss.
+      // Sent but never acknowledged (PUBACK, or XEP-0198 <a h>) by the end of the wait.
+      unacked: r.sent - r.acked,
       loss: r.stillArriving ? null : r.loss,
       backlog: r.stillArriving ? r.loss : 0,
       duplicates: r.duplicates,
       errors: r.errors,
       firstError: r.firstError ?? null,
       connectMs: fix(connected.connectMs, 0),
+      registerMs,
       drainedMs: r.doneMs - r.sendMs,
       stillArriving: r.stillArriving
     }

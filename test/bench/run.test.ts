@@ -60,6 +60,51 @@ t.test('a tiny fan-in run against mosquitto and hail writes a JSON, a table with
   }
 })
 
+/*
+ * The IM peer: a tiny chat cell against ejabberd (Debian's, started by the
+ * bench as a throwaway node; the bench installs it with apt-get when it runs
+ * as root, as test/run.sh does) beside mosquitto. Every message must be
+ * acknowledged by stream management and delivered once, the table must carry
+ * the "× ejabberd" ratios, and no Erlang VM of the run may outlive it.
+ */
+const ejabberdSkip = !existsSync('/usr/sbin/mosquitto')
+  ? 'no /usr/sbin/mosquitto'
+  : existsSync('/usr/sbin/ejabberdctl') || process.getuid?.() === 0 ? false : 'no /usr/sbin/ejabberdctl, and not root to apt-get install ejabberd'
+
+/** beam.smp processes of bench ejabberd nodes whose temporary directory is gone: leftovers. */
+function orphanedEjabberd (): string[] {
+  const out: string[] = []
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    let cmdline: string
+    try { cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ') } catch { continue }
+    const m = /beam\.smp .*-mnesia dir "?([^" ]*hail-bench-ejabberd-[^/" ]+)/.exec(cmdline)
+    if (m !== null && !existsSync(m[1]!)) out.push(`${pid}: ${m[1]}`)
+  }
+  return out
+}
+
+t.test('a tiny chat run against mosquitto and ejabberd acknowledges and delivers every XMPP message once, with ratios to both', { skip: ejabberdSkip }, async (t) => {
+  const out = await mkdtemp(join(tmpdir(), 'hail-bench-test-'))
+  t.teardown(() => rm(out, { recursive: true, force: true }))
+  const r = await run(['--tiny', '--no-wait', '--only', 'chat', '--brokers', 'mosquitto,ejabberd', '--out', out])
+  t.equal(r.code, 0, `bench exits 0\n${r.stderr}`)
+  const saved = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8'))
+  t.same(saved.cells.map((c: { scenario: string, broker: string }) => `${c.scenario}:${c.broker}`), ['chat:mosquitto', 'chat:ejabberd'])
+  const cell = saved.cells[1]
+  t.equal(cell.status, 'ok', `ejabberd ran: ${cell.reason ?? ''} ${cell.reps[0]?.error ?? ''}`)
+  const m = cell.reps[0].metrics
+  t.ok(m.throughput > 0, 'ejabberd delivered messages')
+  t.equal(m.unacked, 0, 'every message was covered by a stream-management ack')
+  t.equal(m.loss, 0, 'every message arrived')
+  t.equal(m.duplicates, 0, 'no message arrived twice')
+  t.type(m.cpuUsPerMsg, 'number', 'CPU per message of the ejabberd node')
+  t.ok(m.rssKiB > 0, 'RSS of the ejabberd node')
+  const md = readFileSync(join(out, 'latest.md'), 'utf8')
+  t.match(md, /\| broker \| CPU-µs\/msg \| × mosq \| × ejabberd \|/, 'a column of ratios to ejabberd')
+  t.match(md, /\| ejabberd \| [\d,.]+ \| [\d.]+× \| 1 \|/, 'ejabberd is the 1× of its own column')
+  t.same(orphanedEjabberd(), [], 'no ejabberd node outlives the run')
+})
+
 t.test('an unknown scenario in --only is refused with a clear message and exit 2', async (t) => {
   const r = await run(['--only', 'nosuch:hail', '--list'])
   t.equal(r.code, 2)
