@@ -60,6 +60,7 @@ export function hailHasRedis () {
  * runs it: persistence true, which saves its in-memory state every 30 minutes
  * and at exit, never per message), `mosquitto-mem` (persistence false),
  * `ejabberd` (Debian's, with MAM; chat cells only: bench/lib/ejabberd.mjs),
+ * `ejabberd-nomam` (the same without message archiving),
  * `hail` (embedded store), `hail-redis` (with a redis-server, AOF fsync always),
  * `hail-sfu` (Hail's MediaServer alone, for the SFU cells).
  * @param {string} name
@@ -88,11 +89,12 @@ export async function startBroker (name, o = {}) {
         return await startHail(name, dir, o.cpu ?? 0, undefined, redis, [...profileArgs(name, o.profileDir), HAIL_BIN], o.extraArgs ?? [])
       }
       case 'ejabberd':
-        return await startEjabberd(dir, o.cpu ?? 0)
+      case 'ejabberd-nomam':
+        return await startEjabberd(dir, o.cpu ?? 0, { name, mam: name === 'ejabberd' })
       case 'hail-sfu':
         return await startSfuHost(dir, o.cpu ?? 0, profileArgs(name, o.profileDir))
       default:
-        throw new Error(`unknown broker ${name}: use mosquitto, mosquitto-mem, ejabberd, hail or hail-redis`)
+        throw new Error(`unknown broker ${name}: use mosquitto, mosquitto-mem, ejabberd, ejabberd-nomam, hail or hail-redis`)
     }
   } catch (err) {
     await rm(dir, { recursive: true, force: true })

@@ -11,7 +11,8 @@ Runs Hail side by side with mosquitto and writes bench/results/<time>.{json,md,s
                        e.g. --only fanin:hail  or  --only fanin,chat:mosquitto
   --brokers LIST       brokers (default mosquitto,ejabberd,hail,hail-redis; also
                        mosquitto-mem: mosquitto with persistence false). ejabberd
-                       (XMPP, Debian's package) runs the chat cells only
+                       (XMPP, Debian's package, with MAM) runs the chat cells only;
+                       ejabberd-nomam: the same without message archiving
   --reps N             repetitions per cell (default 3, --quick 1)
   --set S.K=V          override a parameter, e.g. --set chat.rate=2000 (repeatable)
   --out DIR            where results go (default bench/results)
@@ -60,7 +61,7 @@ export const PRESETS = {
 export const ALL_SCENARIOS = ['fanin', 'connections', 'drain', 'chat', 'sfu', 'invite']
 export const DEFAULT_BROKERS = ['mosquitto', 'ejabberd', 'hail', 'hail-redis']
 /** Brokers that run only some scenarios: an XMPP server has no MQTT fan-in, drain or idle sessions to compare. */
-export const BROKER_SCENARIOS = /** @type {Record<string, string[]>} */ ({ ejabberd: ['chat'] })
+export const BROKER_SCENARIOS = /** @type {Record<string, string[]>} */ ({ ejabberd: ['chat'], 'ejabberd-nomam': ['chat'] })
 
 /** Why `broker` does not run `scenario`, or null. @param {string} broker @param {string} scenario */
 export function brokerSkips (broker, scenario) {

@@ -29,10 +29,11 @@ const NODE = 'hailbench@localhost'
  * of connects); no other listeners; Debian's per-connection shaper (3,000 B/s)
  * lifted, as mosquitto's queue limit is, so the figure is the server's and not
  * a rate limit's; mod_mam added with `default: always` (Debian's file does not
- * enable it); log level warning.
- * @param {number} port
+ * enable it; `mam: false` leaves it out, to tell the archive's cost from the
+ * rest); log level warning.
+ * @param {number} port @param {boolean} mam
  */
-function config (port) {
+function config (port, mam) {
   return `# Written by Hail's bench (bench/lib/ejabberd.mjs) for a throwaway instance.
 loglevel: warning
 log_rotate_count: 0
@@ -112,9 +113,7 @@ modules:
   mod_fail2ban: {}
   mod_http_api: {}
   mod_last: {}
-  mod_mam:
-    default: always
-  mod_mqtt: {}
+${mam ? '  mod_mam:\n    default: always\n' : ''}  mod_mqtt: {}
   mod_muc:
     access:
       - allow
@@ -190,9 +189,11 @@ function stopSystemService () {
 
 /**
  * Start a throwaway ejabberd in `dir` (which the caller created and removes on failure).
- * @param {string} dir @param {number} cpu @returns {Promise<EjabberdBroker>}
+ * @param {string} dir @param {number} cpu @param {{ name?: string, mam?: boolean }} [o] mam: false runs it without message archiving
+ * @returns {Promise<EjabberdBroker>}
  */
-export async function startEjabberd (dir, cpu) {
+export async function startEjabberd (dir, cpu, o = {}) {
+  const name = o.name ?? 'ejabberd'
   if (ensurePackage('ejabberd', EJABBERDCTL)) stopSystemService()
   const { uid, gid } = ejabberdUser()
   if (process.getuid?.() !== 0 && process.getuid?.() !== uid) throw new NotApplicable('n/a: ejabberdctl runs only as root or as the ejabberd user')
@@ -200,7 +201,7 @@ export async function startEjabberd (dir, cpu) {
   const distPort = await freePort()
   const paths = { config: join(dir, 'ejabberd.yml'), ctlConfig: join(dir, 'ejabberdctl.cfg'), spool: join(dir, 'spool'), logs: join(dir, 'logs'), modules: join(dir, 'modules') }
   await Promise.all([paths.spool, paths.logs, paths.modules].map((d) => mkdir(d, { recursive: true })))
-  await writeFile(paths.config, config(port))
+  await writeFile(paths.config, config(port, o.mam ?? true))
   await writeFile(paths.ctlConfig, [
     '# Written by Hail\'s bench: a node of its own, distribution on one loopback port (no epmd).',
     `ERL_OPTIONS="-env ERL_CRASH_DUMP_BYTES 0 -setcookie ${randomBytes(12).toString('hex')}"`,
@@ -247,10 +248,10 @@ export async function startEjabberd (dir, cpu) {
   let stopping = false
   /** @type {Promise<string>} */
   const crashed = new Promise((resolve) => child.once('exit', (code, signal) => {
-    if (!stopping) resolve(`ejabberd exited (${code ?? signal}) during the cell: ${output.trim().slice(-600)}`)
+    if (!stopping) resolve(`${name} exited (${code ?? signal}) during the cell: ${output.trim().slice(-600)}`)
   }))
   return {
-    name: 'ejabberd',
+    name,
     port,
     pids,
     dir,

@@ -30,7 +30,7 @@ export const chat = {
   },
   async run ({ broker, load, params, run, ctx }) {
     const hail = broker.name.startsWith('hail')
-    const xmpp = broker.name === 'ejabberd'
+    const xmpp = broker.name.startsWith('ejabberd')
     let creds
     let registerMs = null
     if (broker.name === 'hail') creds = ctx.cache[`chat-seed-${params.clients}`].creds
