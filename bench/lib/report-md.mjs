@@ -6,6 +6,12 @@ import { goalsMarkdown } from './goals.mjs'
 /** The brokers others are divided by, when the scenario has them. */
 const BASES = [{ broker: 'mosquitto', column: '× mosq' }, { broker: 'ejabberd', column: '× ejabberd' }]
 
+/** A ratio: two decimals; whole numbers from 100×; 1/N below 0.01× (where two decimals would print 0.00×). @param {number} r */
+function times (r) {
+  if (r >= 100) return `${num(r)}×`
+  return r >= 0.01 || r === 0 ? `${r.toFixed(2)}×` : `1/${num(1 / r)}×`
+}
+
 /** "median (min..max)" or the bare value for one repetition. @param {any} v */
 function spread (v) {
   if (v === null || v === undefined) return '–'
@@ -45,7 +51,7 @@ export function renderMarkdown (run) {
         row.push(spread(sum[h.key]))
         for (const b of bases) {
           const r = c.broker === b.broker ? null : ratio(run, name, c.broker, h.key, b.broker)
-          row.push(c.broker === b.broker ? '1' : r === null ? '–' : `${r.toFixed(2)}×`)
+          row.push(c.broker === b.broker ? '1' : r === null ? '–' : times(r))
         }
       }
       row.push([sum.p50, sum.p99, sum.p999].map((v) => num(value(v))).join(' / '))
