@@ -30,12 +30,12 @@ const NODE = 'hailbench@localhost'
  * lifted, as mosquitto's queue limit is, so the figure is the server's and not
  * a rate limit's; mod_mam added with `default: always` (Debian's file does not
  * enable it; `mam: false` leaves it out, to tell the archive's cost from the
- * rest); log level warning.
+ * rest). Log level info, as Debian has it (it logs connections, not messages).
  * @param {number} port @param {boolean} mam
  */
 function config (port, mam) {
   return `# Written by Hail's bench (bench/lib/ejabberd.mjs) for a throwaway instance.
-loglevel: warning
+loglevel: info
 log_rotate_count: 0
 hosts:
   - ${XMPP_DOMAIN}

@@ -60,7 +60,8 @@ export function renderMarkdown (run) {
       const backlog = value(sum.backlog) ?? 0
       const unknownLoss = sum.loss?.n !== undefined && sum.loss.n < c.reps.filter((r) => r.metrics !== undefined).length
       const unacked = value(sum.unacked) ?? 0
-      row.push(`${spread(sum.loss)}${unknownLoss ? '?' : ''}${backlog > 0 ? ` (+${num(backlog)} still queued when the wait ended)` : ''}${unacked > 0 ? ` (${num(unacked)} sent, never acknowledged)` : ''}`, spread(sum.duplicates))
+      const dropped = value(sum.dropped) ?? 0
+      row.push(`${spread(sum.loss)}${unknownLoss ? '?' : ''}${backlog > 0 ? ` (+${num(backlog)} still queued when the wait ended)` : ''}${unacked > 0 ? ` (${num(unacked)} sent, never acknowledged)` : ''}${dropped > 0 ? ` (${num(dropped)} connections closed by the broker)` : ''}`, spread(sum.duplicates))
       const idles = c.reps.map((r) => r.quiet?.idle).filter((x) => typeof x === 'number')
       row.push(idles.length === 0 ? 'not checked' : idles.map((x) => `${Math.round(x * 100)}%`).join(' '))
       lines.push(`| ${row.join(' | ')} |`)

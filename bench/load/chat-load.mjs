@@ -29,6 +29,9 @@ export function createChat () {
   const seen = new SeenSet()
   let latency = new LatencyRecorder()
   let measuring = false
+  let closing = false
+  /** Connections the broker closed before the cell ended (a client never reconnects). */
+  let dropped = 0
   let errors = 0
   /** @type {string | undefined} */
   let firstError
@@ -80,6 +83,7 @@ export function createChat () {
     const t0 = now()
     await pool(xmpp, 50, async (client) => {
       await client.connect()
+      client.once('close', () => { if (!closing) dropped++ })
       client.on('message', (/** @type {string} */ body) => onStamp(body.slice(0, 64).replace(/\.+$/, '')))
     })
     return { connected: clients.length, connectMs: Number(now() - t0) / 1e6 }
@@ -101,6 +105,7 @@ export function createChat () {
       const t0 = now()
       await pool(mqtt, 50, async (client, i) => {
         await client.connect()
+        client.once('close', () => { if (!closing) dropped++ })
         client.on('message', (topic, body) => {
           if (a.mode === 'mqtt') return onStamp(body.toString('latin1', 0, 64).replace(/\.+$/, ''))
           let msg
@@ -175,11 +180,13 @@ export function createChat () {
         sendMs,
         doneMs,
         stillArriving,
+        dropped,
         latency: latency.summary()
       }
     },
 
     async close () {
+      closing = true
       await pool(clients, 200, (c) => { c.destroy(); return Promise.resolve() })
       clients = []
       return {}

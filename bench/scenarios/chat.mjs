@@ -63,6 +63,9 @@ export const chat = {
       loss: r.stillArriving ? null : r.loss,
       backlog: r.stillArriving ? r.loss : 0,
       duplicates: r.duplicates,
+      // Connections the broker closed during the cell, and what it said about it.
+      dropped: r.dropped,
+      brokerLogTail: r.dropped > 0 ? broker.log().slice(-1500) : null,
       errors: r.errors,
       firstError: r.firstError ?? null,
       connectMs: fix(connected.connectMs, 0),
