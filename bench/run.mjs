@@ -187,6 +187,7 @@ function machine () {
     node: process.version,
     mosquitto: version(MOSQUITTO, ['-h']),
     redis: version('redis-server', ['--version']),
+    ejabberd: (() => { const v = version('dpkg-query', ['-W', '-f', '${Version}', 'ejabberd']); return v === null || v === '' || /no packages/.test(v) ? null : `ejabberd ${v}` })(),
     hail: version(process.execPath, [HAIL_BIN, '--version']),
     hailHasRedis: (() => { try { return hailHasRedis() } catch { return null } })(),
     pinned: cpu.length >= 2

@@ -27,7 +27,7 @@ export function renderMarkdown (run) {
   const lines = [
     `## Bench run ${run.startedAt} (${run.preset}${run.preset === 'full' ? '' : ', not the full matrix'})`,
     '',
-    `${m.cpus} × ${m.model}, ${m.memGiB} GiB; node ${m.node}; ${m.mosquitto ?? 'no mosquitto'}; ${m.redis ?? 'no redis'}; hail ${m.hail ?? '?'}.`,
+    `${m.cpus} × ${m.model}, ${m.memGiB} GiB; node ${m.node}; ${m.mosquitto ?? 'no mosquitto'}; ${m.ejabberd === undefined ? '' : `${m.ejabberd ?? 'no ejabberd'}; `}${m.redis ?? 'no redis'}; hail ${m.hail ?? '?'}.`,
     `Broker pinned to CPU 0, load generator to CPU 1: ${m.pinned ? 'yes' : 'no'}. Load average at start ${m.loadavgAtStart.join(' ')}.`,
     `Medians of ${run.reps} repetition(s), (min..max) when they differ; loss and duplicates are totals over all repetitions. ` +
     `"× mosq" is a figure divided by mosquitto's in this run, "× ejabberd" by ejabberd's (chat cells). Loss: acknowledged but never delivered; "still queued": the broker was still delivering when the harness stopped waiting (a backlog, not a proven loss). Took ${Math.round(run.seconds)} s.`,
