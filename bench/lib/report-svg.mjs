@@ -62,7 +62,7 @@ function goalRows (run) {
 export function renderSvg (run) {
   const panels = [
     { title: '÷ mosquitto (same machine, same run)', base: 'mosquitto', rows: baseRows(run, 'mosquitto', []) },
-    { title: 'Hail ÷ ejabberd, the IM server (same machine, same run)', base: 'ejabberd', rows: baseRows(run, 'ejabberd', ['mosquitto', 'mosquitto-mem']) },
+    { title: '÷ ejabberd, the IM server (same machine, same run)', base: 'ejabberd', rows: baseRows(run, 'ejabberd', ['mosquitto', 'mosquitto-mem']) },
     { title: 'This run ÷ the goals of issue 6', base: 'goal', rows: goalRows(run) }
   ].filter((p) => p.rows.length > 0)
   const rowH = (/** @type {Row} */ r) => r.bars.length * (BAR_H + 4) + 16
