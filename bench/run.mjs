@@ -187,11 +187,17 @@ function machine () {
     node: process.version,
     mosquitto: version(MOSQUITTO, ['-h']),
     redis: version('redis-server', ['--version']),
-    ejabberd: (() => { const v = version('dpkg-query', ['-W', '-f', '${Version}', 'ejabberd']); return v === null || v === '' || /no packages/.test(v) ? null : `ejabberd ${v}` })(),
+    ejabberd: ejabberdVersion(),
     hail: version(process.execPath, [HAIL_BIN, '--version']),
     hailHasRedis: (() => { try { return hailHasRedis() } catch { return null } })(),
     pinned: cpu.length >= 2
   }
+}
+
+/** The installed ejabberd package's version (ejabberd reports none without a running node), or null. */
+function ejabberdVersion () {
+  const r = spawnSync('dpkg-query', ['-W', '-f', '$' + '{Version}', 'ejabberd'], { encoding: 'utf8' })
+  return r.status === 0 && r.stdout.trim() !== '' ? `ejabberd ${r.stdout.trim()}` : null
 }
 
 process.exitCode = await main()

@@ -24,7 +24,7 @@ export const userNames = (count) => Array.from({ length: count }, (_, i) => `ben
  */
 export async function seedDataDir (dir, count) {
   const { Level } = await import('level')
-  const { GroupCommit } = await dist('broker/persistence/group-commit.js')
+  const { GroupCommit } = await dist('broker/storage/index.js')
   const { LevelUserStore, TokenService } = await dist('broker/users/index.js')
   await mkdir(dir, { recursive: true, mode: 0o700 })
   const db = new Level(dir, { valueEncoding: 'buffer' })

@@ -162,7 +162,7 @@ export class XmppClient extends EventEmitter {
 
   /** @param {Buffer} chunk */
   #onData (chunk) {
-    let s = this.buffer + this.decoder.write(chunk)
+    const s = this.buffer + this.decoder.write(chunk)
     let i = 0
     for (;;) {
       const lt = s.indexOf('<', i)
