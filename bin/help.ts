@@ -10,10 +10,11 @@ export function helpText (): string {
   const defaults = cliConfigSchema.parse({}) as Record<string, unknown>
   const lines = [
     'Usage: hail [start] [options]   run the broker (start is the default command)',
-    '       hail user add NAME [--password-stdin]     add a user',
+    '       hail user add NAME [--password-stdin] [--admin]  add a user (--admin: an operator)',
     '       hail user passwd NAME [--password-stdin]  set a user\'s password',
+    '       hail user admin NAME on|off               grant or take the admin flag (the dashboard)',
     '       hail user del NAME                        delete a user',
-    '       hail user list                            list users and when they were added',
+    '       hail user list                            list users, when they were added, admins',
     '       hail token NAME [--ttl TTL]               print a token to use as NAME\'s password',
     '       hail help                print this help (also --help, -h)',
     '       hail --version           print the version',

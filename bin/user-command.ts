@@ -12,19 +12,31 @@ interface Io {
 }
 
 const passwordOptions: AdminArgsSpec['options'] = { 'password-stdin': { type: 'boolean' } }
+const addOptions: AdminArgsSpec['options'] = { ...passwordOptions, admin: { type: 'boolean' } }
+const SWITCH: Readonly<Record<string, boolean>> = { on: true, off: false }
 
-/** `hail user add|del|passwd|list ...`: manage accounts, through the daemon if one runs. Resolves with the exit code. */
+/** `hail user add|del|passwd|admin|list ...`: manage accounts, through the daemon if one runs. Resolves with the exit code. */
 export async function userCommand (args: string[], io: Io): Promise<number> {
   const [sub, ...rest] = args
   switch (sub) {
     case 'add':
     case 'passwd': {
-      const { dataDir, redis, positionals, values } = parseAdminArgs(rest, { command: `user ${sub}`, positionals: ['NAME'], options: passwordOptions }, io)
+      const { dataDir, redis, positionals, values } = parseAdminArgs(rest, { command: `user ${sub}`, positionals: ['NAME'], options: sub === 'add' ? addOptions : passwordOptions }, io)
       const name = positionals[0]!
       checkUserName(name) // before asking for a password that would then be refused
       const password = await readPassword({ fromStdin: values['password-stdin'] === true, confirm: true })
-      await adminRequest({ dataDir, redis }, sub === 'add' ? 'user.add' : 'user.passwd', { name, password })
-      io.stderr.write(sub === 'add' ? `hail: user ${name} added\n` : `hail: password of ${name} changed; its tokens no longer work\n`)
+      const admin = values.admin === true
+      await adminRequest({ dataDir, redis }, sub === 'add' ? 'user.add' : 'user.passwd', sub === 'add' && admin ? { name, password, admin } : { name, password })
+      io.stderr.write(sub === 'add' ? `hail: user ${name} added${admin ? ' as an admin' : ''}\n` : `hail: password of ${name} changed; its tokens no longer work\n`)
+      return 0
+    }
+    case 'admin': {
+      const { dataDir, redis, positionals } = parseAdminArgs(rest, { command: 'user admin', positionals: ['NAME', 'on|off'] }, io)
+      const [name, flag] = positionals as [string, string]
+      const admin = SWITCH[flag]
+      if (admin === undefined) throw new UsageError(`user admin: '${flag}' is not on or off`)
+      await adminRequest({ dataDir, redis }, 'user.admin', { name, admin })
+      io.stderr.write(`hail: ${name} is ${admin ? 'now an admin' : 'no longer an admin'}\n`)
       return 0
     }
     case 'del': {
@@ -36,12 +48,12 @@ export async function userCommand (args: string[], io: Io): Promise<number> {
     case 'list': {
       const { dataDir, redis } = parseAdminArgs(rest, { command: 'user list', positionals: [] }, io)
       const users = await adminRequest({ dataDir, redis }, 'user.list', {}) as UserSummary[]
-      io.stdout.write(users.map((u) => `${u.name}\t${new Date(u.created).toISOString()}\n`).join(''))
+      io.stdout.write(users.map((u) => `${u.name}\t${new Date(u.created).toISOString()}${u.admin ? '\tadmin' : ''}\n`).join(''))
       return 0
     }
     case undefined:
-      throw new UsageError('user: missing subcommand: add, del, passwd or list')
+      throw new UsageError('user: missing subcommand: add, del, passwd, admin or list')
     default:
-      throw new UsageError(`user: unknown subcommand '${sub}': use add, del, passwd or list`)
+      throw new UsageError(`user: unknown subcommand '${sub}': use add, del, passwd, admin or list`)
   }
 }

@@ -17,6 +17,8 @@ export interface UserSummary {
   name: string
   /** Milliseconds since the epoch. */
   created: number
+  /** May open the dashboard and `$SYS`. */
+  admin: boolean
 }
 
 const name = z.string()
@@ -25,8 +27,18 @@ const password = z.string()
 /** Each op: its arguments' schema and what it does; results are plain JSON. */
 const ops = {
   'user.add': {
-    args: z.strictObject({ name, password }),
-    run: async (c: AdminContext, a: { name: string, password: string }): Promise<UserSummary> => summary(await c.users.add(a.name, a.password))
+    args: z.strictObject({ name, password, admin: z.boolean().optional() }),
+    run: async (c: AdminContext, a: { name: string, password: string, admin?: boolean }): Promise<UserSummary> =>
+      summary(await c.users.add(a.name, a.password, { admin: a.admin === true }))
+  },
+  'user.admin': {
+    args: z.strictObject({ name, admin: z.boolean() }),
+    run: async (c: AdminContext, a: { name: string, admin: boolean }): Promise<UserSummary> => {
+      await c.users.setAdmin(a.name, a.admin)
+      const user = await c.users.get(a.name)
+      if (user === undefined) throw new AdminError(`user '${a.name}' was deleted meanwhile`)
+      return summary(user)
+    }
   },
   'user.del': {
     args: z.strictObject({ name }),
@@ -74,5 +86,5 @@ export async function runAdminOp (context: AdminContext, op: string, args: unkno
 }
 
 function summary (user: User): UserSummary {
-  return { name: user.name, created: user.created }
+  return { name: user.name, created: user.created, admin: user.admin }
 }

@@ -1,7 +1,7 @@
 export { LevelUserStore } from './level-user-store.js'
 export type { LevelUserStoreOptions } from './level-user-store.js'
 export { TOKEN_PREFIX, USER_NAME, MAX_PASSWORD_BYTES, isUserName, checkUserName, checkPassword } from './user-store.js'
-export type { User, UserStore, Password } from './user-store.js'
+export type { User, UserStore, Password, AddUserOptions } from './user-store.js'
 export { TokenService, MAX_TOKEN_TTL_SECONDS, isToken } from './tokens.js'
 export type { TokenClaims, TokenCheck, TokenRejection, IssuedToken, TokenServiceOptions } from './tokens.js'
 export { LoginGuard } from './login-guard.js'

@@ -3,7 +3,7 @@ import { StoreError, UserError } from '../errors.js'
 import type { GroupCommit, LevelDatabase } from '../storage/index.js'
 import { KeyedLock } from '../storage/index.js'
 import { defaultScryptParams, hashPassword, needsRehash, verifyPassword, type ScryptParams } from './password-hash.js'
-import { checkPassword, checkUserName, isUserName, type Password, type User, type UserStore } from './user-store.js'
+import { checkPassword, checkUserName, isUserName, type AddUserOptions, type Password, type User, type UserStore } from './user-store.js'
 
 export interface LevelUserStoreOptions {
   /** The server's group commit: every write is synced before it resolves. */
@@ -19,6 +19,8 @@ interface UserRecord {
   created: number
   stamp: string
   hash: string
+  /** Absent in records written before the flag existed: not an admin. */
+  admin?: boolean
 }
 
 const SECRET_KEY = 'token-signing'
@@ -54,13 +56,13 @@ export class LevelUserStore implements UserStore {
     this.#now = options.now ?? Date.now
   }
 
-  async add (name: string, password: Password): Promise<User> {
+  async add (name: string, password: Password, options: AddUserOptions = {}): Promise<User> {
     checkUserName(name)
     const bytes = checkPassword(password)
     const hash = await hashPassword(bytes, this.#scrypt)
     return await this.#lock.run(name, async () => {
       if (await this.#record(name) !== undefined) throw new UserError('HAIL_ERR_USER_EXISTS', `user '${name}' already exists`)
-      const record: UserRecord = { created: this.#now(), stamp: newStamp(), hash }
+      const record: UserRecord = { created: this.#now(), stamp: newStamp(), hash, admin: options.admin === true }
       await this.#put(name, record)
       return toUser(name, record)
     })
@@ -73,6 +75,14 @@ export class LevelUserStore implements UserStore {
     await this.#lock.run(name, async () => {
       const record = await this.#existing(name)
       await this.#put(name, { ...record, stamp: newStamp(), hash })
+    })
+  }
+
+  async setAdmin (name: string, admin: boolean): Promise<void> {
+    checkUserName(name)
+    await this.#lock.run(name, async () => {
+      const record = await this.#existing(name)
+      await this.#put(name, { ...record, admin })
     })
   }
 
@@ -156,7 +166,7 @@ export class LevelUserStore implements UserStore {
 }
 
 function toUser (name: string, record: UserRecord): User {
-  return { name, created: record.created, stamp: record.stamp }
+  return { name, created: record.created, stamp: record.stamp, admin: record.admin === true }
 }
 
 function newStamp (): string {

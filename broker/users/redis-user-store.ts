@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis'
 import { UserError } from '../errors.js'
 import { RedisKeyspace, type RedisKeyspaceOptions, type RedisScript } from '../storage/index.js'
 import { defaultScryptParams, hashPassword, needsRehash, verifyPassword, type ScryptParams } from './password-hash.js'
-import { checkPassword, checkUserName, isUserName, type Password, type User, type UserStore } from './user-store.js'
+import { checkPassword, checkUserName, isUserName, type AddUserOptions, type Password, type User, type UserStore } from './user-store.js'
 
 export interface RedisUserStoreOptions extends RedisKeyspaceOptions {
   /** Cost of new hashes; older hashes keep theirs and are redone at the next good login. */
@@ -17,6 +17,8 @@ interface UserRecord {
   created: number
   stamp: string
   hash: string
+  /** Absent in records written before the flag existed: not an admin. */
+  admin?: boolean
 }
 
 // Keys: {prefix}users         hash: name -> UserRecord JSON
@@ -62,10 +64,10 @@ export class RedisUserStore implements UserStore {
     this.#now = options.now ?? Date.now
   }
 
-  async add (name: string, password: Password): Promise<User> {
+  async add (name: string, password: Password, options: AddUserOptions = {}): Promise<User> {
     checkUserName(name)
     const hash = await hashPassword(checkPassword(password), this.#scrypt)
-    const record: UserRecord = { created: this.#now(), stamp: newStamp(), hash }
+    const record: UserRecord = { created: this.#now(), stamp: newStamp(), hash, admin: options.admin === true }
     const added = await this.#space.write(`add user '${name}'`, () => this.#space.client.hsetnx(this.#users, name, JSON.stringify(record)))
     if (added === 0) throw new UserError('HAIL_ERR_USER_EXISTS', `user '${name}' already exists`)
     return toUser(name, record)
@@ -75,6 +77,11 @@ export class RedisUserStore implements UserStore {
     checkUserName(name)
     const hash = await hashPassword(checkPassword(password), this.#scrypt)
     await this.#change(name, (record) => ({ ...record, stamp: newStamp(), hash }))
+  }
+
+  async setAdmin (name: string, admin: boolean): Promise<void> {
+    checkUserName(name)
+    await this.#change(name, (record) => ({ ...record, admin }))
   }
 
   async delete (name: string): Promise<void> {
@@ -150,7 +157,7 @@ export class RedisUserStore implements UserStore {
 }
 
 function toUser (name: string, record: UserRecord): User {
-  return { name, created: record.created, stamp: record.stamp }
+  return { name, created: record.created, stamp: record.stamp, admin: record.admin === true }
 }
 
 function newStamp (): string {

@@ -21,6 +21,17 @@ export interface User {
    * user, even if someone adds the same name again.
    */
   readonly stamp: string
+  /**
+   * May see what only operators see: the web app's dashboard, `$SYS`.
+   * Not carried in tokens: every check reads the store, so turning it off
+   * takes effect at the next request.
+   */
+  readonly admin: boolean
+}
+
+export interface AddUserOptions {
+  /** Default false. */
+  admin?: boolean
 }
 
 /**
@@ -30,7 +41,9 @@ export interface User {
  */
 export interface UserStore {
   /** Add a user; throws UserError HAIL_ERR_USER_EXISTS, HAIL_ERR_BAD_NAME or HAIL_ERR_BAD_PASSWORD. */
-  add: (name: string, password: Password) => Promise<User>
+  add: (name: string, password: Password, options?: AddUserOptions) => Promise<User>
+  /** Grant or take the admin flag; the password and stamp stay. Throws HAIL_ERR_NO_USER. */
+  setAdmin: (name: string, admin: boolean) => Promise<void>
   /** Replace a user's password (and stamp); throws HAIL_ERR_NO_USER or HAIL_ERR_BAD_PASSWORD. */
   setPassword: (name: string, password: Password) => Promise<void>
   /** Remove a user; throws HAIL_ERR_NO_USER. */

@@ -130,6 +130,25 @@ t.test('while a daemon runs, hail user and hail token go through its admin socke
   t.same((await hail(['user', 'list', '--data', data], { cwd })).stdout, '', 'after the daemon stopped, the CLI opens the directory itself')
 })
 
+t.test('hail user add --admin and hail user admin on|off set the admin flag, with or without a daemon', async (t) => {
+  const cwd = t.testdir()
+  const added = await hail(['user', 'add', 'root', '--admin', '--password-stdin', '--data', 'data'], { cwd, stdin: 'pw\n' })
+  t.same(added, { code: 0, stdout: '', stderr: 'hail: user root added as an admin\n' })
+  await hail(['user', 'add', 'alice', '--password-stdin', '--data', 'data'], { cwd, stdin: 'pw\n' })
+  t.match((await hail(['user', 'list', '--data', 'data'], { cwd })).stdout, /^alice\t\S+\nroot\t\S+\tadmin\n$/, 'list marks admins')
+  t.same(await hail(['user', 'admin', 'alice', 'on', '--data', 'data'], { cwd }), { code: 0, stdout: '', stderr: 'hail: alice is now an admin\n' })
+  const { daemon } = await startDaemon(t, join(cwd, 'data'))
+  t.same(await hail(['user', 'admin', 'root', 'off', '--data', 'data'], { cwd }), { code: 0, stdout: '', stderr: 'hail: root is no longer an admin\n' }, 'through the admin socket')
+  t.match((await hail(['user', 'list', '--data', 'data'], { cwd })).stdout, /^alice\t\S+\tadmin\nroot\t\S+\n$/)
+  const refused = await hail(['user', 'admin', 'zed', 'on', '--data', 'data'], { cwd })
+  t.same({ code: refused.code, stderr: refused.stderr }, { code: 1, stderr: "hail: no user 'zed'\n" })
+  const bad = await hail(['user', 'admin', 'alice', 'yes', '--data', 'data'], { cwd })
+  t.equal(bad.code, 2)
+  t.match(bad.stderr, /^hail: user admin: 'yes' is not on or off/)
+  t.match((await hail(['user', 'admin', 'alice', '--data', 'data'], { cwd })).stderr, /^hail: user admin: missing on\|off/)
+  t.equal(await daemon.stop(), 0)
+})
+
 t.test('refusals exit 1 with one line saying why', async (t) => {
   const cwd = t.testdir()
   await hail(['user', 'add', 'alice', '--password-stdin', '--data', 'data'], { cwd, stdin: 'pw\n' })

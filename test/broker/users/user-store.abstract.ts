@@ -113,6 +113,28 @@ export function userStoreSuite (t: Test, factory: UserStoreFactory): void {
     t.not(second.stamp, first.stamp)
   })
 
+  t.test('the admin flag: off by default, set at add(), changed by setAdmin() without touching password or stamp', async (t) => {
+    const fixture = await factory(t)
+    const { store } = fixture
+    const alice = await store.add('alice', 'pw')
+    t.equal(alice.admin, false, 'a user is not an admin unless asked')
+    const root = await store.add('root', 'pw', { admin: true })
+    t.equal(root.admin, true)
+    t.equal((await store.get('root'))?.admin, true)
+    await store.setAdmin('alice', true)
+    const after = await store.get('alice')
+    t.equal(after?.admin, true)
+    t.equal(after?.stamp, alice.stamp, 'tokens stay valid')
+    t.equal(await store.verify('alice', 'pw'), true, 'the password stays')
+    await store.setAdmin('root', false)
+    t.same((await store.list()).map((u) => [u.name, u.admin]), [['alice', true], ['root', false]])
+    await t.rejects(store.setAdmin('zed', true), { code: 'HAIL_ERR_NO_USER' })
+    await t.rejects(store.setAdmin('Zed', true), { code: 'HAIL_ERR_BAD_NAME' })
+    const restarted = await fixture.restart()
+    t.equal((await restarted.get('alice'))?.admin, true, 'the flag survives a restart')
+    t.equal((await restarted.get('root'))?.admin, false)
+  })
+
   t.test('list() returns every user ordered by name', async (t) => {
     const { store } = await factory(t)
     t.same(await store.list(), [], 'an empty store lists nobody')
