@@ -114,6 +114,11 @@ export class CallBridge extends EventEmitter<CallBridgeEvents> implements ImExte
     return this.#calls.get(id)
   }
 
+  /** The relay's latest figures for a running call (mean loss, jitter, RTT of its tracks), once it has some. */
+  quality (id: string): { loss: number, jitterMs: number, rttMs: number | null } | undefined {
+    return this.#metrics?.quality(id)
+  }
+
   async invite (caller: Caller, args: InviteArgs): Promise<unknown> {
     if (!this.#limiter.take(caller.user)) throw new ImError('HAIL_ERR_RATE_LIMITED', 'too many calls placed; wait a moment')
     const { conv, callees, group } = await this.#resolve(caller, args)

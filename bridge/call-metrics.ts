@@ -52,6 +52,13 @@ export class CallMetrics {
     this.#update()
   }
 
+  /** The latest quality of one running call, averaged over its tracks; undefined before its first figures. */
+  quality (callId: string): { loss: number, jitterMs: number, rttMs: number | null } | undefined {
+    const q = this.#quality.get(callId)
+    if (q === undefined) return undefined
+    return { loss: mean(q.loss), jitterMs: mean(q.jitter), rttMs: q.rtt.length === 0 ? null : mean(q.rtt) }
+  }
+
   callEnded (callId: string, reason: string): void {
     this.ended.inc({ reason })
     this.#quality.delete(callId)

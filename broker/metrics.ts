@@ -31,10 +31,25 @@ export class Metrics {
     registers: [this.registry]
   })
 
+  /** What the gauges below read when the registry is collected; the server sets them once it runs. */
+  readonly sources: { connectedClients: () => number, publishesInFlight: () => number } = {
+    connectedClients: () => 0,
+    publishesInFlight: () => 0
+  }
+
   readonly connections = new Gauge({
     name: 'hail_connections',
     help: 'MQTT clients currently connected',
-    registers: [this.registry]
+    registers: [this.registry],
+    // Read at collection, so every reader of the registry (/metrics, the dashboard) sees the same figure.
+    collect: () => { this.connections.set(this.sources.connectedClients()) }
+  })
+
+  readonly publishesInFlight = new Gauge({
+    name: 'hail_publishes_in_flight',
+    help: 'Publishes acknowledged (journaled) and not yet routed to their subscribers: the broker\'s backlog',
+    registers: [this.registry],
+    collect: () => { this.publishesInFlight.set(this.sources.publishesInFlight()) }
   })
 
   readonly connectionsTotal = new Counter({
@@ -53,6 +68,14 @@ export class Metrics {
   readonly messagesIn = new Counter({
     name: 'hail_messages_in_total',
     help: 'PUBLISH packets accepted from clients',
+    labelNames: ['qos'] as const,
+    registers: [this.registry]
+  })
+
+  /** Deliveries to clients: each PUBLISH the broker sends, once per receiving client. */
+  readonly messagesOut = new Counter({
+    name: 'hail_messages_out_total',
+    help: 'PUBLISH packets sent to clients (one per receiving client)',
     labelNames: ['qos'] as const,
     registers: [this.registry]
   })

@@ -24,6 +24,7 @@ import { FileStore, fileRoutes } from './files/index.js'
 import { AdminServer, ADMIN_SOCKET } from './admin/index.js'
 import { disconnectUser } from './users/disconnect-user.js'
 import { imAuthenticate } from './users/im-authenticate.js'
+import { LoginGuard } from './users/login-guard.js'
 import { TokenService } from './users/tokens.js'
 import type { UserStore } from './users/user-store.js'
 
@@ -54,6 +55,8 @@ export class HailServer extends EventEmitter<ServerEvents> {
   readonly metrics = new Metrics()
   readonly access: Access
   readonly logger: Logger
+  /** Backoff of failed logins, shared by MQTT CONNECT and the web app's sign-in. */
+  readonly loginGuard = new LoginGuard()
   /** Extra HTTP routes (exact paths) served on the HTTP port next to /healthz and /metrics. */
   readonly routes = new Map<string, HttpRoute>()
 
@@ -87,8 +90,9 @@ export class HailServer extends EventEmitter<ServerEvents> {
       res.writeHead(healthy ? 200 : 503, { 'content-type': 'application/json' })
       res.end(JSON.stringify({ status: healthy ? 'ok' : redisDown ? 'redis unreachable' : this.#state }) + '\n')
     })
+    this.metrics.sources.connectedClients = () => this.#aedes?.connectedClients ?? 0
+    this.metrics.sources.publishesInFlight = () => this.#durable?.pending ?? 0
     this.routes.set('/metrics', async (_req, res) => {
-      this.metrics.connections.set(this.#aedes?.connectedClients ?? 0)
       const text = await this.metrics.text()
       res.writeHead(200, { 'content-type': this.metrics.contentType }).end(text)
     })
@@ -214,7 +218,7 @@ export class HailServer extends EventEmitter<ServerEvents> {
     const backend = this.backend
     const log = this.logger.child({ part: 'broker' })
     const authenticate = this.#authenticate ??
-      imAuthenticate({ users: this.users, tokens: this.tokens, allowAnonymous: this.config.allowAnonymous })
+      imAuthenticate({ users: this.users, tokens: this.tokens, guard: this.loginGuard, allowAnonymous: this.config.allowAnonymous })
 
     const push = this.config.push
     if (push.url !== null) {

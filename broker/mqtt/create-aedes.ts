@@ -107,7 +107,10 @@ export function createAedes (parts: AedesParts): Aedes {
       done(null, null) // SUBACK 0x80 for this filter [MQTT-3.9.3-2]
     },
     authorizeForward (client, packet) {
-      if (access.canReceive(client, packet.topic)) return packet
+      if (access.canReceive(client, packet.topic)) {
+        metrics.messagesOut.inc({ qos: packet.qos })
+        return packet
+      }
       metrics.aclDenied.inc({ action: 'receive' })
       return null
     },

@@ -114,6 +114,26 @@ t.test('/metrics speaks the Prometheus text format', async (t) => {
   t.match(text, /# TYPE hail_limit_hits_total counter/)
 })
 
+t.test('/metrics counts connections when read, and messages in and out', async (t) => {
+  const dir = await tempDir()
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const { server, mqttPort, httpPort } = await start(dir)
+  t.teardown(() => server.close())
+  const value = async (line: RegExp): Promise<number> => Number(line.exec(await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text())?.[1] ?? NaN)
+  t.equal(await value(/^hail_connections (\d+)$/m), 0)
+  const sub = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { clientId: 'sub' })
+  const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { clientId: 'pub' })
+  t.teardown(async () => { await sub.endAsync(true); await pub.endAsync(true) })
+  t.equal(await value(/^hail_connections (\d+)$/m), 2, 'read at collection, without a client event to set it')
+  await sub.subscribeAsync('t/#', { qos: 1 })
+  const got = new Promise((resolve) => sub.once('message', resolve))
+  await pub.publishAsync('t/1', 'x', { qos: 1 })
+  await got
+  t.ok(await value(/^hail_messages_in_total\{qos="1"\} (\d+)$/m) >= 1, 'the publish came in')
+  t.equal(await value(/^hail_messages_out_total\{qos="1"\} (\d+)$/m), 1, 'and went out once, to the one subscriber')
+  t.equal(await value(/^hail_publishes_in_flight (\d+)$/m), 0, 'nothing left in flight')
+})
+
 t.test('without --allow-anonymous and without users, a client is refused with CONNACK 5', async (t) => {
   const dir = await tempDir()
   t.teardown(() => rm(dir, { recursive: true, force: true }))
