@@ -8,7 +8,8 @@ import { Browser } from '../helpers/browser.js'
 import { Daemon, addUser } from '../helpers/daemon.js'
 
 // Real headless Chromium (Debian's /usr/bin/chromium) with a fake camera and
-// microphone, driven by playwright-core; the page is the daemon's own /call.
+// microphone, driven by playwright-core; the page is the daemon's own web app
+// at /call (which opens its "Call someone" dialog once signed in).
 
 /** framesDecoded of the page's inbound video streams, summed (0 when none yet). */
 async function framesDecoded (page: Page, where: 'loopback' | 'call'): Promise<number> {
@@ -59,7 +60,7 @@ t.test('headless Chromium decodes the video of a loopback call between two of it
   t.ok(frames > 0, `framesDecoded ${frames}`)
 })
 
-t.test('two browsers call each other through a hail daemon with the /call page', async (t) => {
+t.test('two browsers call each other through a hail daemon with the app\'s /call page', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'hail-call-browser-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   await addUser(dir, 'alice', 'alice-password')
@@ -96,7 +97,7 @@ t.test('two browsers call each other through a hail daemon with the /call page',
   const pageA = await alice.open(`${base}/call`)
   const pageB = await bob.open(`${base}/call`)
   const pageLog = async (page: Page): Promise<string> => {
-    const log = await page.textContent('#log').catch(() => '') ?? ''
+    const log = await page.textContent('#call-screen').catch(() => '') ?? ''
     // The peer connection's own view: states and the SDP lines that matter when media fails.
     const pc = await page.evaluate(() => {
       const pc = (window as unknown as { hailPage?: { call?: { peerConnection?: RTCPeerConnection } } }).hailPage?.call?.peerConnection
@@ -128,9 +129,10 @@ t.test('two browsers call each other through a hail daemon with the /call page',
   const logIn = async (page: Page, user: string, password: string): Promise<void> => {
     await page.fill('#login input[name=user]', user)
     await page.fill('#login input[name=password]', password)
-    await page.fill('#login input[name=device]', 'browser')
     await page.click('#login button[type=submit]')
-    await page.waitForSelector('#dial:not([hidden])', { timeout: 90_000 }).catch(async (err: Error) => { throw await withLogs(new Error(`${user} did not log in: ${err.message}`)) })
+    // Signed in, and /call opened the dialog to place a call (the old page's form).
+    await page.waitForSelector('#place', { timeout: 90_000 }).catch(async (err: Error) => { throw await withLogs(new Error(`${user} did not log in: ${err.message}`)) })
+    t.equal(await page.$('#login'), null, `${user}: the sign-in form is gone once signed in`)
   }
 
   await logIn(pageA, 'alice', 'alice-password')
@@ -139,7 +141,7 @@ t.test('two browsers call each other through a hail daemon with the /call page',
   // Alice calls bob; bob's page rings and he answers.
   await pageA.fill('#place input[name=to]', 'bob')
   await pageA.click('#place button[type=submit]')
-  await pageB.waitForSelector('#incoming:not([hidden])', { timeout: 60_000 }).catch(async (err: Error) => { throw await withLogs(new Error(`bob's page never rang: ${err.message}`)) })
+  await pageB.waitForSelector('#incoming', { timeout: 60_000 }).catch(async (err: Error) => { throw await withLogs(new Error(`bob's page never rang: ${err.message}`)) })
   t.equal(await pageB.textContent('#caller'), 'alice', 'bob sees who calls')
   await pageB.click('#answer')
 
@@ -157,22 +159,25 @@ t.test('two browsers call each other through a hail daemon with the /call page',
     const stats = await page.evaluate(() => JSON.stringify((window as unknown as { hailPage: { lastStats?: unknown } }).hailPage.lastStats ?? null))
     t.comment(`${name} local stats: ${stats}`)
   }
-  t.equal(await pageA.textContent('#call-state'), 'active')
-  t.equal(await pageB.textContent('#call-state'), 'active')
+  t.equal(await pageA.getAttribute('#call-state', 'data-state'), 'active')
+  t.equal(await pageB.getAttribute('#call-state', 'data-state'), 'active')
 
-  // Alice hangs up: both pages end the call.
+  // Alice hangs up: both pages end the call, and its controls go with it.
   await pageA.click('#hangup')
-  await pageA.waitForFunction(() => document.getElementById('call-state')!.textContent!.startsWith('ended'), undefined, { timeout: 30_000 })
-  await pageB.waitForFunction(() => document.getElementById('call-state')!.textContent!.startsWith('ended'), undefined, { timeout: 30_000 })
-  t.match(await pageB.textContent('#call-state'), /ended \((hangup|ended)\)/)
+  await pageA.waitForSelector('#call-screen', { state: 'detached', timeout: 30_000 })
+  await pageB.waitForSelector('#call-screen', { state: 'detached', timeout: 30_000 })
+  t.match(await pageA.textContent('#call-outcome'), /Call ended/)
+  t.match(await pageB.textContent('#call-outcome'), /Call ended/)
 
   t.test('a wrong password gets a clear message on the page', async (t) => {
-    const page = await alice.open(`${base}/call`)
+    // Another browser: alice's is signed in (its token is in its storage).
+    const other = await Browser.launch()
+    t.teardown(() => other.close())
+    const page = await other.open(`${base}/call`)
     await page.fill('#login input[name=user]', 'alice')
     await page.fill('#login input[name=password]', 'wrong')
-    await page.fill('#login input[name=device]', 'probe')
     await page.click('#login button[type=submit]')
-    await page.waitForFunction(() => document.getElementById('status')!.textContent!.includes('login failed'), undefined, { timeout: 30_000 })
+    await page.waitForFunction(() => document.getElementById('status')!.textContent!.includes('Sign-in failed'), undefined, { timeout: 30_000 })
     t.match(await page.textContent('#status'), /HAIL_ERR_(NOT_AUTHORIZED|CONNECT)/)
     await page.close()
   })
@@ -191,17 +196,20 @@ t.test('the page serves only its own files', async (t) => {
   const page = await get('/call')
   t.equal(page.status, 200)
   t.match(page.type, /text\/html/)
-  t.match(page.body, /importmap/)
-  t.match((await get('/call/call-app.js')).type, /javascript/)
-  t.match((await get('/call/sdk/index.js')).body, /HailClient/)
-  t.match((await get('/call/sdk/call-manager.js')).body, /CallManager/)
-  t.match((await get('/call/vendor/mqtt.esm.js')).body, /export default/)
+  // One bundle (web/build.mjs): the app, the SDK and mqtt.js's browser build.
+  const script = /src="(\/assets\/app-[A-Z0-9]{8}\.js)"/.exec(page.body)?.[1]
+  t.ok(script, 'the page names its hashed script')
+  const bundle = await get(script!)
+  t.match(bundle.type, /javascript/)
+  t.match(bundle.body, /HailClientError/, 'the SDK is in it')
+  t.match(bundle.body, /mqttjs_/, 'and mqtt.js')
   // Sent byte for byte (fetch would normalise the dots away before they reach the server).
   const raw = async (path: string): Promise<number> => await new Promise((resolve, reject) => {
     http.get({ host: '127.0.0.1', port: addresses.http!.port, path }, (res) => { res.resume(); resolve(res.statusCode!) }).on('error', reject)
   })
   for (const path of ['/call/sdk/..%2f..%2fpackage.json', '/call/sdk/../../package.json', '/call/sdk/..', '/call/sdk/%2e%2e/%2e%2e/package.json',
-    '/call/sdk/index.js.map', '/call/sdk/index.d.ts', '/call/package.json', '/call/vendor/mqtt.js']) {
+    '/call/sdk/index.js.map', '/call/sdk/index.d.ts', '/call/package.json', '/call/vendor/mqtt.js',
+    '/assets/..%2f..%2fpackage.json', '/assets/../../package.json', `${script!}.map`, '/assets/index.d.ts']) {
     t.equal(await raw(path), 404, `${path} is not served`)
   }
 })

@@ -1,0 +1,29 @@
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { appFileRoutes } from './app-files.js'
+import { dashboardRoutes } from './dashboard-api.js'
+import type { WebRoute } from './http-reply.js'
+import { sessionRoutes } from './session-api.js'
+import type { WebHost } from './web-host.js'
+
+export interface WebRoutesOptions {
+  /** Where the built app is (index.html, assets/); default dist/web/public beside this file. */
+  publicDir?: string
+}
+
+const here = dirname(fileURLToPath(import.meta.url))
+
+/**
+ * The web app (issue 16) as HTTP routes for the server's `routes` map: the
+ * built page at `/`, `/call` and `/dashboard`, its hashed assets, the
+ * favicon, sign-in (`/api/session`) and the admins' dashboard figures
+ * (`/api/dashboard`). The page speaks MQTT over WebSocket at `/mqtt` and
+ * uses `/files` for uploads and downloads, which the broker serves.
+ */
+export function webRoutes (host: WebHost, options: WebRoutesOptions = {}): Map<string, WebRoute> {
+  return new Map([
+    ...appFileRoutes(options.publicDir ?? join(here, 'public')),
+    ...sessionRoutes(host),
+    ...dashboardRoutes(host)
+  ])
+}
