@@ -26,6 +26,11 @@ t.test('delivered comes when a recipient device acknowledged, read when the reci
   await waitFor(() => bobLaptop.of('receipt').some((r) => r.user === 'bob' && r.read === 1), "bob's other device learns it was read")
   t.pass("bob's laptop learns the conversation was read on his phone")
   await t.rejects(back.request('read', { conv, seq: 5 }), { code: 'HAIL_ERR_BAD_REQUEST' }, 'a read mark beyond the last message is refused')
+
+  // A device that connects later learns where everyone is from conv.members.
+  const { members } = await alice.request('conv.members', { conv })
+  t.same(members.sort((a: { user: string }, b: { user: string }) => a.user.localeCompare(b.user)),
+    [{ user: 'alice', role: 'member', read: 0, delivered: 0 }, { user: 'bob', role: 'member', read: 1, delivered: 1 }], 'each member with their receipts')
 })
 
 t.test('presence: online while any device is, offline with last seen after the last leaves, hidden from strangers', async (t) => {

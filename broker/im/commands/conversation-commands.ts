@@ -74,7 +74,17 @@ export const conversationCommands: CommandTable = {
 
   async 'conv.members' (ctx, caller, { conv }) {
     await requireMember(ctx, caller, conv)
-    const members = [...ctx.membership.members(conv)].map(([user, role]) => ({ user, role }))
+    const entries = [...ctx.membership.members(conv)]
+    // Each member's receipts, so a device that opens the conversation shows ticks
+    // for what was read before it connected; not for channels (no receipts there),
+    // nor for groups too big for receipts to be fanned out.
+    if (conv.startsWith('c:') || entries.length > ctx.limits.receiptFanoutLimit) {
+      return { conv, members: entries.map(([user, role]) => ({ user, role })) }
+    }
+    const members = await Promise.all(entries.map(async ([user, role]) => {
+      const { read, delivered } = await ctx.stores.receipts.get(conv, user)
+      return { user, role, read, delivered }
+    }))
     return { conv, members }
   }
 }

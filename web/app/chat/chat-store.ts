@@ -10,6 +10,8 @@ export type Connection = 'connecting' | 'online' | 'offline' | 'catching-up'
 
 /** How long a typing indicator lasts without being renewed. */
 const TYPING_MS = 6000
+/** How long a conversation this tab just made or joined is kept though a list does not have it yet. */
+const JOIN_GRACE_MS = 15_000
 /** How often this device renews its own typing indicator while the user types. */
 const TYPING_RENEW_MS = 3000
 
@@ -46,6 +48,7 @@ export class ChatStore {
   #work = new Map<string, ConvState>()
   #flushing = false
   readonly #watched = new Set<string>()
+  readonly #joinedAt = new Map<string, number>()
   #typingSent = new Map<string, number>()
   #timer: ReturnType<typeof setInterval> | undefined
 
@@ -146,9 +149,19 @@ export class ChatStore {
     }
   }
 
+  /** Members and their roles, and where each one's receipts stand (the server adds them for direct chats and groups). */
   loadMembers (conv: string): void {
-    this.client.members(conv).then((members) => {
-      this.#update(conv, (s) => ({ ...s, members }))
+    this.client.members(conv).then((list) => {
+      const members = list as Array<typeof list[number] & { read?: number, delivered?: number }>
+      this.#update(conv, (s) => {
+        const receipts = { ...s.receipts }
+        for (const m of members) {
+          if (m.user === this.me || m.read === undefined) continue
+          const known = receipts[m.user] ?? { read: 0, delivered: 0 }
+          receipts[m.user] = { read: Math.max(known.read, m.read), delivered: Math.max(known.delivered, m.delivered ?? 0) }
+        }
+        return { ...s, members: members.map(({ user, role }) => ({ user, role })), receipts }
+      })
       this.#watch(members.map((m) => m.user))
     }, (err: unknown) => this.#tell(err))
   }
@@ -277,7 +290,12 @@ export class ChatStore {
         loadedFrom: known.messages.length > 0 ? Math.min(known.loadedFrom, known.messages[0]!.seq) : Math.max(c.firstSeq, windowStart)
       })
     }
-    for (const conv of [...this.#work.keys()]) if (!seen.has(conv)) this.#work.delete(conv)
+    // Gone from the list: left or removed (the notice may have been missed). Not one this tab just
+    // made or joined, which a list asked for before that may lack.
+    const now = Date.now()
+    for (const conv of [...this.#work.keys()]) {
+      if (!seen.has(conv) && now - (this.#joinedAt.get(conv) ?? 0) > JOIN_GRACE_MS) this.#work.delete(conv)
+    }
     this.#schedule()
     this.#watch(list.map((c) => partnerOf(c.conv, this.me)).filter((u): u is string => u !== undefined))
   }
@@ -297,6 +315,7 @@ export class ChatStore {
 
   /** A conversation this user just made or joined: the list again, for its name, role and history window. */
   #joined (conv: string, role: ConvState['role']): void {
+    this.#joinedAt.set(conv, Date.now())
     this.#ensure(conv, role)
     this.selected.value = conv
     this.client.conversations().catch(() => {})

@@ -15,8 +15,8 @@ export function ConversationView ({ conv }: { conv: string }) {
   const me = chat.me
 
   useEffect(() => {
-    // Members: for ticks and the info panel of groups; presence of each.
-    if (state !== undefined && state.type !== 'direct' && state.members === undefined) chat.loadMembers(conv)
+    // Members: the info panel of groups, everyone's presence, and where their receipts stand (the ticks).
+    if (state !== undefined && state.members === undefined) chat.loadMembers(conv)
   }, [conv, state === undefined])
 
   if (state === undefined) return <div class='empty muted'><p>Loading…</p></div>
