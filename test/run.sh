@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `npm test`: everything the suite needs, on a fresh Debian machine, then the suite.
 #   - Debian packages for the clients nobody here wrote, redis-server (tests start
-#     their own on temporary ports), chromium (browser calls), nftables + iproute2 (loss tests),
+#     their own on temporary ports), chromium (browser calls, the web app) and an emoji font,
+#     nftables + iproute2 (loss tests),
 #     ejabberd (the bench's IM peer; its smoke test starts a throwaway node),
 #     installed with apt-get when missing (needs root, as on CI);
 #   - node modules (npm ci) when missing; the build (child-process tests run dist/);
@@ -17,6 +18,8 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 /usr/bin/python3 -c 'import paho.mqtt' >/dev/null 2>&1 || need+=(python3-paho-mqtt)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# Emoji in the web app's screenshots (reactions) instead of empty boxes.
+[ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || need+=(fonts-noto-color-emoji)
 command -v nft >/dev/null 2>&1 || need+=(nftables)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 [ -x /usr/sbin/ejabberdctl ] || need+=(ejabberd)

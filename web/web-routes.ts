@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { appFileRoutes } from './app-files.js'
@@ -7,7 +8,7 @@ import { sessionRoutes } from './session-api.js'
 import type { WebHost } from './web-host.js'
 
 export interface WebRoutesOptions {
-  /** Where the built app is (index.html, assets/); default dist/web/public beside this file. */
+  /** Where the built app is (index.html, assets/); default dist/web/public. */
   publicDir?: string
 }
 
@@ -22,8 +23,14 @@ const here = dirname(fileURLToPath(import.meta.url))
  */
 export function webRoutes (host: WebHost, options: WebRoutesOptions = {}): Map<string, WebRoute> {
   return new Map([
-    ...appFileRoutes(options.publicDir ?? join(here, 'public')),
+    ...appFileRoutes(options.publicDir ?? defaultPublicDir()),
     ...sessionRoutes(host),
     ...dashboardRoutes(host)
   ])
+}
+
+/** dist/web/public: beside the compiled routes, or, when these run from their sources (tests), under dist/. */
+function defaultPublicDir (): string {
+  const beside = join(here, 'public')
+  return existsSync(join(beside, 'index.html')) ? beside : join(here, '..', 'dist', 'web', 'public')
 }

@@ -111,6 +111,8 @@ export class AppUser {
     const dir = join(SCREENSHOTS, test)
     await mkdir(dir, { recursive: true })
     const size = page.viewportSize() ?? DESKTOP
+    // No hover left over from the last click (menus that show on hover).
+    await page.mouse.move(0, 0)
     for (const [label, viewport] of [['phone', PHONE], ['desktop', DESKTOP]] as const) {
       await page.setViewportSize(viewport)
       await page.waitForTimeout(250)

@@ -54,9 +54,13 @@ export class CallStore {
   #sampler: QualitySampler | undefined
   #hangUpWhenPlaced = false
 
-  constructor (client: HailClient, me: string) {
+  readonly #title: (conv: string, from: string) => string
+
+  /** `title` names a call for the screen: the other person of a direct chat, the group's name. */
+  constructor (client: HailClient, me: string, title: (conv: string, from: string) => string) {
     this.#client = client
     this.#me = me
+    this.#title = title
     this.#device = client.device
     client.calls.on('incoming', (call) => this.#onIncoming(call))
     // A call's record in its conversation: that call is over, nobody can join it any more.
@@ -115,7 +119,7 @@ export class CallStore {
     this.#dropIncoming(call)
     if (this.active.value !== null) await this.hangUp()
     this.outcome.value = null
-    const title = titleFor(call, this.#me)
+    const title = this.#title(call.conv, call.from)
     const media = { audio: call.media.audio, video: call.media.video && video }
     this.active.value = blank({ conv: call.conv, title, media, direction: 'incoming', state: 'connecting', call })
     let stream: MediaStream
@@ -177,7 +181,7 @@ export class CallStore {
       this.#dropIncoming(call)
       // Answered here: the call on screen reports its own end.
       if (!stillRinging || this.active.value?.call === call) return
-      const who = titleFor(call, this.#me)
+      const who = this.#title(call.conv, call.from)
       const text = reason === 'answered-elsewhere'
         ? 'Answered on another device'
         : reason === 'cancelled' ? `${call.from} hung up before you answered` : reason === 'rejected' ? 'Declined' : `Missed call from ${call.from}`
@@ -270,10 +274,6 @@ function peerWith (stream: MediaStream): PeerConnectionFactory {
 
 function stopStream (stream: MediaStream | undefined): void {
   for (const t of stream?.getTracks() ?? []) t.stop()
-}
-
-function titleFor (call: Call, me: string): string {
-  return partnerOf(call.conv, me) ?? call.from
 }
 
 function endText (reason: string, call: Call): string {

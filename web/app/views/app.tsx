@@ -1,6 +1,7 @@
 import { useEffect, useMemo, useState } from 'preact/hooks'
 import { CallStore } from '../calls/call-store.js'
 import { ChatStore } from '../chat/chat-store.js'
+import { partnerOf, titleOf } from '../chat/conversation-state.js'
 import { DashboardView } from '../dashboard/dashboard-view.js'
 import { route } from '../route.js'
 import { device, restoring, session, signOut, type Session } from '../session/session.js'
@@ -33,7 +34,11 @@ function ChatApp ({ session: s }: { session: Session }) {
       maxFileBytes: s.limits.maxFileBytes,
       onRefused: () => signOut()
     })
-    return { chat, calls: new CallStore(chat.client, s.user) }
+    const title = (conv: string, from: string): string => {
+      const state = chat.conv(conv)
+      return state === undefined ? (partnerOf(conv, s.user) ?? from) : titleOf(state, s.user)
+    }
+    return { chat, calls: new CallStore(chat.client, s.user, title) }
   }, [s.user])
   const [failed, setFailed] = useState<string | null>(null)
 

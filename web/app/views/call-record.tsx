@@ -5,7 +5,7 @@ import { useStores } from './app-context.js'
 import { Phone, Video } from './icons.js'
 import { callSummary } from './message-text.js'
 
-interface Track { kind: string, source: string, lossRate: number, jitterMs: number, rttMs: number | null, bitrateKbps: number }
+interface Track { kind: string, source: string, lossRate: number, jitterMs: number, rttMs: number | null, bitrateKbps: number, bytes?: number }
 interface CallBody {
   media?: { video?: boolean }
   reason?: string
@@ -21,7 +21,9 @@ export function CallRecord ({ message: m }: { message: ShownMessage }) {
   const { chat } = useStores()
   const body = m.body as CallBody
   const tracks = body.quality?.tracks ?? []
-  const people = new Set((body.participants ?? []).map((p) => p.device.split('/')[0]))
+  const people = new Set((body.participants ?? []).map((p) => p.device.split('/')[0]).filter((u) => u !== chat.me))
+  // The mean over the call (bytes over its length); the last sample's rate is often 0 as the media stops.
+  const kbps = (t: Track): number => (body.durationMs ?? 0) > 0 && t.bytes !== undefined ? t.bytes * 8 / body.durationMs! : t.bitrateKbps
   const video = tracks.filter((t) => t.kind === 'video')
   const audio = tracks.filter((t) => t.kind === 'audio')
   const mean = (ts: Track[], f: (t: Track) => number): number => ts.reduce((a, t) => a + f(t), 0) / Math.max(1, ts.length)
@@ -31,11 +33,11 @@ export function CallRecord ({ message: m }: { message: ShownMessage }) {
       <span class='call-icon'>{body.media?.video === true ? <Video /> : <Phone />}</span>
       <div>
         <p><strong>{callSummary(body, chat.me)}</strong> <span class='muted small'>{clockTime(m.ts)}</span></p>
-        {people.size > 1 && <p class='muted small'>With {[...people].join(', ')}{body.mode === 'p2p' ? ' · direct' : ''}</p>}
+        {people.size > 0 && <p class='muted small'>With {[...people].join(', ')}{body.mode === 'p2p' ? ' · direct' : ''}</p>}
         {tracks.length > 0 && (
           <p class='muted small call-figures'>
-            {video.length > 0 && <span>video {figure(mean(video, (t) => t.bitrateKbps), 0)} kbps</span>}
-            {audio.length > 0 && <span>audio {figure(mean(audio, (t) => t.bitrateKbps), 0)} kbps</span>}
+            {video.length > 0 && <span>video {figure(mean(video, kbps), 0)} kbps</span>}
+            {audio.length > 0 && <span>audio {figure(mean(audio, kbps), 0)} kbps</span>}
             <span>loss {figure(100 * mean(tracks, (t) => t.lossRate), 1)}%</span>
             <span>jitter {figure(mean(tracks, (t) => t.jitterMs), 1)} ms</span>
             {rtts.length > 0 && <span>RTT {figure(rtts.reduce((a, b) => a + b, 0) / rtts.length, 0)} ms</span>}

@@ -53,7 +53,8 @@ export function CallScreen () {
 function stateText (a: ActiveCall): ComponentChild {
   switch (a.state) {
     case 'placing': return 'Calling…'
-    case 'ringing': return a.ringing ? 'Ringing…' : 'Calling…'
+    // Placed: the server rings every device of the callees now (the caller gets no event per device).
+    case 'ringing': return a.call === undefined ? 'Calling…' : 'Ringing…'
     case 'incoming':
     case 'connecting': return 'Connecting…'
     case 'active': return a.answeredAt === undefined ? 'Connected' : <Timer since={a.answeredAt} />
@@ -101,7 +102,7 @@ function QualityGraphs ({ samples }: { samples: QualitySample[] }) {
   const times = samples.map((s) => s.t)
   const last = samples.at(-1)
   const graphs = [
-    { label: 'Bitrate', unit: ' kbps', now: last === undefined ? '–' : `↓ ${figure(last.receiveKbps, 0)} ↑ ${figure(last.sendKbps, 0)} kbps`, series: [
+    { label: 'Bitrate', unit: ' kbps', now: last === undefined ? '–' : `↓${figure(last.receiveKbps, 0)} ↑${figure(last.sendKbps, 0)} kbps`, series: [
       { label: 'in', stroke: '#1d4ed8', values: samples.map((s) => s.receiveKbps) },
       { label: 'out', stroke: '#047857', values: samples.map((s) => s.sendKbps) }
     ] },

@@ -68,19 +68,6 @@ export function MessageItem ({ state, message: m, grouped }: { state: ConvState,
           </p>
         )}
       </div>
-      {Object.keys(m.reactions).length > 0 && (
-        <div class='reactions'>
-          {Object.entries(m.reactions).map(([emoji, users]) => {
-            const own = users.includes(me)
-            return (
-              <button type='button' key={emoji} class={`reaction${own ? ' own' : ''}`} aria-pressed={own} title={users.join(', ')}
-                onClick={() => chat.react(state.conv, m.seq, emoji, own)}>
-                {emoji} <span>{users.length}</span>
-              </button>
-            )
-          })}
-        </div>
-      )}
       {stored && !editing && (
         <div class='msg-actions'>
           <button type='button' class='icon-button small' aria-label='Message actions' aria-haspopup='menu' aria-expanded={menu}
@@ -100,6 +87,19 @@ export function MessageItem ({ state, message: m, grouped }: { state: ConvState,
               {mayRecall && <button type='button' role='menuitem' class='danger' onClick={() => { chat.recall(state.conv, m.seq); setMenu(false) }}>Recall</button>}
             </div>
           )}
+        </div>
+      )}
+      {Object.keys(m.reactions).length > 0 && (
+        <div class='reactions'>
+          {Object.entries(m.reactions).map(([emoji, users]) => {
+            const own = users.includes(me)
+            return (
+              <button type='button' key={emoji} class={`reaction${own ? ' own' : ''}`} aria-pressed={own} title={users.join(', ')}
+                onClick={() => chat.react(state.conv, m.seq, emoji, own)}>
+                {emoji} <span>{users.length}</span>
+              </button>
+            )
+          })}
         </div>
       )}
     </div>

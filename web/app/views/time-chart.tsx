@@ -48,7 +48,7 @@ export function TimeChart (props: TimeChartProps) {
             { stroke: '#4b5563', grid: { stroke: '#e5e7eb' }, ticks: { stroke: '#e5e7eb' }, size: 56, values: (_u, vals) => vals.map((v) => `${compact(v)}${unit}`) }
           ]
         : [{ show: false }, { show: false }],
-      series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.stroke, width: 2, points: { show: false }, value: (_u: uPlot, v: number | null) => v === null ? '–' : `${compact(v)}${unit}` }))]
+      series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.stroke, width: 2, spanGaps: true, points: { show: false }, value: (_u: uPlot, v: number | null) => v === null ? '–' : `${compact(v)}${unit}` }))]
     }
     const chart = new uPlot(opts, [times, ...series.map((s) => s.values)] as uPlot.AlignedData, el)
     plot.current = chart
