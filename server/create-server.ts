@@ -3,7 +3,7 @@ import {
   CallBridge, createMediaRooms, LocalCallOwnership, parseCallsConfig, RedisCallOwnership,
   type CallOwnership, type CallsConfig, type CallsConfigInput
 } from '../bridge/index.js'
-import { callPageRoutes } from '../web/index.js'
+import { webRoutes } from '../web/index.js'
 
 export interface ServerOptions extends CreateServerOptions {
   /** Calls: media ports and addresses, STUN/TURN for clients, limits (bridge/calls-config.ts). */
@@ -48,8 +48,8 @@ export class CallServer extends HailServer {
       bridge.start(this.emitter)
         .catch((err: unknown) => this.logger.error({ err }, 'calls: could not join the cluster; calls placed on other nodes fail here'))
     })
-    // The call page (web/): /call, its script, the SDK's modules and mqtt.js, from a fixed list of files.
-    for (const [path, route] of callPageRoutes()) this.routes.set(path, route)
+    // The web app (web/): the page at /, /call and /dashboard, its assets, sign-in and the dashboard's figures.
+    for (const [path, route] of webRoutes(this)) this.routes.set(path, route)
   }
 }
 

@@ -74,7 +74,7 @@ t.test('installed from the tarball: the CLI runs, the server serves the web app,
         got[path] = res.status
       }
       const html = await (await fetch(base + '/')).text()
-      for (const m of html.matchAll(/(?:src|href)="(\/assets\/app-[A-Z0-9]{8}\.(js|css))"/g)) {
+      for (const m of html.matchAll(/(?:src|href)="(\\/assets\\/app-[A-Z0-9]{8}\\.(js|css))"/g)) {
         got[m[2]] = (await fetch(base + m[1])).status
       }
       got.signIn = (await fetch(base + '/api/session', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user":"nobody","password":"x"}' })).status

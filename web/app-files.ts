@@ -13,7 +13,7 @@ export const CONTENT_SECURITY_POLICY = [
   "default-src 'none'",
   "script-src 'self'",
   // mqtt.js runs its keep-alive timer in a worker made from a blob, so pings go on in background tabs.
-  "worker-src blob:",
+  'worker-src blob:',
   "style-src 'self'",
   "img-src 'self' blob: data:",
   "media-src 'self' blob:",

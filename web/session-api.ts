@@ -1,7 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { isUserName, MAX_PASSWORD_BYTES } from '../broker/index.js'
+import { USER_PATTERN } from '../protocol/index.js'
 import { bearerToken, fail, json, readJson, type WebRoute } from './http-reply.js'
 import type { WebHost } from './web-host.js'
+
+/** Longest password accepted, as the user store's (broker/users/user-store.ts). */
+const MAX_PASSWORD_BYTES = 1024
 
 /** How long a token from the sign-in works: a working day; the app renews it while it is open. */
 export const SESSION_TTL_SECONDS = 12 * 60 * 60
@@ -57,7 +60,7 @@ export function sessionRoutes (host: WebHost): Map<string, WebRoute> {
     if (typeof user !== 'string' || typeof password !== 'string' || password === '' || Buffer.byteLength(password) > MAX_PASSWORD_BYTES) {
       return fail(res, 400, 'HAIL_ERR_BAD_REQUEST', 'give a user name and a password')
     }
-    const account = isUserName(user) ? user : undefined
+    const account = USER_PATTERN.test(user) ? user : undefined
     const address = req.socket.remoteAddress
     const verdict = host.loginGuard.check(account, address)
     if (!verdict.allowed) {

@@ -1,4 +1,4 @@
-import { HailClient, type CommandArgs, type CommandResult, type ConversationInfo, type Envelope, type HailClientOptions, type Method, type RequestOptions } from 'hail/client'
+import { HailClient, type CommandArgs, type CommandResult, type ConversationInfo, type Envelope, type Method, type RequestOptions } from 'hail/client'
 
 /** Messages shown when a conversation is first opened on this device, and per older page. */
 export const PAGE = 50
@@ -25,10 +25,6 @@ export class AppClient extends HailClient {
   readonly #floors = new Map<string, number>()
   /** Told of every `conversations` answer, the SDK's own catch-up included. */
   onConversations: ((list: ConversationInfo[]) => void) | undefined
-
-  constructor (options: HailClientOptions) {
-    super(options)
-  }
 
   /** The oldest seq the SDK delivers in `conv` (1 unless a floor was set). */
   windowStart (conv: string): number {

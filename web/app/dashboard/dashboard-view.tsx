@@ -18,20 +18,32 @@ interface Panel {
 const PANELS: Panel[] = [
   { id: 'connections', title: 'Connections', unit: '', now: (p) => figure(p.connections, 0), series: [{ label: 'clients', stroke: '#1d4ed8', value: (p) => p.connections }] },
   {
-    id: 'messages', title: 'Messages per second', unit: '/s', now: (p) => `in ${figure(p.inPerSecond, 0)} · out ${figure(p.outPerSecond, 0)}`,
+    id: 'messages',
+    title: 'Messages per second',
+    unit: '/s',
+    now: (p) => `in ${figure(p.inPerSecond, 0)} · out ${figure(p.outPerSecond, 0)}`,
     series: [{ label: 'in', stroke: '#1d4ed8', value: (p) => p.inPerSecond }, { label: 'out', stroke: '#047857', value: (p) => p.outPerSecond }]
   },
   {
-    id: 'store', title: 'Store write latency', unit: ' ms', now: (p) => p.storeMeanMs === null ? 'no writes' : `mean ${figure(p.storeMeanMs, 2)} ms`,
+    id: 'store',
+    title: 'Store write latency',
+    unit: ' ms',
+    now: (p) => p.storeMeanMs === null ? 'no writes' : `mean ${figure(p.storeMeanMs, 2)} ms`,
     series: [{ label: 'mean', stroke: '#7c3aed', value: (p) => p.storeMeanMs }, { label: 'p99 ≤', stroke: '#be123c', value: (p) => p.storeP99Ms }]
   },
   { id: 'backlog', title: 'Queue: publishes in flight', unit: '', now: (p) => figure(p.backlog, 0), series: [{ label: 'in flight', stroke: '#b45309', value: (p) => p.backlog }] },
   {
-    id: 'calls', title: 'Calls', unit: '', now: (p) => `${figure(p.callsActive, 0)} active`,
+    id: 'calls',
+    title: 'Calls',
+    unit: '',
+    now: (p) => `${figure(p.callsActive, 0)} active`,
     series: [{ label: 'active', stroke: '#0e7490', value: (p) => p.callsActive }]
   },
   {
-    id: 'quality', title: 'Call quality (mean of running calls)', unit: '', now: (p) => `loss ${figure(p.lossPct, 1)}% · jitter ${figure(p.jitterMs, 1)} ms · RTT ${figure(p.rttMs, 0)} ms`,
+    id: 'quality',
+    title: 'Call quality (mean of running calls)',
+    unit: '',
+    now: (p) => `loss ${figure(p.lossPct, 1)}% · jitter ${figure(p.jitterMs, 1)} ms · RTT ${figure(p.rttMs, 0)} ms`,
     series: [{ label: 'loss %', stroke: '#b91c1c', value: (p) => p.lossPct }, { label: 'jitter ms', stroke: '#7c3aed', value: (p) => p.jitterMs }, { label: 'RTT ms', stroke: '#b45309', value: (p) => p.rttMs }]
   },
   { id: 'cpu', title: 'CPU', unit: '%', now: (p) => `${figure(p.cpuPct, 0)}% · lag ${figure(p.lagMs, 1)} ms`, series: [{ label: 'cpu %', stroke: '#4d7c0f', value: (p) => p.cpuPct }] },

@@ -31,15 +31,24 @@ export function CallScreen () {
       </div>
       {graphs && <QualityGraphs samples={a.quality} />}
       <footer class='call-controls'>
-        <button type='button' class={`round${a.muted ? ' off' : ''}`} id='mute' aria-pressed={a.muted} aria-label={a.muted ? 'Unmute' : 'Mute'} title={a.muted ? 'Unmute' : 'Mute'}
-          onClick={() => calls.toggleMute()}>{a.muted ? <MicOff /> : <Mic />}</button>
+        <button
+          type='button' class={`round${a.muted ? ' off' : ''}`} id='mute' aria-pressed={a.muted} aria-label={a.muted ? 'Unmute' : 'Mute'} title={a.muted ? 'Unmute' : 'Mute'}
+          onClick={() => calls.toggleMute()}
+        >{a.muted ? <MicOff /> : <Mic />}
+        </button>
         {a.media.video && (
-          <button type='button' class={`round${a.cameraOff ? ' off' : ''}`} id='camera' aria-pressed={a.cameraOff} aria-label={a.cameraOff ? 'Camera on' : 'Camera off'} title={a.cameraOff ? 'Camera on' : 'Camera off'}
-            onClick={() => calls.toggleCamera()}>{a.cameraOff ? <VideoOff /> : <Video />}</button>
+          <button
+            type='button' class={`round${a.cameraOff ? ' off' : ''}`} id='camera' aria-pressed={a.cameraOff} aria-label={a.cameraOff ? 'Camera on' : 'Camera off'} title={a.cameraOff ? 'Camera on' : 'Camera off'}
+            onClick={() => calls.toggleCamera()}
+          >{a.cameraOff ? <VideoOff /> : <Video />}
+          </button>
         )}
         <button type='button' class='round danger' id='hangup' aria-label='Hang up' title='Hang up' onClick={() => { void calls.hangUp() }}><HangUp /></button>
-        <button type='button' class={`round${graphs ? ' on' : ''}`} id='quality-toggle' aria-pressed={graphs} aria-label='Call quality' title='Call quality'
-          onClick={() => setGraphs(!graphs)}><Chart /></button>
+        <button
+          type='button' class={`round${graphs ? ' on' : ''}`} id='quality-toggle' aria-pressed={graphs} aria-label='Call quality' title='Call quality'
+          onClick={() => setGraphs(!graphs)}
+        ><Chart />
+        </button>
         {last !== undefined && (
           <span class='quality-line small' id='quality-line'>
             {figure(last.receiveKbps, 0)} kbps in · {figure(last.lossPct, 1)}% loss{last.rttMs !== null ? ` · ${figure(last.rttMs, 0)} ms` : ''}
@@ -102,10 +111,15 @@ function QualityGraphs ({ samples }: { samples: QualitySample[] }) {
   const times = samples.map((s) => s.t)
   const last = samples.at(-1)
   const graphs = [
-    { label: 'Bitrate', unit: ' kbps', now: last === undefined ? '–' : `↓${figure(last.receiveKbps, 0)} ↑${figure(last.sendKbps, 0)} kbps`, series: [
-      { label: 'in', stroke: '#1d4ed8', values: samples.map((s) => s.receiveKbps) },
-      { label: 'out', stroke: '#047857', values: samples.map((s) => s.sendKbps) }
-    ] },
+    {
+      label: 'Bitrate',
+      unit: ' kbps',
+      now: last === undefined ? '–' : `↓${figure(last.receiveKbps, 0)} ↑${figure(last.sendKbps, 0)} kbps`,
+      series: [
+        { label: 'in', stroke: '#1d4ed8', values: samples.map((s) => s.receiveKbps) },
+        { label: 'out', stroke: '#047857', values: samples.map((s) => s.sendKbps) }
+      ]
+    },
     { label: 'Loss', unit: '%', now: last === undefined ? '–' : `${figure(last.lossPct, 1)}%`, series: [{ label: 'loss', stroke: '#b91c1c', values: samples.map((s) => s.lossPct) }] },
     { label: 'Jitter', unit: ' ms', now: last === undefined ? '–' : `${figure(last.jitterMs, 1)} ms`, series: [{ label: 'jitter', stroke: '#7c3aed', values: samples.map((s) => s.jitterMs) }] },
     { label: 'Round trip', unit: ' ms', now: last?.rttMs == null ? '–' : `${figure(last.rttMs, 0)} ms`, series: [{ label: 'RTT', stroke: '#b45309', values: samples.map((s) => s.rttMs) }] }

@@ -37,12 +37,18 @@ export function ChatShell () {
             <span class='muted small'>this tab</span>
           </div>
           {session.admin && (
-            <a class='icon-button' href='/dashboard' title='Dashboard' aria-label='Dashboard'
-              onClick={(e) => { e.preventDefault(); navigate('/dashboard') }}><Chart /></a>
+            <a
+              class='icon-button' href='/dashboard' title='Dashboard' aria-label='Dashboard'
+              onClick={(e) => { e.preventDefault(); navigate('/dashboard') }}
+            ><Chart />
+            </a>
           )}
           <div class='menu-anchor'>
-            <button type='button' class='icon-button' id='new-menu' aria-haspopup='menu' aria-expanded={menu} aria-label='New conversation' title='New conversation'
-              onClick={() => setMenu(!menu)}><Plus /></button>
+            <button
+              type='button' class='icon-button' id='new-menu' aria-haspopup='menu' aria-expanded={menu} aria-label='New conversation' title='New conversation'
+              onClick={() => setMenu(!menu)}
+            ><Plus />
+            </button>
             {menu && (
               <div class='menu' role='menu' onKeyDown={(e) => { if (e.key === 'Escape') setMenu(false) }}>
                 <button type='button' role='menuitem' autofocus onClick={() => choose('direct')}>New chat</button>
@@ -53,8 +59,11 @@ export function ChatShell () {
               </div>
             )}
           </div>
-          <button type='button' class='icon-button' id='sign-out' aria-label='Sign out' title='Sign out'
-            onClick={() => signOut()}><SignOutIcon /></button>
+          <button
+            type='button' class='icon-button' id='sign-out' aria-label='Sign out' title='Sign out'
+            onClick={() => signOut()}
+          ><SignOutIcon />
+          </button>
         </header>
         <ConversationList />
       </aside>

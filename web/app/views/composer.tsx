@@ -23,12 +23,17 @@ export function Composer ({ state }: { state: ConvState }) {
   }
 
   return (
-    <form class='composer' onSubmit={(e) => { e.preventDefault(); send() }}
-      onDragOver={(e) => e.preventDefault()} onDrop={(e) => { e.preventDefault(); sendFiles(e.dataTransfer?.files) }}>
+    <form
+      class='composer' onSubmit={(e) => { e.preventDefault(); send() }}
+      onDragOver={(e) => e.preventDefault()} onDrop={(e) => { e.preventDefault(); sendFiles(e.dataTransfer?.files) }}
+    >
       <button type='button' class='icon-button' aria-label='Send a file' title='Send a file' onClick={() => files.current?.click()}><Attach /></button>
-      <input type='file' ref={files} id='file-input' class='visually-hidden' tabIndex={-1} multiple
-        onChange={(e) => { sendFiles(e.currentTarget.files); e.currentTarget.value = '' }} />
-      <textarea ref={input} id='composer-input' name='text' rows={Math.min(6, text.split('\n').length)} placeholder='Message'
+      <input
+        type='file' ref={files} id='file-input' class='visually-hidden' tabIndex={-1} multiple
+        onChange={(e) => { sendFiles(e.currentTarget.files); e.currentTarget.value = '' }}
+      />
+      <textarea
+        ref={input} id='composer-input' name='text' rows={Math.min(6, text.split('\n').length)} placeholder='Message'
         aria-label='Message' value={text} autofocus
         onInput={(e) => {
           const value = e.currentTarget.value
@@ -42,7 +47,8 @@ export function Composer ({ state }: { state: ConvState }) {
             e.preventDefault()
             send()
           }
-        }} />
+        }}
+      />
       <button type='submit' class='icon-button send' aria-label='Send' title='Send' disabled={text.trim() === ''}><Send /></button>
     </form>
   )

@@ -46,11 +46,13 @@ export function ConversationInfo ({ state, onClose }: { state: ConvState, onClos
             )}
           </div>
           {state.type === 'group' && manager && (
-            <form class='info-section row' onSubmit={(e) => {
-              e.preventDefault()
-              const users = adding.split(/[\s,]+/).map((u) => u.trim().toLowerCase()).filter(Boolean)
-              if (users.length > 0) void chat.act(async () => { await chat.client.addMembers(conv, users); setAdding(''); refresh() })
-            }}>
+            <form
+              class='info-section row' onSubmit={(e) => {
+                e.preventDefault()
+                const users = adding.split(/[\s,]+/).map((u) => u.trim().toLowerCase()).filter(Boolean)
+                if (users.length > 0) void chat.act(async () => { await chat.client.addMembers(conv, users); setAdding(''); refresh() })
+              }}
+            >
               <label class='grow'>Add members <input name='add' value={adding} placeholder='user names' onInput={(e) => setAdding(e.currentTarget.value)} /></label>
               <button type='submit'>Add</button>
             </form>
@@ -73,15 +75,18 @@ export function ConversationInfo ({ state, onClose }: { state: ConvState, onClos
             ))}
           </ul>
           <div class='info-section'>
-            <button type='button' class='danger' id='leave' onClick={() => {
-              void chat.act(async () => {
-                if (state.type === 'channel' && state.role === 'follower') await chat.client.unfollow(conv)
-                else await chat.client.leave(conv)
-                chat.selected.value = null
-                // The list again, without it (the server's notice may come later).
-                await chat.client.conversations()
-              })
-            }}>{state.type === 'channel' && state.role === 'follower' ? 'Unfollow' : 'Leave'}</button>
+            <button
+              type='button' class='danger' id='leave' onClick={() => {
+                void chat.act(async () => {
+                  if (state.type === 'channel' && state.role === 'follower') await chat.client.unfollow(conv)
+                  else await chat.client.leave(conv)
+                  chat.selected.value = null
+                  // The list again, without it (the server's notice may come later).
+                  await chat.client.conversations()
+                })
+              }}
+            >{state.type === 'channel' && state.role === 'follower' ? 'Unfollow' : 'Leave'}
+            </button>
           </div>
         </>
       )}

@@ -31,8 +31,10 @@ function ConversationRow ({ state, selected }: { state: ConvState, selected: boo
   const typing = Object.keys(state.typing)
   return (
     <li>
-      <button type='button' class={`conv-row${selected ? ' selected' : ''}`} aria-current={selected ? 'true' : undefined}
-        data-conv={state.conv} onClick={() => { chat.selected.value = state.conv }}>
+      <button
+        type='button' class={`conv-row${selected ? ' selected' : ''}`} aria-current={selected ? 'true' : undefined}
+        data-conv={state.conv} onClick={() => { chat.selected.value = state.conv }}
+      >
         <Avatar name={title} presence={presence} />
         <span class='conv-main'>
           <span class='conv-top'>

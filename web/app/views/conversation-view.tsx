@@ -48,10 +48,16 @@ export function ConversationView ({ conv }: { conv: string }) {
         )}
         {callable && (
           <>
-            <button type='button' class='icon-button' id='voice-call' aria-label='Voice call' title='Voice call' disabled={inCall}
-              onClick={() => { void calls.place(conv, title, false) }}><Phone /></button>
-            <button type='button' class='icon-button' id='video-call' aria-label='Video call' title='Video call' disabled={inCall}
-              onClick={() => { void calls.place(conv, title, true) }}><Video /></button>
+            <button
+              type='button' class='icon-button' id='voice-call' aria-label='Voice call' title='Voice call' disabled={inCall}
+              onClick={() => { void calls.place(conv, title, false) }}
+            ><Phone />
+            </button>
+            <button
+              type='button' class='icon-button' id='video-call' aria-label='Video call' title='Video call' disabled={inCall}
+              onClick={() => { void calls.place(conv, title, true) }}
+            ><Video />
+            </button>
           </>
         )}
         <button type='button' class='icon-button' id='conv-info' aria-label='Details' title='Details' aria-expanded={info} onClick={() => setInfo(!info)}><Info /></button>

@@ -41,8 +41,11 @@ export function FileCard ({ message: m }: { message: ShownMessage, conv: string 
         <span class='file-name'>{body.name}</span>
         <span class='muted small'>{fileLine(body)}</span>
       </div>
-      <button type='button' class='icon-button' aria-label={`Download ${body.name}`} title='Download'
-        onClick={() => { void download(body.fileId, body.name, session.token) }}><Download /></button>
+      <button
+        type='button' class='icon-button' aria-label={`Download ${body.name}`} title='Download'
+        onClick={() => { void download(body.fileId, body.name, session.token) }}
+      ><Download />
+      </button>
     </div>
   )
 }
@@ -63,8 +66,10 @@ function Thumbnail ({ body, token }: { body: FileBody, token: string }) {
     return () => observer.disconnect()
   }, [body.fileId])
   return (
-    <button type='button' class='thumb' ref={ref} aria-label={`Download ${body.name}`} title={fileLine(body)}
-      onClick={() => { void download(body.fileId, body.name, token) }}>
+    <button
+      type='button' class='thumb' ref={ref} aria-label={`Download ${body.name}`} title={fileLine(body)}
+      onClick={() => { void download(body.fileId, body.name, token) }}
+    >
       {url !== null
         ? <img src={url} alt={body.name} class='thumbnail' />
         : <span class='thumb-placeholder muted small'>{failed ? 'Image not available' : 'Loading image…'}</span>}

@@ -3,8 +3,10 @@ import type { JSX } from 'preact'
 /** Line icons drawn in the text colour; decorative unless given a title (the button says what it does). */
 function Icon ({ d, size = 20, title }: { d: string | string[], size?: number, title?: string }): JSX.Element {
   return (
-    <svg class='icon' width={size} height={size} viewBox='0 0 24 24' fill='none' stroke='currentColor' stroke-width='2'
-      stroke-linecap='round' stroke-linejoin='round' aria-hidden={title === undefined ? 'true' : undefined} role={title === undefined ? undefined : 'img'}>
+    <svg
+      class='icon' width={size} height={size} viewBox='0 0 24 24' fill='none' stroke='currentColor' stroke-width='2'
+      stroke-linecap='round' stroke-linejoin='round' aria-hidden={title === undefined ? 'true' : undefined} role={title === undefined ? undefined : 'img'}
+    >
       {title !== undefined && <title>{title}</title>}
       {(Array.isArray(d) ? d : [d]).map((p) => <path key={p} d={p} />)}
     </svg>

@@ -27,11 +27,17 @@ export function IncomingCalls () {
             <div class='row'>
               <button type='button' class='round danger' id={id('reject')} aria-label='Decline' title='Decline' onClick={() => { void calls.reject(call) }}><HangUp /></button>
               {call.media.video && (
-                <button type='button' class='round ok' id={id('answer')} aria-label='Answer with video' title='Answer with video' autofocus
-                  onClick={() => { void calls.answer(call, true) }}><Video /></button>
+                <button
+                  type='button' class='round ok' id={id('answer')} aria-label='Answer with video' title='Answer with video' autofocus
+                  onClick={() => { void calls.answer(call, true) }}
+                ><Video />
+                </button>
               )}
-              <button type='button' class='round ok' id={id(call.media.video ? 'answer-audio' : 'answer')} aria-label={call.media.video ? 'Answer without video' : 'Answer'} title={call.media.video ? 'Answer without video' : 'Answer'}
-                autofocus={!call.media.video} onClick={() => { void calls.answer(call, false) }}><Phone /></button>
+              <button
+                type='button' class='round ok' id={id(call.media.video ? 'answer-audio' : 'answer')} aria-label={call.media.video ? 'Answer without video' : 'Answer'} title={call.media.video ? 'Answer without video' : 'Answer'}
+                autofocus={!call.media.video} onClick={() => { void calls.answer(call, false) }}
+              ><Phone />
+              </button>
             </div>
           </section>
         )

@@ -33,8 +33,10 @@ export function MessageItem ({ state, message: m, grouped }: { state: ConvState,
   }
 
   return (
-    <div class={`msg ${mine ? 'mine' : 'theirs'}${grouped ? ' grouped' : ''}${m.deleted ? ' deleted' : ''}`}
-      data-seq={m.seq} data-cid={m.cid} data-from={m.from}>
+    <div
+      class={`msg ${mine ? 'mine' : 'theirs'}${grouped ? ' grouped' : ''}${m.deleted ? ' deleted' : ''}`}
+      data-seq={m.seq} data-cid={m.cid} data-from={m.from}
+    >
       <div class='bubble'>
         {!mine && !grouped && state.type !== 'direct' && <span class='sender'>{m.from}</span>}
         {m.deleted
@@ -42,8 +44,11 @@ export function MessageItem ({ state, message: m, grouped }: { state: ConvState,
           : editing
             ? (
               <form class='edit' onSubmit={save} onKeyDown={(e) => { if (e.key === 'Escape') setEditing(false) }}>
-                <textarea name='text' aria-label='Edit message' rows={2} autofocus
-                  onKeyDown={(e) => { if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); (e.currentTarget.form as HTMLFormElement).requestSubmit() } }}>{m.text}</textarea>
+                <textarea
+                  name='text' aria-label='Edit message' rows={2} autofocus
+                  onKeyDown={(e) => { if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); (e.currentTarget.form as HTMLFormElement).requestSubmit() } }}
+                >{m.text}
+                </textarea>
                 <div class='row'>
                   <button type='button' onClick={() => setEditing(false)}>Cancel</button>
                   <button type='submit' class='primary'>Save</button>
@@ -63,23 +68,29 @@ export function MessageItem ({ state, message: m, grouped }: { state: ConvState,
         {m.pending?.state === 'failed' && (
           <p class='failed-note' role='alert'>
             {m.pending.error}
-            {m.pending.retry !== undefined && <button type='button' class='link' onClick={m.pending.retry}>Retry</button>}
+            {m.pending.retry !== undefined && <button type='button' class='link' onClick={() => m.pending?.retry?.()}>Retry</button>}
             <button type='button' class='link' onClick={() => chat.dismissPending(state.conv, m.cid)}>Dismiss</button>
           </p>
         )}
       </div>
       {stored && !editing && (
         <div class='msg-actions'>
-          <button type='button' class='icon-button small' aria-label='Message actions' aria-haspopup='menu' aria-expanded={menu}
-            onClick={() => setMenu(!menu)}><More /></button>
+          <button
+            type='button' class='icon-button small' aria-label='Message actions' aria-haspopup='menu' aria-expanded={menu}
+            onClick={() => setMenu(!menu)}
+          ><More />
+          </button>
           {menu && (
             <div class='menu' role='menu' onKeyDown={(e) => { if (e.key === 'Escape') setMenu(false) }}>
               <div class='emoji-row' role='group' aria-label='React'>
                 {REACTIONS.map((emoji, i) => {
                   const own = m.reactions[emoji]?.includes(me) === true
                   return (
-                    <button type='button' key={emoji} role='menuitem' autofocus={i === 0} aria-label={`React ${emoji}`} aria-pressed={own}
-                      onClick={() => { chat.react(state.conv, m.seq, emoji, own); setMenu(false) }}>{emoji}</button>
+                    <button
+                      type='button' key={emoji} role='menuitem' autofocus={i === 0} aria-label={`React ${emoji}`} aria-pressed={own}
+                      onClick={() => { chat.react(state.conv, m.seq, emoji, own); setMenu(false) }}
+                    >{emoji}
+                    </button>
                   )
                 })}
               </div>
@@ -94,8 +105,10 @@ export function MessageItem ({ state, message: m, grouped }: { state: ConvState,
           {Object.entries(m.reactions).map(([emoji, users]) => {
             const own = users.includes(me)
             return (
-              <button type='button' key={emoji} class={`reaction${own ? ' own' : ''}`} aria-pressed={own} title={users.join(', ')}
-                onClick={() => chat.react(state.conv, m.seq, emoji, own)}>
+              <button
+                type='button' key={emoji} class={`reaction${own ? ' own' : ''}`} aria-pressed={own} title={users.join(', ')}
+                onClick={() => chat.react(state.conv, m.seq, emoji, own)}
+              >
                 {emoji} <span>{users.length}</span>
               </button>
             )

@@ -1,5 +1,5 @@
 import { useEffect, useRef } from 'preact/hooks'
-import uPlot from 'uplot'
+import UPlot from 'uplot'
 
 export interface ChartSeries {
   label: string
@@ -28,14 +28,14 @@ export interface TimeChartProps {
  */
 export function TimeChart (props: TimeChartProps) {
   const host = useRef<HTMLDivElement>(null)
-  const plot = useRef<uPlot | null>(null)
+  const plot = useRef<UPlot | null>(null)
   const { times, series, height, axes = false, unit = '' } = props
 
   useEffect(() => {
     const el = host.current
     if (el === null) return
     const width = Math.max(120, el.clientWidth)
-    const opts: uPlot.Options = {
+    const opts: UPlot.Options = {
       width,
       height,
       cursor: { show: axes, drag: { x: false, y: false } },
@@ -48,9 +48,9 @@ export function TimeChart (props: TimeChartProps) {
             { stroke: '#4b5563', grid: { stroke: '#e5e7eb' }, ticks: { stroke: '#e5e7eb' }, size: 56, values: (_u, vals) => vals.map((v) => `${compact(v)}${unit}`) }
           ]
         : [{ show: false }, { show: false }],
-      series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.stroke, width: 2, spanGaps: true, points: { show: false }, value: (_u: uPlot, v: number | null) => v === null ? '–' : `${compact(v)}${unit}` }))]
+      series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.stroke, width: 2, spanGaps: true, points: { show: false }, value: (_u: UPlot, v: number | null) => v === null ? '–' : `${compact(v)}${unit}` }))]
     }
-    const chart = new uPlot(opts, [times, ...series.map((s) => s.values)] as uPlot.AlignedData, el)
+    const chart = new UPlot(opts, [times, ...series.map((s) => s.values)] as UPlot.AlignedData, el)
     plot.current = chart
     const resize = new ResizeObserver(() => chart.setSize({ width: Math.max(120, el.clientWidth), height }))
     resize.observe(el)
@@ -62,7 +62,7 @@ export function TimeChart (props: TimeChartProps) {
   }, [series.length, height, axes])
 
   useEffect(() => {
-    plot.current?.setData([times, ...series.map((s) => s.values)] as uPlot.AlignedData)
+    plot.current?.setData([times, ...series.map((s) => s.values)] as UPlot.AlignedData)
   })
 
   return <div class='time-chart' ref={host} role='img' aria-label={props.label} />
