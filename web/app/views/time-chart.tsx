@@ -41,7 +41,8 @@ export function TimeChart (props: TimeChartProps) {
       cursor: { show: axes, drag: { x: false, y: false } },
       legend: { show: axes },
       select: { show: false, left: 0, top: 0, width: 0, height: 0 },
-      scales: { x: { time: true }, y: { range: (_u, min, max) => [props.yMin ?? min, Math.max(max, (props.yMin ?? min) + 1e-9) * 1.1] } },
+      // An all-zero series keeps an axis of 0..1 rather than one of nano-units.
+      scales: { x: { time: true }, y: { range: (_u, min, max) => [props.yMin ?? min, Math.max(max * 1.1, (props.yMin ?? min) + 1)] } },
       axes: axes
         ? [
             { stroke: '#4b5563', grid: { stroke: '#e5e7eb' }, ticks: { stroke: '#e5e7eb' } },
