@@ -38,7 +38,11 @@ export function uploadFile (file: File, token: string, onProgress: (fraction: nu
 /** The refusal shown before anything is sent, when the server's limit is known. */
 export function tooBig (file: File, maxBytes: number): string | undefined {
   if (file.size <= maxBytes) return undefined
-  return `${file.name} is ${size(file.size)}: this server takes files up to ${size(maxBytes)}`
+  // Rounded sizes can read the same (300 KB over a 300 KB limit): then say the bytes.
+  const [mine, limit] = size(file.size) === size(maxBytes)
+    ? [`${file.size.toLocaleString()} bytes`, `${maxBytes.toLocaleString()} bytes`]
+    : [size(file.size), size(maxBytes)]
+  return `${file.name} is ${mine}: this server takes files up to ${limit}`
 }
 
 const blobs = new Map<string, Promise<string>>()
