@@ -23,6 +23,9 @@ export function MessageList ({ state }: { state: ConvState }) {
   const [visible, setVisible] = useState(document.visibilityState === 'visible')
   const conv = state.conv
   const items: ShownMessage[] = [...state.messages, ...state.pending]
+  // While the device catches up, the newest page is still arriving: an empty or short view then is not the
+  // conversation's beginning, and loading older pages meanwhile would fetch one the catch-up is about to bring.
+  const caughtUp = chat.connection.value === 'online'
   const canLoadOlder = state.loadedFrom > state.firstSeq
 
   useEffect(() => {
@@ -44,7 +47,7 @@ export function MessageList ({ state }: { state: ConvState }) {
     firstSeq.current = first
     height.current = el.scrollHeight
     // A short page that does not fill the view cannot be scrolled up: load more at once.
-    if (el.scrollHeight <= el.clientHeight + NEAR_TOP && canLoadOlder && !state.loadingOlder) void chat.loadOlder(conv)
+    if (el.scrollHeight <= el.clientHeight + NEAR_TOP && caughtUp && canLoadOlder && !state.loadingOlder) void chat.loadOlder(conv)
   })
 
   useEffect(() => {
