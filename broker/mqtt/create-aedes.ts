@@ -5,6 +5,7 @@ import type { Logger } from 'pino'
 import type { Access, Identity } from './access.js'
 import type { Authenticate } from './authenticate.js'
 import { clientErrorLimit } from './client-error-limit.js'
+import { guardRegistration } from './register-guard.js'
 import type { Limits } from '../config.js'
 import type { DurablePublish } from './durable-publish.js'
 import type { Metrics } from '../metrics.js'
@@ -119,6 +120,8 @@ export function createAedes (parts: AedesParts): Aedes {
       done(null)
     }
   })
+
+  guardRegistration(aedes)
 
   // aedes emits 'error' when a store write of a publish fails; that publish
   // is never acknowledged as finished and its journal entry is replayed.
