@@ -58,13 +58,16 @@ export function imAuthenticate (options: ImAuthenticateOptions): Authenticate {
     if (isToken(password)) {
       const check = await tokens.verify(password)
       good = check.ok && check.claims.sub === username
-      how = check.ok ? (good ? 'token' : 'token of another user') : `token ${check.reason}`
+      how = check.ok ? (good ? 'token' : 'token of another user') : check.reason === 'no-user' ? 'token: no such user' : `token ${check.reason}`
     } else {
       good = account !== undefined && await users.verify(account, password)
       how = 'password'
     }
     if (!good) {
       guard.failed(account, remoteAddress)
+      // For the log only: the client gets CONNACK 4 either way, so it learns
+      // nothing about which names exist; asked after the hash, so no timing tells either.
+      if (how === 'password' && (account === undefined || await users.get(account) === undefined)) how = 'password: no such user'
       return refuse(4, `bad ${how}`)
     }
     guard.succeeded(username)
