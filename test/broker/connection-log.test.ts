@@ -5,6 +5,7 @@ import mqtt, { type MqttClient } from 'mqtt'
 import { pino } from 'pino'
 import { HailServer } from '../../broker/index.js'
 import { pkt, str } from '../helpers/mqtt-bytes.js'
+import { RedisServer } from '../helpers/redis-server.js'
 import { waitFor } from '../helpers/wait-for.js'
 
 // Each connection's life in the log, as Mosquitto writes it: connected
@@ -14,7 +15,7 @@ import { waitFor } from '../helpers/wait-for.js'
 
 interface Line { msg: string, level: number, clientId?: string, user?: string | null, reason?: string, filter?: string, address?: string, topic?: string }
 
-async function start (t: Test, options: { logLevel?: string } = {}): Promise<{ server: HailServer, url: string, lines: Line[] }> {
+async function start (t: Test, options: { logLevel?: string, redis?: string } = {}): Promise<{ server: HailServer, url: string, lines: Line[] }> {
   const lines: Line[] = []
   const sink = new Writable({
     write (chunk: Buffer, _encoding, done) {
@@ -28,6 +29,7 @@ async function start (t: Test, options: { logLevel?: string } = {}): Promise<{ s
     mqttPort: 0,
     httpPort: null,
     allowAnonymous: true,
+    ...(options.redis === undefined ? {} : { redis: options.redis }),
     logger: pino({ level: options.logLevel ?? 'debug' }, sink)
   })
   const { mqtt: address } = await server.listen()
@@ -79,6 +81,19 @@ t.test('a second connection with the same client id takes the session over, and 
   await waitFor(() => find(lines, 'client disconnected', 'phone').length === 1, 'the takeover line')
   t.equal(find(lines, 'client disconnected', 'phone')[0]!.reason, 'session taken over by a new connection with the same client id')
   t.equal(find(lines, 'client connected', 'phone').length, 2, 'both connects logged')
+})
+
+t.test('with Redis, a connection on another node takes the session over, and the old node says which', async (t) => {
+  const redis = await RedisServer.start()
+  t.teardown(() => redis.stop())
+  const a = await start(t, { redis: redis.url })
+  const b = await start(t, { redis: redis.url })
+  const clients: MqttClient[] = []
+  t.teardown(() => { for (const c of clients) c.end(true) })
+  clients.push(await mqtt.connectAsync(a.url, { clientId: 'roamer', reconnectPeriod: 0 }))
+  clients.push(await mqtt.connectAsync(b.url, { clientId: 'roamer', reconnectPeriod: 0 }))
+  await waitFor(() => find(a.lines, 'client disconnected', 'roamer').length === 1, 'the takeover line on the first node')
+  t.equal(find(a.lines, 'client disconnected', 'roamer')[0]!.reason, `session taken over by a connection on node ${b.server.aedes.id}`)
 })
 
 t.test('a refused subscription and a publish are logged at debug; at info neither is', async (t) => {
