@@ -7,6 +7,7 @@ import mqtt from 'mqtt'
 import t from 'tap'
 import { HAIL_BIN } from '../helpers/daemon.js'
 import { waitFor } from '../helpers/wait-for.js'
+import { suback } from '../helpers/suback.js'
 
 // The daemon as an operator runs it (dist/bin/hail.js, built by test/run.sh):
 // SIGHUP reloads, the log formats, what the configuration dump hides.
@@ -78,7 +79,7 @@ t.test('SIGHUP reloads the ACL file, the TLS certificate and the log level; conn
   t.teardown(() => { plain.end(true); secure.end(true) })
   let closes = 0
   for (const c of [plain, secure]) c.on('close', () => closes++)
-  t.same((await plain.subscribeAsync('b/x')).map((g) => g.qos), [128], 'before: b/ is closed')
+  t.same(await suback(plain, 'b/x'), [128], 'before: b/ is closed')
   t.equal(await servedFingerprint(mqttsPort), fingerprint(first.cert), 'before: the first certificate')
 
   writeFileSync(join(dir, 'acl'), 'topic readwrite a/#\ntopic readwrite b/#\n')
@@ -89,7 +90,7 @@ t.test('SIGHUP reloads the ACL file, the TLS certificate and the log level; conn
   await waitFor(() => daemon.lines().some((l) => l.msg === 'configuration reloaded'), 'the reload')
   t.match(daemon.lines().find((l) => l.msg === 'configuration reloaded'), { changed: ['logLevel'] }, 'the log level changed (the ACL and TLS files kept their paths)')
 
-  t.same((await plain.subscribeAsync('b/x')).map((g) => g.qos), [0], 'after: the new rule opens b/ on the same connection')
+  t.same(await suback(plain, 'b/x'), [0], 'after: the new rule opens b/ on the same connection')
   t.equal(await servedFingerprint(mqttsPort), fingerprint(second.cert), 'after: new TLS connections get the renewed certificate')
   const got = new Promise<string>((resolve) => plain.once('message', (_topic, payload) => resolve(payload.toString())))
   await secure.publishAsync('b/x', 'hello', { qos: 1 })
@@ -105,7 +106,7 @@ t.test('SIGHUP reloads the ACL file, the TLS certificate and the log level; conn
   const added = daemon.lines().slice(before).filter((l) => (l.level as number) >= 40)
   t.equal(added.length, 1, 'one line')
   t.match(added[0], { level: 50, msg: /^reload refused, the running configuration stays: .*acl:2: / }, 'an error naming the file and line')
-  t.same((await plain.subscribeAsync(['b/y', 'c/y'])).map((g) => g.qos), [0, 128], 'the rules from the last good reload stay')
+  t.same(await suback(plain, ['b/y', 'c/y']), [0, 128], 'the rules from the last good reload stay')
   t.equal(closes, 0, 'no connection was closed by either reload')
 
   daemon.child.kill('SIGTERM')

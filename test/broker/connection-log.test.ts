@@ -1,4 +1,7 @@
 import t, { type Test } from 'tap'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import net from 'node:net'
 import mqtt, { type MqttClient } from 'mqtt'
@@ -7,6 +10,7 @@ import { HailServer } from '../../broker/index.js'
 import { pkt, str } from '../helpers/mqtt-bytes.js'
 import { RedisServer } from '../helpers/redis-server.js'
 import { waitFor } from '../helpers/wait-for.js'
+import { suback } from '../helpers/suback.js'
 
 // Each connection's life in the log, as Mosquitto writes it: connected
 // (who, from where), disconnected and why, sessions taken over, refused
@@ -23,8 +27,11 @@ async function start (t: Test, options: { logLevel?: string, redis?: string } = 
       done()
     }
   })
+  // A directory of its own: a test may start two servers (t.testdir() is one per test).
+  const dataDir = await mkdtemp(join(tmpdir(), 'hail-connection-log-'))
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }))
   const server = new HailServer({
-    dataDir: t.testdir(),
+    dataDir,
     host: '127.0.0.1',
     mqttPort: 0,
     httpPort: null,
@@ -101,14 +108,14 @@ t.test('a refused subscription and a publish are logged at debug; at info neithe
     const { server, url, lines } = await start(t, { logLevel: level })
     await server.users.add('carol', 'pw-carol')
     const client = await mqtt.connectAsync(url, { clientId: 'carol/d', username: 'carol', password: 'pw-carol', reconnectPeriod: 0 })
-    const [granted] = await client.subscribeAsync('plain/topic')
-    t.equal(granted!.qos, 128, 'without an ACL a user may not use plain topics')
+    const [granted] = await suback(client, 'im/inbox/dave')
+    t.equal(granted, 128, 'another user\'s inbox is refused')
     const anon = await mqtt.connectAsync(url, { clientId: 'anon', reconnectPeriod: 0 })
     await anon.publishAsync('plain/topic', 'hi', { qos: 1 })
     const refused = lines.filter((l) => l.msg === 'subscribe refused by access control')
     const published = lines.filter((l) => l.msg === 'publish' && l.clientId === 'anon')
     if (level === 'debug') {
-      t.match(refused, [{ level: 20, clientId: 'carol/d', filter: 'plain/topic' }], 'the refusal, at debug')
+      t.match(refused, [{ level: 20, clientId: 'carol/d', filter: 'im/inbox/dave' }], 'the refusal, at debug')
       t.match(published, [{ level: 20, topic: 'plain/topic' }], 'the publish, at debug')
     } else {
       t.same([refused.length, published.length], [0, 0], 'nothing at info')

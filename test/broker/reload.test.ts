@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import tls from 'node:tls'
 import mqtt from 'mqtt'
 import { AclError, ConfigError, HailServer, ListenError } from '../../broker/index.js'
+import { suback } from '../helpers/suback.js'
 
 // server.reload() (what SIGHUP does in the daemon): new access rules and a
 // renewed certificate without closing a connection; a bad file changes nothing.
@@ -50,14 +51,14 @@ t.test('reload() applies a new ACL file and a renewed certificate; the connectio
   let closes = 0
   for (const c of [client, secure]) c.on('close', () => closes++)
   t.equal(await servedFingerprint(mqtts!.port), fingerprint(first.cert), 'the first certificate is served')
-  t.same((await client.subscribeAsync('b/x')).map((g) => g.qos), [128], 'b/ is closed by the first rules')
+  t.same(await suback(client, 'b/x'), [128], 'b/ is closed by the first rules')
 
   writeFileSync(acl, 'topic readwrite a/#\ntopic readwrite b/#\n')
   writeFileSync(live.cert, readFileSync(second.cert))
   writeFileSync(live.key, readFileSync(second.key))
   await server.reload()
 
-  t.same((await client.subscribeAsync('b/x')).map((g) => g.qos), [0], 'the new rules open b/ on the same connection')
+  t.same(await suback(client, 'b/x'), [0], 'the new rules open b/ on the same connection')
   t.equal(await servedFingerprint(mqtts!.port), fingerprint(second.cert), 'a new TLS connection is served the renewed certificate')
   const got = new Promise<string>((resolve) => client.once('message', (_topic, payload) => resolve(payload.toString())))
   await secure.publishAsync('b/x', 'over the old TLS connection', { qos: 1 })
@@ -83,5 +84,5 @@ t.test('a bad ACL file, a bad certificate or turning TLS on is refused, and the 
   await t.rejects(server.reload(), AclError, 'a file that does not parse')
   await t.rejects(server.reload({ acl: join(dir, 'missing.acl') }), ConfigError, 'a file that is not there')
   await t.rejects(server.reload({ tls: makeCert(dir, 'one') }), ConfigError, 'TLS cannot be turned on without a restart')
-  t.same((await client.subscribeAsync(['a/x', 'b/x'])).map((g) => g.qos), [0, 128], 'the first rules still hold')
+  t.same(await suback(client, ['a/x', 'b/x']), [0, 128], 'the first rules still hold')
 })
