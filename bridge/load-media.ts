@@ -3,10 +3,10 @@ import type { MediaErrorCode } from '../media/index.js'
 type Media = typeof import('../media/index.js')
 
 /*
- * media/ and werift load on the first call that needs the relay, not with
- * `import('hail')`: werift is a third of the library's import time, and a
- * server without calls never needs it. This module is the bridge's only way
- * in to media/'s code (types aside).
+ * media/ and werift load on the first call that needs the relay, not when
+ * the library is imported: werift is a third of the library's import time,
+ * and a server without calls never needs it. This module is the bridge's
+ * only way in to media/'s code (types aside).
  */
 let media: Media | undefined
 let loading: Promise<Media> | undefined

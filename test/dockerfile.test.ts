@@ -3,7 +3,7 @@ import { execFile, spawn } from 'node:child_process'
 import { cp, mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { DockerfileParser, type Instruction } from 'dockerfile-ast'
+import { DockerfileParser, type Copy, type Instruction } from 'dockerfile-ast'
 import { validate } from 'dockerfile-utils'
 import { waitFor } from './helpers/wait-for.js'
 
@@ -22,6 +22,8 @@ const froms = dockerfile.getFROMs()
 /** The instructions of the last stage: what the image runs. */
 const runStage = dockerfile.getInstructions().filter((i) => i.getRange().start.line > froms[froms.length - 1]!.getRange().start.line)
 const args = (i: Instruction): string[] => i.getArguments().map((a) => a.getValue())
+/** The stage a COPY takes its files from (--from=), or undefined for the build context. */
+const fromStage = (i: Instruction): string | undefined => (i as Copy).getFromFlag?.()?.getValue() ?? undefined
 const one = (keyword: string): Instruction | undefined => runStage.find((i) => i.getKeyword() === keyword)
 /** The JSON (exec) form of CMD, ENTRYPOINT or HEALTHCHECK ... CMD. */
 const execForm = (i: Instruction | undefined): string[] => JSON.parse(/\[.*\]/s.exec(i?.getArgumentsContent() ?? '')?.[0] ?? '[]') as string[]
@@ -43,7 +45,7 @@ t.test('two stages; the image runs as a non-root user with a data volume, a heal
   const installs = runStage.filter((i) => i.getKeyword() === 'RUN').map((i) => i.getArgumentsContent() ?? '')
   t.ok(installs.some((c) => /npm ci --omit=dev/.test(c)), 'npm ci --omit=dev in the run stage')
   t.notOk(installs.some((c) => /npm run build|tsc/.test(c)), 'nothing is compiled in the run stage')
-  t.ok(runStage.some((i) => i.getKeyword() === 'COPY' && /--from=build/.test(i.getArgumentsContent() ?? '')), 'the compiled code comes from the build stage')
+  t.ok(runStage.some((i) => i.getKeyword() === 'COPY' && fromStage(i) === 'build' && args(i).some((a) => a.endsWith('/dist'))), 'the compiled code comes from the build stage')
   t.same(execForm(one('ENTRYPOINT')).slice(0, 2), ['node', '/opt/hail/dist/bin/hail.js'], 'node runs the daemon directly: it is PID 1 and gets SIGTERM and SIGHUP')
 })
 
@@ -52,9 +54,8 @@ t.test('the run stage replayed in a directory: it installs, starts, passes its h
   const workdir = args(one('WORKDIR')!)[0]!
   // COPY: sources in the context (the repository) or in the build stage (whose WORKDIR /src is the repository built).
   for (const copy of runStage.filter((i) => i.getKeyword() === 'COPY')) {
-    const parts = args(copy)
-    const fromBuild = parts.some((p) => p.startsWith('--from='))
-    const paths = parts.filter((p) => !p.startsWith('--'))
+    const fromBuild = fromStage(copy) === 'build'
+    const paths = args(copy)
     const dest = paths.pop()!
     for (const source of paths) {
       const from = join(root, fromBuild ? source.replace(/^\/src\//, '') : source)
