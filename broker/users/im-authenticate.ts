@@ -66,13 +66,19 @@ export function imAuthenticate (options: ImAuthenticateOptions): Authenticate {
     if (!good) {
       guard.failed(account, remoteAddress)
       // For the log only: the client gets CONNACK 4 either way, so it learns
-      // nothing about which names exist; asked after the hash, so no timing tells either.
-      if (how === 'password' && (account === undefined || await users.get(account) === undefined)) how = 'password: no such user'
+      // nothing about which names exist; asked after the hash, so no timing
+      // tells either. A store that cannot answer leaves the reason as it was.
+      if (how === 'password' && !(await exists(users, account))) how = 'password: no such user'
       return refuse(4, `bad ${how}`)
     }
     guard.succeeded(username)
     return { ok: true, user: username }
   }
+}
+
+async function exists (users: UserStore, account: string | undefined): Promise<boolean> {
+  if (account === undefined) return false
+  return await users.get(account).then((user) => user !== undefined, () => true)
 }
 
 function refuse (returnCode: 4 | 5, reason: string): AuthResult {
