@@ -6,7 +6,7 @@
 # Users: docker exec -it hail hail user add alice (through the daemon's admin socket).
 # README, "Running as a service". test/dockerfile.test.ts checks this file.
 
-# Build: dev dependencies and the TypeScript compiler, used here only.
+# Build: dev dependencies, the TypeScript compiler and esbuild (the web app), used here only.
 FROM node:20-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
@@ -23,7 +23,7 @@ COPY client client
 COPY web web
 RUN npm run build
 
-# Run: runtime dependencies, the compiled code and the call page, as an unprivileged user.
+# Run: runtime dependencies and dist/ (the compiled code and the built web app), as an unprivileged user.
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production \
     HAIL_DATA=/var/lib/hail
@@ -37,7 +37,6 @@ RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts \
     && chown node:node /var/lib/hail \
     && chmod 0700 /var/lib/hail
 COPY --from=build /src/dist dist
-COPY web/call.html web/call-app.js web/call.css web/
 USER node
 VOLUME ["/var/lib/hail"]
 # MQTT, HTTP (WebSocket, /healthz, /metrics), MQTT over TLS, secure WebSocket, the media relay's UDP ports.

@@ -91,6 +91,7 @@ t.test('the run stage replayed in a directory: it installs, starts, passes its h
   const health = await run(check === 'node' ? process.execPath : check!, checkArgs, { cwd: app, env: { ...env, HAIL_HTTP_PORT: new URL(started.urls.http).port } })
     .then(() => 0, (err: { code?: number }) => err.code ?? 1)
   t.equal(health, 0, 'the HEALTHCHECK command passes')
+  t.equal((await fetch(new URL('/', started.urls.http))).status, 200, 'the web app is served from the image\'s dist/')
   const exit = new Promise((resolve) => daemon.on('exit', (code) => resolve(code)))
   daemon.kill('SIGTERM')
   t.equal(await exit, 0, 'docker stop (SIGTERM) stops it cleanly')
