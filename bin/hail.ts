@@ -45,9 +45,11 @@ async function start (args: string[]): Promise<number> {
   // Before anything is parsed, so `hail --mqtt-port x --help` still helps.
   if (wantsHelp(args)) return print(helpText())
   if (flagsOf(args).includes('--version')) return print(`${version()}\n`)
-  const config = loadConfig({ argv: args, env: process.env, cwd: process.cwd() })
+  const read = (): ReturnType<typeof loadConfig> => loadConfig({ argv: args, env: process.env, cwd: process.cwd() })
+  const config = read()
   verbose = config.logLevel === 'debug' || config.logLevel === 'trace'
-  return await runDaemon(config, { version: version(), unknownEnv: unknownEnvVars(process.env) })
+  // SIGHUP reads the file (and the environment and flags) again, as a start would.
+  return await runDaemon(config, { version: version(), unknownEnv: unknownEnvVars(process.env), reloadConfig: read })
 }
 
 async function main (argv: string[]): Promise<number> {

@@ -38,7 +38,8 @@ export function helpText (): string {
     ...wrap('A user name is 1-64 characters: a-z and 0-9, then also _ . -. A client logs in with user name NAME, its password or a token, and client id NAME/DEVICE (DEVICE: 1-64 of A-Z a-z 0-9 _ . -); any other client id is refused. Changing the password or deleting the user revokes its tokens; deleting it also disconnects its clients.', '  '),
     '',
     'Signals:',
-    ...wrap('The first SIGTERM or SIGINT (Ctrl-C) stops accepting connections, lets in-flight writes reach the store, closes it and exits 0. A second signal during that exits at once: 143 after SIGTERM, 130 after SIGINT.', '  '),
+    ...wrap('The first SIGTERM or SIGINT (Ctrl-C) stops accepting connections, lets in-flight writes reach the store, closes it and exits 0. A second signal during that exits at once: 143 after SIGTERM, 130 after SIGINT (the same signal again within a second counts as the first: npm and systemd pass one on to hail as well).', '  '),
+    ...wrap('SIGHUP reads the configuration again and applies the log level, the ACL file and the TLS certificate and key (renewed in place or at new paths) without closing a connection. A file that cannot be read or parsed is refused with one error line and the running configuration stays; other changed settings take effect at the next start.', '  '),
     '',
     'Exit status:',
     '  0        stopped cleanly, or a user or token command succeeded',
@@ -69,8 +70,8 @@ function describe (spec: OptionSpec, defaults: Record<string, unknown>): string[
 function showDefault (spec: OptionSpec, defaults: Record<string, unknown>): string {
   let value: unknown = defaults
   for (const part of spec.key ?? []) value = (value as Record<string, unknown> | null)?.[part]
-  if (value === null || value === undefined) return spec.kind === 'port' ? 'off' : 'none'
-  return String(value)
+  if (value === null || value === undefined || (Array.isArray(value) && value.length === 0)) return spec.kind === 'port' ? 'off' : 'none'
+  return Array.isArray(value) ? value.join(',') : String(value)
 }
 
 function wrap (text: string, indent: string, width = 79): string[] {

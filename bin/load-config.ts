@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util'
 import { parse as parseYaml } from 'yaml'
 import { ConfigError, describeIssues } from '../index.js'
 import { UsageError } from './errors.js'
-import { cliConfigSchema, configFileOption, configOptions, logLevels, startOptions, type CliConfig, type OptionSpec } from './options.js'
+import { cliConfigSchema, configFileOption, configOptions, startOptions, type CliConfig, type OptionSpec } from './options.js'
 
 export interface LoadConfigInput {
   /** Arguments after the command name: `hail start --mqtt-port 1884` gives ['--mqtt-port', '1884']. */
@@ -125,10 +125,12 @@ function convert (spec: OptionSpec, text: string, cwd: string, fail: (problem: s
     case 'text':
       value = text
       break
-    case 'level':
-      if (!(logLevels as readonly string[]).includes(text)) fail(`'${text}' is not a log level: use one of ${logLevels.join(', ')}`)
+    case 'choice': {
+      const { name, values } = spec.choices!
+      if (!values.includes(text)) fail(`'${text}' is not a ${name}: use one of ${values.join(', ')}`)
       value = text
       break
+    }
     case 'port':
       if (text === 'off') {
         value = null

@@ -11,10 +11,15 @@ import { callsSchema, configSchema } from '../index.js'
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export type LogLevel = typeof logLevels[number]
 
+/** JSON lines for log collectors, or pino-pretty's coloured lines for a person at a terminal. */
+export const logFormats = ['json', 'pretty'] as const
+
 /** The broker's options plus the keys only the CLI reads; strict like the broker's. */
 export const cliConfigSchema = configSchema.extend({
   /** pino level of the JSON log written to stdout. */
   logLevel: z.enum(logLevels).default('info'),
+  /** How log lines are written to stdout. */
+  logFormat: z.enum(logFormats).default('json'),
   /** Calls (bridge/calls-config.ts). */
   calls: callsSchema.default(() => callsSchema.parse({}))
 })
@@ -24,9 +29,10 @@ export type CliConfig = z.output<typeof cliConfigSchema>
 /**
  * How a flag or variable's text becomes a value: `path` resolves against the
  * cwd, `port` also takes `off` (null: listener disabled), `count` is a whole
- * number, `boolean` is a switch as a flag and true/false/1/0 as a variable.
+ * number, `boolean` is a switch as a flag and true/false/1/0 as a variable,
+ * `choice` is one of the spec's `choices`.
  */
-export type OptionKind = 'path' | 'text' | 'port' | 'count' | 'boolean' | 'level'
+export type OptionKind = 'path' | 'text' | 'port' | 'count' | 'boolean' | 'choice'
 
 export interface OptionSpec {
   /** Long flag, without the dashes. */
@@ -38,6 +44,8 @@ export interface OptionSpec {
   readonly kind: OptionKind
   /** Placeholder of the value in --help, as in `--mqtt-port PORT`. */
   readonly arg?: string
+  /** For `choice`: what a value is called in errors, and the values. */
+  readonly choices?: { readonly name: string, readonly values: readonly string[] }
   /** Also accept `--no-<flag>` (a flag can then undo a file or variable). */
   readonly negatable?: boolean
   readonly help: string
@@ -80,7 +88,8 @@ const limitOptions: OptionSpec[] = [
 
 const daemonOptions: OptionSpec[] = [
   { flag: 'data', env: 'HAIL_DATA', key: ['dataDir'], kind: 'path', arg: 'DIR', help: 'Directory of the embedded store; created if missing. One process at a time may use it.' },
-  { flag: 'log-level', env: 'HAIL_LOG_LEVEL', key: ['logLevel'], kind: 'level', arg: 'LEVEL', help: `Least severe JSON log line written to stdout: ${logLevels.join(', ')}. At debug and trace a startup error also prints its stack.` }
+  { flag: 'log-level', env: 'HAIL_LOG_LEVEL', key: ['logLevel'], kind: 'choice', choices: { name: 'log level', values: logLevels }, arg: 'LEVEL', help: `Least severe log line written to stdout: ${logLevels.join(', ')}. At debug and trace a startup error also prints its stack. SIGHUP reads it again.` },
+  { flag: 'log-format', env: 'HAIL_LOG_FORMAT', key: ['logFormat'], kind: 'choice', choices: { name: 'log format', values: logFormats }, arg: 'FORMAT', help: 'json: one JSON object per line (pino), for journald, Docker and log collectors; pretty: one coloured, human-readable line each (pino-pretty), for a terminal.' }
 ]
 
 const scaleOutOptions: OptionSpec[] = [

@@ -1,4 +1,6 @@
-import type { IceServer, PeerState, PeerStats, RoomStats, Signal, TrackStats } from '../media/index.js'
+// media/'s plain types, not its index: index.d.ts reaches werift's types, which
+// do not compile in an app with skipLibCheck false (test/package.test.ts).
+import type { IceServer, PeerState, PeerStats, RoomStats, Signal, TrackStats } from '../media/types.js'
 
 export type { IceServer, PeerState, PeerStats, RoomStats, Signal, TrackStats }
 

@@ -1,11 +1,11 @@
 import type { Logger } from 'pino'
 import { ImError, type Caller } from '../broker/index.js'
 import type { ErrorCode } from '../protocol/index.js'
-import { MediaError } from '../media/index.js'
 import type { Call } from './call.js'
 import { MAX_SIGNAL_BYTES } from '../protocol/index.js'
 import { signalSchema } from '../protocol/schemas.js'
 import type { CallSession } from './call-session.js'
+import { mediaErrorCode } from './load-media.js'
 
 export interface SignalInput {
   caller: Caller
@@ -60,6 +60,7 @@ export async function handleSignal (input: SignalInput): Promise<void> {
 /** ImError and media/'s MediaError carry a protocol code; anything else is the server's fault. */
 function codeOf (err: unknown): ErrorCode {
   if (err instanceof ImError) return err.code
-  if (err instanceof MediaError) return err.code === 'HAIL_ERR_MEDIA_STATE' ? 'HAIL_ERR_SIGNAL_STATE' : err.code
+  const media = mediaErrorCode(err)
+  if (media !== undefined) return media === 'HAIL_ERR_MEDIA_STATE' ? 'HAIL_ERR_SIGNAL_STATE' : media
   return 'HAIL_ERR_INTERNAL'
 }

@@ -3,18 +3,23 @@ import { join, resolve } from 'node:path'
 import type { Aedes, Client } from 'aedes'
 import type { MQEmitter } from 'mqemitter'
 import pino, { type Logger } from 'pino'
-import { Access, denyAll } from './mqtt/access.js'
+import { Access, denyAll, type TopicAuthority } from './mqtt/access.js'
 import { loadAcl } from './acl/load-acl.js'
 import type { Authenticate } from './mqtt/authenticate.js'
+import { hookAuthority, type Authorize } from './mqtt/authorize.js'
+import { logConnections } from './mqtt/connection-log.js'
 import { readTls, type TlsFiles } from './listeners/read-tls.js'
 import { parseConfig, type HailConfig, type HailConfigInput } from './config.js'
-import { HailError } from './errors.js'
+import { ConfigError, HailError } from './errors.js'
 import type { HttpListener, HttpRoute } from './listeners/http-listener.js'
 import type { MqttListener } from './listeners/mqtt-listener.js'
 import { startListeners, type ServerAddresses } from './listeners/start-listeners.js'
 import { Metrics } from './metrics.js'
 import { DurablePublish } from './mqtt/durable-publish.js'
-import { openBackend, type Backend } from './backend/index.js'
+import { openBackend } from './backend/index.js'
+// The interface alone: its module's index also exports the Redis backend, whose
+// types would pull untyped packages into every app's type check (test/package.test.ts).
+import type { Backend } from './backend/backend.js'
 import { guardedHandle } from './wire/guarded-handle.js'
 import { createAedes } from './mqtt/create-aedes.js'
 import { ImLayer } from './im/im-layer.js'
@@ -40,8 +45,22 @@ export interface CreateServerOptions extends HailConfigInput {
   logger?: Logger
   /** Who may connect; defaults to the users in the data directory (and anonymous clients with allowAnonymous). */
   authenticate?: Authenticate
+  /**
+   * What clients may do on the topics outside Hail's own, in place of an ACL
+   * file (`acl`); give one or the other. Without either, anonymous clients of
+   * an allowAnonymous server may use every such topic and nobody else any.
+   */
+  authorize?: Authorize
   /** Parts plugged into the IM engine when it starts (bridge/: calls); closed first at shutdown. */
   imExtensions?: readonly ImExtensionFactory[]
+}
+
+/** What reload() reads again; a key left out keeps the file it named before. */
+export interface ReloadOptions {
+  /** Path of the ACL file, or null for none (the built-in rules). */
+  acl?: string | null
+  /** Certificate and key of the TLS listeners: new paths, or the same files renewed. */
+  tls?: { cert: string, key: string } | null
 }
 
 export interface ServerEvents {
@@ -61,6 +80,10 @@ export class HailServer extends EventEmitter<ServerEvents> {
   readonly routes = new Map<string, HttpRoute>()
 
   readonly #authenticate: Authenticate | undefined
+  readonly #authorize: Authorize | undefined
+  /** The ACL file and TLS files in use: the config's, then what reload() was given. */
+  #aclPath: string | null
+  #tlsPaths: { cert: string, key: string } | null
   readonly #imExtensions: readonly ImExtensionFactory[]
   #aedes: Aedes | undefined
   /** Where the node keeps its state: level in the data directory, or Redis (backend/). */
@@ -78,10 +101,14 @@ export class HailServer extends EventEmitter<ServerEvents> {
 
   constructor (options: CreateServerOptions = {}) {
     super()
-    const { logger, authenticate, imExtensions, ...config } = options
+    const { logger, authenticate, authorize, imExtensions, ...config } = options
     this.config = parseConfig(config)
     this.logger = logger ?? pino({ level: 'silent' })
     this.#authenticate = authenticate
+    if (authorize !== undefined && this.config.acl !== null) throw new ConfigError('options: give acl (a file) or authorize (a hook), not both')
+    this.#authorize = authorize
+    this.#aclPath = this.config.acl
+    this.#tlsPaths = this.config.tls
     this.#imExtensions = imExtensions ?? []
     this.access = new Access(denyAll)
     this.routes.set('/healthz', (_req, res) => {
@@ -143,7 +170,7 @@ export class HailServer extends EventEmitter<ServerEvents> {
     this.#state = 'starting'
     try {
       const tls = await readTls(this.config.tls)
-      this.access.setPlainAuthority(await loadAcl(this.config.acl, this.config.allowAnonymous, this.logger))
+      this.access.setPlainAuthority(await this.#plainAuthority(this.#aclPath))
       await this.#openStores()
       await this.#startAdmin()
       await this.#startBroker()
@@ -157,6 +184,39 @@ export class HailServer extends EventEmitter<ServerEvents> {
       this.#state = 'closed'
       throw err
     }
+  }
+
+  /**
+   * Read the ACL file and the TLS certificate and key again (renewed in
+   * place, or at the paths given) and use them from now on, without closing
+   * any connection: new subscriptions and every delivery follow the new
+   * rules, new TLS connections get the new certificate. Everything is read
+   * and checked before anything changes, so a bad file rejects (AclError,
+   * ConfigError, ListenError naming it) and leaves the server as it was.
+   * TLS listeners open and close only at start: turning TLS on or off needs
+   * a restart.
+   */
+  async reload (options: ReloadOptions = {}): Promise<void> {
+    if (this.#state !== 'listening') throw new HailError('HAIL_ERR_STATE', `reload() called on a server that is ${this.#state}`)
+    const aclPath = options.acl === undefined ? this.#aclPath : options.acl
+    const tlsPaths = options.tls === undefined ? this.#tlsPaths : options.tls
+    if ((tlsPaths === null) !== (this.#tlsPaths === null)) {
+      throw new ConfigError(`TLS listeners open and close only at start: restart to turn TLS ${tlsPaths === null ? 'off' : 'on'}`)
+    }
+    if (aclPath !== null && this.#authorize !== undefined) throw new ConfigError('options: give acl (a file) or authorize (a hook), not both')
+    const authority = await this.#plainAuthority(aclPath)
+    const tls = await readTls(tlsPaths)
+    this.access.setPlainAuthority(authority)
+    if (tls !== undefined) for (const listener of [...this.#mqttListeners, ...this.#httpListeners]) listener.setTls(tls)
+    this.#aclPath = aclPath
+    this.#tlsPaths = tlsPaths
+    this.logger.info({ acl: aclPath, tls: tlsPaths?.cert ?? null }, 'reloaded access rules and TLS certificate')
+  }
+
+  /** The hook, or the ACL file (or, without one, the open or closed default). */
+  async #plainAuthority (aclPath: string | null): Promise<TopicAuthority> {
+    if (this.#authorize !== undefined) return hookAuthority(this.#authorize)
+    return await loadAcl(aclPath, this.config.allowAnonymous, this.logger)
   }
 
   /**
@@ -250,6 +310,7 @@ export class HailServer extends EventEmitter<ServerEvents> {
     this.access.setReservedAuthority(im.authority)
     const aedes = createAedes({ limits, persistence: backend.persistence, mq: backend.emitter, authenticate, access: this.access, durable, metrics: this.metrics, log, im })
     im.attach(aedes)
+    logConnections(aedes, { access: this.access, log, closing: () => this.#state === 'closing' })
     this.#aedes = aedes
     await aedes.listen()
     await im.start()

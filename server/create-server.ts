@@ -27,7 +27,7 @@ export class CallServer extends HailServer {
   constructor (options: ServerOptions = {}) {
     const { calls, callOwnership, imExtensions = [], ...rest } = options
     const callsConfig = parseCallsConfig(calls)
-    const { logger, authenticate: _authenticate, ...configInput } = rest
+    const { logger, authenticate: _authenticate, authorize: _authorize, ...configInput } = rest
     // Several nodes on one Redis: each call runs on the node holding its lease; the others forward to it.
     const redis = parseConfig(configInput).redis
     const ownership = callOwnership ?? (redis === null

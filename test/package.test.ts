@@ -1,10 +1,13 @@
 import t from 'tap'
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { builtinModules } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { createServer } from '../index.js'
+import { waitFor } from './helpers/wait-for.js'
+import { suback } from './helpers/suback.js'
 
 // What `npm install hail` gets: the packed tarball, installed into an empty
 // project (from npm's cache where it can), must run the daemon, serve the
@@ -23,16 +26,18 @@ const packed = JSON.parse((await run('npm', ['pack', '--json', '--pack-destinati
 const tarball = join(dir, packed[0]!.filename)
 const files = packed[0]!.files.map((f) => f.path)
 
-t.test('the tarball holds the compiled code and the built web app, and no sources or tests', async (t) => {
+t.test('the tarball holds the compiled code, the built web app and the licence, and no sources, tests or source maps', async (t) => {
   for (const file of ['dist/index.js', 'dist/index.d.ts', 'dist/bin/hail.js', 'dist/client/index.js', 'dist/web/index.js',
-    'dist/web/public/index.html', 'dist/web/public/favicon.svg', 'README.md', 'package.json']) {
+    'dist/web/public/index.html', 'dist/web/public/favicon.svg', 'README.md', 'LICENSE', 'package.json']) {
     t.ok(files.includes(file), `${file} is packed`)
   }
   const assets = files.filter((f) => f.startsWith('dist/web/public/assets/'))
   t.ok(assets.some((f) => /\/app-[A-Z0-9]{8}\.js$/.test(f)), 'the app\'s hashed script is packed')
   t.ok(assets.some((f) => /\/app-[A-Z0-9]{8}\.css$/.test(f)), 'and its stylesheet')
-  t.same(assets.filter((f) => f.endsWith('.map')), [], 'no source maps of sources the package does not ship')
   t.same(files.filter((f) => f.startsWith('web/') || f.startsWith('test/') || f.startsWith('bench/') || (f.endsWith('.ts') && !f.endsWith('.d.ts'))), [], 'no app sources, tests, benches or TypeScript sources')
+  // A map points at the .ts it was made from; without the sources it only misleads a debugger.
+  t.same(files.filter((f) => f.endsWith('.map') || f.endsWith('.tsbuildinfo')), [], 'no source maps (of sources the package does not ship) or build state')
+  t.match(await readFile(join(root, 'LICENSE'), 'utf8'), /^MIT License/, 'the licence package.json names')
 })
 
 t.test('every package the compiled code imports is a runtime dependency', async (t) => {
@@ -98,4 +103,64 @@ t.test('installed from the tarball: the CLI runs, the server serves the web app,
     signIn: 401,
     sdk: 'HAIL_ERR_NOT_AUTHORIZED'
   }, 'the app and its assets served, sign-in answers, and the SDK reached the broker (and was refused: no such user)')
+})
+
+/** The first ```ts block after `heading` in README.md, as written there. */
+async function readmeExample (heading: string): Promise<string> {
+  const readme = await readFile(join(root, 'README.md'), 'utf8')
+  const at = readme.indexOf(`\n${heading}\n`)
+  const block = /```ts\n([\s\S]*?)```/.exec(readme.slice(at))
+  if (at < 0 || block === null) throw new Error(`no ts example under ${heading} in README.md`)
+  return block[1]!
+}
+
+t.test('the README\'s embedding and SDK examples compile against the package with skipLibCheck false, and run', async (t) => {
+  const app = join(dir, 'app')
+  const embed = await readmeExample('## Embedding')
+  const sdk = await readmeExample('## Client SDK')
+  // The examples as written; only their fixed ports become free ones (and localhost 127.0.0.1) so tests can run side by side.
+  await writeFile(join(app, 'embed.ts'), embed.replace('mqttPort: 1883', 'mqttPort: 0'))
+  const server = createServer({ dataDir: join(dir, 'sdk-data'), host: '127.0.0.1', mqttPort: 0, httpPort: 0 })
+  const { mqtt, http } = await server.listen()
+  t.teardown(() => server.close())
+  await server.users.add('alice', 'pw-a')
+  await server.users.add('bob', 'pw-b')
+  await writeFile(join(app, 'sdk.ts'), sdk.replace('ws://localhost:8080/', `ws://127.0.0.1:${http!.port}/`).replace('mqtt://localhost:1883', `mqtt://127.0.0.1:${mqtt!.port}`))
+  // An app's strict tsconfig that checks every declaration file, Hail's and what they import.
+  await writeFile(join(app, 'tsconfig.json'), JSON.stringify({
+    compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, skipLibCheck: false, outDir: 'out', typeRoots: [join(root, 'node_modules', '@types')], types: ['node'] },
+    files: ['embed.ts', 'sdk.ts']
+  }))
+  const tsc = await run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', app], { cwd: app, maxBuffer: 16 << 20 })
+    .then(() => '', (err: { stdout?: string }) => err.stdout ?? String(err))
+  t.equal(tsc, '', 'no type errors, in Hail\'s declarations or in the examples')
+  if (tsc !== '') return
+
+  const child = spawn(process.execPath, ['out/embed.js'], { cwd: app, stdio: ['ignore', 'pipe', 'inherit'] })
+  t.teardown(() => { child.kill('SIGKILL') })
+  let out = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { out += chunk })
+  await waitFor(() => out.includes('"msg":"listening"'), 'the embedded server to listen')
+  const { addresses } = JSON.parse(out.split('\n').find((l) => l.includes('"msg":"listening"'))!) as { addresses: { mqtt: { port: number } } }
+  const { default: mqttjs } = await import('mqtt')
+  const sensor = await mqttjs.connectAsync(`mqtt://127.0.0.1:${addresses.mqtt.port}`, { clientId: 'sensor-1', username: 'sensor', password: 'secret', reconnectPeriod: 0 })
+  const granted = await suback(sensor, ['sensors/#', 'elsewhere/#'])
+  t.same(granted, [0, 128], 'the example\'s sensor may subscribe to sensors/, and only there')
+  const got = new Promise<string>((resolve) => sensor.once('message', (topic, payload) => resolve(`${topic} ${payload.toString()}`)))
+  await sensor.publishAsync('sensors/sensor-1/temp', '21.5', { qos: 1 })
+  t.equal(await got, 'sensors/sensor-1/temp 21.5', 'and gets what it publishes there')
+  await sensor.endAsync()
+  const exit = new Promise((resolve) => child.on('exit', (code) => resolve(code)))
+  child.kill('SIGTERM')
+  t.equal(await exit, 0, 'SIGTERM closes it (the example\'s last line)')
+  t.match(out, /"msg":"closed"/)
+
+  const device = spawn(process.execPath, ['out/sdk.js'], { cwd: app, stdio: ['ignore', 'pipe', 'inherit'] })
+  t.teardown(() => { device.kill('SIGKILL') })
+  let printed = ''
+  device.stdout.setEncoding('utf8').on('data', (chunk: string) => { printed += chunk })
+  await waitFor(() => printed.includes('alice: hi bob\n'), 'bob to print alice\'s message')
+  t.pass('the SDK example printed "alice: hi bob"')
+  // The example leaves its clients connected, as an app would; the device stops here.
+  device.kill('SIGKILL')
 })

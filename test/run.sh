@@ -4,7 +4,7 @@
 #     their own on temporary ports), chromium (browser calls, the web app) and an emoji font,
 #     nftables + iproute2 (loss tests),
 #     ejabberd (the bench's IM peer; its smoke test starts a throwaway node),
-#     installed with apt-get when missing (needs root, as on CI);
+#     systemd (systemd-analyze checks the unit file), installed with apt-get when missing (needs root, as on CI);
 #   - node modules (npm ci) when missing; the build (child-process tests run dist/);
 #   - tap over test/**/*.test.ts (the loss tests last, alone); test/house.test.ts checks the
 #     dependency rules (.dependency-cruiser.cjs) and the linter (eslint.config.js). Extra arguments go to tap (e.g. a file name).
@@ -23,6 +23,7 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v nft >/dev/null 2>&1 || need+=(nftables)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 [ -x /usr/sbin/ejabberdctl ] || need+=(ejabberd)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)   # checks contrib/hail.service
 if ((${#need[@]})); then
   if [ "$(id -u)" != 0 ]; then
     echo "test/run.sh: missing Debian packages: ${need[*]} (run as root, or apt-get install them)" >&2

@@ -4,7 +4,8 @@
 // immutable), index.html naming them (served no-cache), the favicon, and a
 // gzip copy of each text file. esbuild bundles the app, the client SDK,
 // mqtt.js's browser build, Preact and uPlot; no source maps are shipped.
-import { mkdir, readFile, rm, writeFile, copyFile } from 'node:fs/promises'
+import { readdirSync, statSync } from 'node:fs'
+import { mkdir, readFile, rm, stat, writeFile, copyFile } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { gzipSync } from 'node:zlib'
@@ -13,6 +14,17 @@ import { build } from 'esbuild'
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const app = join(root, 'web', 'app')
 const out = join(root, 'dist', 'web', 'public')
+
+// `npm start` (prestart) builds only what changed: the bundle is fresh when its
+// index.html is newer than every file it is made of (the app, the SDK, the wire
+// types, the locked dependencies). Rebuilding removes dist/web/public first, so
+// a needless rebuild would also pull the files from under a running server's feet.
+if (process.argv.includes('--if-stale')) {
+  const builtAt = await stat(join(out, 'index.html')).then((s) => s.mtimeMs, () => 0)
+  const inputs = ['web/app', 'client', 'protocol'].flatMap((dir) => readdirSync(join(root, dir), { recursive: true, encoding: 'utf8' }).map((f) => join(root, dir, f)))
+  const newest = Math.max(...[...inputs, join(root, 'package-lock.json')].map((f) => statSync(f).mtimeMs))
+  if (builtAt > newest) process.exit(0)
+}
 
 await rm(out, { recursive: true, force: true })
 await mkdir(join(out, 'assets'), { recursive: true })

@@ -69,6 +69,14 @@ export class HttpListener {
     return listenOn(this.#server, this.#options.host, this.#options.port)
   }
 
+  /**
+   * Serve a new certificate and key (a renewed certificate, on reload) to
+   * the connections made from now on; those already open keep theirs.
+   */
+  setTls (files: { cert: Buffer, key: Buffer }): void {
+    if (this.#server instanceof https.Server) this.#server.setSecureContext(files)
+  }
+
   stop (): Promise<void> {
     return new Promise((resolve) => {
       for (const ws of this.#wss.clients) ws.terminate()

@@ -41,6 +41,14 @@ export class MqttListener {
     return listenOn(this.#server, this.#options.host, this.#options.port)
   }
 
+  /**
+   * Serve a new certificate and key (a renewed certificate, on reload) to
+   * the connections made from now on; those already open keep theirs.
+   */
+  setTls (files: { cert: Buffer, key: Buffer }): void {
+    if (this.#server instanceof tls.Server) this.#server.setSecureContext(files)
+  }
+
   /** Stop accepting; existing connections stay until the broker closes them. */
   stop (): Promise<void> {
     // Not close()'s callback: it waits for every connection to end, and the

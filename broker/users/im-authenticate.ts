@@ -58,18 +58,27 @@ export function imAuthenticate (options: ImAuthenticateOptions): Authenticate {
     if (isToken(password)) {
       const check = await tokens.verify(password)
       good = check.ok && check.claims.sub === username
-      how = check.ok ? (good ? 'token' : 'token of another user') : `token ${check.reason}`
+      how = check.ok ? (good ? 'token' : 'token of another user') : check.reason === 'no-user' ? 'token: no such user' : `token ${check.reason}`
     } else {
       good = account !== undefined && await users.verify(account, password)
       how = 'password'
     }
     if (!good) {
       guard.failed(account, remoteAddress)
+      // For the log only: the client gets CONNACK 4 either way, so it learns
+      // nothing about which names exist; asked after the hash, so no timing
+      // tells either. A store that cannot answer leaves the reason as it was.
+      if (how === 'password' && !(await exists(users, account))) how = 'password: no such user'
       return refuse(4, `bad ${how}`)
     }
     guard.succeeded(username)
     return { ok: true, user: username }
   }
+}
+
+async function exists (users: UserStore, account: string | undefined): Promise<boolean> {
+  if (account === undefined) return false
+  return await users.get(account).then((user) => user !== undefined, () => true)
 }
 
 function refuse (returnCode: 4 | 5, reason: string): AuthResult {

@@ -109,6 +109,8 @@ t.test('hail --help exits 0 and lists every flag with its variable', async (t) =
   const missing = configOptions.filter((spec) =>
     !stdout.includes(spec.negatable === true ? `--[no-]${spec.flag}` : `--${spec.flag}`) || !stdout.includes(spec.env))
   t.same(missing.map((spec) => spec.flag), [], 'no flag or variable left out')
+  t.notMatch(stdout, /default\s*$/m, 'no option shows a blank default')
+  t.match(stdout, /--ice-servers URLS\n(?:.*\n)*?.*file calls\.iceServers, default none\n/, 'an empty list reads none')
   for (const args of [['-h'], ['help'], ['start', '--help'], ['--mqtt-port', 'x', '--help']]) {
     t.same(await run(args, { cwd: dir }), { code: 0, signal: null, stdout, stderr: '' }, `hail ${args.join(' ')} prints the same`)
   }

@@ -143,6 +143,9 @@ t.test('a limit out of the schema range is rejected naming the flag', async (t) 
   })
   t.throws(() => load(['--max-queue', 'lots']), { message: "--max-queue: 'lots' is not a whole number" })
   t.throws(() => load(['--log-level', 'loud']), { message: /^--log-level: 'loud' is not a log level/ })
+  t.throws(() => load(['--log-format', 'xml']), { message: /^--log-format: 'xml' is not a log format: use one of json, pretty$/ })
+  t.equal(load(['--log-format', 'pretty']).logFormat, 'pretty')
+  t.equal(load([]).logFormat, 'json', 'JSON lines by default')
 })
 
 t.test('every limit has a flag and a variable', async (t) => {
