@@ -1,5 +1,6 @@
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { sealOfBatch, type BatchSealValue } from './data-seal.js'
 import { IntegrityError } from './integrity-error.js'
 import { readLog, type LogDamage } from './level-log.js'
 import { replayManifest, type ManifestState } from './level-manifest.js'
@@ -19,6 +20,16 @@ export interface LevelDirCheck {
   damage: Damage[]
   /** What a crash leaves and loses nothing acknowledged: an unfinished last write at the end of a log. */
   notes: Damage[]
+  /** Sealed write batches missing between those the write-ahead logs hold: what a dropped stretch cost. */
+  gaps: SealGap[]
+}
+
+/** Write batches #from to #to (and their writes) that the write-ahead log lacks. */
+export interface SealGap {
+  file: string
+  from: number
+  to: number
+  writes: number
 }
 
 /** LevelDB's own files in a data directory, by kind and number. */
@@ -67,14 +78,14 @@ export async function checkLevelDir (dir: string): Promise<LevelDirCheck> {
     if (left > 0) {
       damage.push({ file: 'CURRENT', what: `missing, yet ${files.tables.size} table files, ${files.logs.size} logs and ${files.manifests.length} MANIFESTs are there: LevelDB would start an empty database and delete the tables` })
     }
-    return { empty: left === 0, damage, notes }
+    return { empty: left === 0, damage, notes, gaps: [] }
   }
 
   const current = await readFile(join(dir, 'CURRENT'), 'utf8')
   const manifestName = /^(MANIFEST-\d+)\n$/.exec(current)?.[1]
   if (manifestName === undefined) {
     damage.push({ file: 'CURRENT', what: 'does not name a MANIFEST' })
-    return { empty: false, damage, notes }
+    return { empty: false, damage, notes, gaps: [] }
   }
   let manifest: ManifestState
   try {
@@ -86,7 +97,7 @@ export async function checkLevelDir (dir: string): Promise<LevelDirCheck> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') damage.push({ file: manifestName, what: 'missing (CURRENT names it)' })
     else if (err instanceof IntegrityError) damage.push({ file: manifestName, what: err.message })
     else throw err
-    return { empty: false, damage, notes }
+    return { empty: false, damage, notes, gaps: [] }
   }
 
   for (const [number, size] of manifest.tables) {
@@ -104,14 +115,28 @@ export async function checkLevelDir (dir: string): Promise<LevelDirCheck> {
   }
 
   // The logs LevelDB replays at open (leveldb/db/db_impl.cc, DBImpl::Recover).
+  const gaps: SealGap[] = []
+  let previous: BatchSealValue | undefined
   for (const [number, name] of [...files.logs].sort((a, b) => a[0] - b[0])) {
     if (number < manifest.logNumber && number !== manifest.prevLogNumber) continue
     const file = await readFile(join(dir, name))
     const log = readLog(file)
     for (const d of log.damage) damage.push({ file: name, what: `${describe(d)} of ${file.length}` })
     if (log.tornTail !== undefined) notes.push({ file: name, what: describe(log.tornTail) })
+    for (const record of log.records) {
+      const seal = sealOfBatch(record)
+      if (seal === undefined) continue
+      if (previous !== undefined && seal.batch > previous.batch + 1) {
+        gaps.push({ file: name, from: previous.batch + 1, to: seal.batch - 1, writes: seal.writes - seal.own - previous.writes })
+      }
+      previous = seal
+    }
   }
-  return { empty: false, damage, notes }
+  // A gap with no damage to explain it: batches cut out of the log whole.
+  for (const gap of gaps) {
+    if (!damage.some((d) => d.file === gap.file)) damage.push({ file: gap.file, what: `write batches #${gap.from} to #${gap.to} are missing` })
+  }
+  return { empty: false, damage, notes, gaps }
 }
 
 function describe (d: LogDamage): string {

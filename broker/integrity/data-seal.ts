@@ -7,6 +7,7 @@ import type { Damage } from './check-level-dir.js'
 export const SEAL_KEY = 'hail-seal'
 /** The seal's mark beside the database, in the data directory. */
 export const SEAL_FILE = 'hail-seal.json'
+const SEAL_BYTES = 16
 /** How often, at most, the mark follows the batches while they flow; at close it is exact. */
 const MARK_INTERVAL_MS = 1000
 
@@ -14,6 +15,11 @@ const MARK_INTERVAL_MS = 1000
 export interface SealState {
   batch: number
   writes: number
+}
+
+/** A seal as the write-ahead log holds it: also how many writes its own batch carried. */
+export interface BatchSealValue extends SealState {
+  own: number
 }
 
 /**
@@ -82,8 +88,9 @@ export class DataSeal {
 
   /** The seal put for the next batch, which carries `writes` write() calls. */
   next (writes: number): GroupCommitOperation {
-    this.#next = { batch: this.#next.batch + 1, writes: this.#next.writes + writes }
-    return { type: 'put', key: SEAL_KEY, value: encode(this.#next), keyEncoding: 'utf8', valueEncoding: 'buffer' }
+    // From the last committed batch: batches run one at a time, and a failed one leaves no gap in the numbers.
+    this.#next = { batch: this.#committed.batch + 1, writes: this.#committed.writes + writes }
+    return { type: 'put', key: SEAL_KEY, value: encode(this.#next, writes), keyEncoding: 'utf8', valueEncoding: 'buffer' }
   }
 
   /** The batch of the last next() reached disk. */
@@ -127,21 +134,27 @@ export class DataSeal {
 /** The seal a database holds: its last sealed batch. */
 export async function heldBy (db: LevelDatabase): Promise<SealState> {
   const value = await db.get(SEAL_KEY, { keyEncoding: 'utf8', valueEncoding: 'buffer' }) as Buffer | undefined
-  return value === undefined ? { batch: 0, writes: 0 } : decode(value)
+  if (value === undefined) return { batch: 0, writes: 0 }
+  const { batch, writes } = decodeSeal(value)
+  return { batch, writes }
 }
 
-function encode (state: SealState): Buffer {
-  const buf = Buffer.alloc(16)
-  buf.writeUIntBE(state.batch, 2, 6)
-  buf.writeUIntBE(state.writes, 10, 6)
+/** 16 bytes: the batch's number (48 bits), the running count of writes (48 bits), the batch's own writes (32 bits). */
+function encode (state: SealState, own: number): Buffer {
+  const buf = Buffer.alloc(SEAL_BYTES)
+  buf.writeUIntBE(state.batch, 0, 6)
+  buf.writeUIntBE(state.writes, 6, 6)
+  buf.writeUInt32BE(Math.min(own, 0xffffffff), 12)
   return buf
 }
 
-function decode (buf: Buffer): SealState {
-  return buf.length === 16 ? { batch: buf.readUIntBE(2, 6), writes: buf.readUIntBE(10, 6) } : { batch: 0, writes: 0 }
+export function decodeSeal (buf: Buffer): BatchSealValue {
+  return buf.length === SEAL_BYTES
+    ? { batch: buf.readUIntBE(0, 6), writes: buf.readUIntBE(6, 6), own: buf.readUInt32BE(12) }
+    : { batch: 0, writes: 0, own: 0 }
 }
 
-async function readMark (dir: string): Promise<SealState | undefined> {
+export async function readMark (dir: string): Promise<SealState | undefined> {
   let text: string
   try {
     text = await readFile(join(dir, SEAL_FILE), 'utf8')
@@ -169,4 +182,17 @@ async function writeMark (dir: string, state: SealState): Promise<void> {
     await unlink(temp).catch(() => {})
     throw err
   })
+}
+
+const SEAL_TAIL = Buffer.concat([Buffer.from([1, SEAL_KEY.length]), Buffer.from(SEAL_KEY), Buffer.from([SEAL_BYTES])])
+
+/**
+ * The seal a write-ahead log record (one LevelDB WriteBatch) carries, read
+ * from its end: the seal is always a batch's last put, so this costs the
+ * same whatever the batch holds. Undefined for a batch without one.
+ */
+export function sealOfBatch (record: Buffer): BatchSealValue | undefined {
+  const at = record.length - SEAL_TAIL.length - SEAL_BYTES
+  if (at < 12 || !record.subarray(at, at + SEAL_TAIL.length).equals(SEAL_TAIL)) return undefined
+  return decodeSeal(record.subarray(at + SEAL_TAIL.length))
 }

@@ -1,3 +1,6 @@
-export { checkLevelDir, listLevelFiles, type Damage, type LevelDirCheck, type LevelFiles } from './check-level-dir.js'
+export { checkLevelDir, listLevelFiles, type Damage, type LevelDirCheck, type LevelFiles, type SealGap } from './check-level-dir.js'
 export { DataSeal, SEAL_FILE, SEAL_KEY, type SealState } from './data-seal.js'
 export { openLevelDir, type OpenLevelDirOptions, type OpenedLevelDir } from './open-level-dir.js'
+export { countStores, COUNTED_STORES, type StoreCounts, type StoreName } from './store-counts.js'
+export { repairDataDir } from './repair-data-dir.js'
+export { formatRepairReport, type RepairReport } from './repair-report.js'
