@@ -129,3 +129,11 @@ export class DataDirDamagedError extends HailError {
     this.name = 'DataDirDamagedError'
   }
 }
+
+/** A backup or restore refused (a target that is not empty, a running daemon) or failed (`hail backup`, `hail restore`). */
+export class BackupError extends HailError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super('HAIL_ERR_BACKUP', message, options)
+    this.name = 'BackupError'
+  }
+}

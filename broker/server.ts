@@ -14,7 +14,10 @@ import type { MqttListener } from './listeners/mqtt-listener.js'
 import { startListeners, type ServerAddresses } from './listeners/start-listeners.js'
 import { Metrics } from './metrics.js'
 import { DurablePublish } from './mqtt/durable-publish.js'
-import { openBackend, type Backend } from './backend/index.js'
+import { EmbeddedBackend, openBackend, type Backend } from './backend/index.js'
+import { BackupError } from './errors.js'
+import { backupDataDir } from './integrity/index.js'
+import { LoginGuard } from './users/login-guard.js'
 import { guardedHandle } from './wire/guarded-handle.js'
 import { createAedes } from './mqtt/create-aedes.js'
 import { ImLayer } from './im/im-layer.js'
@@ -24,7 +27,6 @@ import { FileStore, fileRoutes } from './files/index.js'
 import { AdminServer, ADMIN_SOCKET } from './admin/index.js'
 import { disconnectUser } from './users/disconnect-user.js'
 import { imAuthenticate } from './users/im-authenticate.js'
-import { LoginGuard } from './users/login-guard.js'
 import { TokenService } from './users/tokens.js'
 import type { UserStore } from './users/user-store.js'
 
@@ -55,10 +57,10 @@ export class HailServer extends EventEmitter<ServerEvents> {
   readonly metrics = new Metrics()
   readonly access: Access
   readonly logger: Logger
-  /** Backoff of failed logins, shared by MQTT CONNECT and the web app's sign-in. */
-  readonly loginGuard = new LoginGuard()
   /** Extra HTTP routes (exact paths) served on the HTTP port next to /healthz and /metrics. */
   readonly routes = new Map<string, HttpRoute>()
+  /** Backoff of failed logins, shared by MQTT CONNECT and the web app's sign-in; lifted by `hail user unlock`. */
+  readonly loginGuard = new LoginGuard({ onLockout: (by) => this.metrics.loginLockouts.inc({ by }) })
 
   readonly #authenticate: Authenticate | undefined
   readonly #imExtensions: readonly ImExtensionFactory[]
@@ -207,6 +209,17 @@ export class HailServer extends EventEmitter<ServerEvents> {
       onUserDeleted: (name) => {
         disconnectUser(this.access, name)
         this.#backend?.userDeleted(name)
+      },
+      unlockUser: async (name) => {
+        const { wasLocked, failures } = this.loginGuard.unlock(name)
+        this.logger.info({ user: name, wasLocked, failures }, 'login lockout lifted')
+        this.#backend?.userUnlocked(name)
+        return { name, nodes: 1, wasLocked, failures }
+      },
+      backup: async (dir) => {
+        const backend = this.backend
+        if (!(backend instanceof EmbeddedBackend)) throw new BackupError('this node keeps its stores in Redis: back up Redis with its own tools (BGSAVE, or its AOF); the data directory holds only stored files')
+        return await backupDataDir(backend.database, this.#dataDir(), dir)
       }
     })
     await this.#admin.listen()
@@ -253,7 +266,12 @@ export class HailServer extends EventEmitter<ServerEvents> {
     this.#aedes = aedes
     await aedes.listen()
     await im.start()
-    const replayed = await backend.start({ aedes, durable, disconnectUser: (name) => disconnectUser(this.access, name) })
+    const replayed = await backend.start({
+      aedes,
+      durable,
+      disconnectUser: (name) => disconnectUser(this.access, name),
+      unlockUser: (name) => { this.loginGuard.unlock(name) }
+    })
     if (replayed > 0) log.info({ replayed }, 'replayed publishes acknowledged before the last stop')
   }
 

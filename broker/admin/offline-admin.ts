@@ -1,4 +1,4 @@
-import { openLevelDir } from '../integrity/index.js'
+import { backupDataDir, openLevelDir } from '../integrity/index.js'
 import { GroupCommit } from '../storage/index.js'
 import { LevelUserStore } from '../users/level-user-store.js'
 import { TokenService } from '../users/tokens.js'
@@ -22,7 +22,7 @@ export async function runOfflineAdminOp (dataDir: string, op: AdminOp, args: unk
   const groupCommit = new GroupCommit(db, { seal })
   try {
     const users = LevelUserStore.inDatabase(db, { groupCommit })
-    return await runAdminOp({ users, tokens: new TokenService(users) }, op, args)
+    return await runAdminOp({ users, tokens: new TokenService(users), backup: async (to) => await backupDataDir(db, dataDir, to) }, op, args)
   } finally {
     await groupCommit.flush()
     await seal.close()

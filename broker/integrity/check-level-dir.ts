@@ -1,17 +1,11 @@
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { sealOfBatch, type BatchSealValue } from './data-seal.js'
+import type { Damage, SealGap } from './damage.js'
 import { IntegrityError } from './integrity-error.js'
 import { readLog, type LogDamage } from './level-log.js'
 import { replayManifest, type ManifestState } from './level-manifest.js'
 import { checkTable } from './level-table.js'
-
-/** One thing found wrong with a file of the database. */
-export interface Damage {
-  /** The file's name in the data directory. */
-  file: string
-  what: string
-}
 
 export interface LevelDirCheck {
   /** No database there yet: a new data directory. */
@@ -22,14 +16,6 @@ export interface LevelDirCheck {
   notes: Damage[]
   /** Sealed write batches missing between those the write-ahead logs hold: what a dropped stretch cost. */
   gaps: SealGap[]
-}
-
-/** Write batches #from to #to (and their writes) that the write-ahead log lacks. */
-export interface SealGap {
-  file: string
-  from: number
-  to: number
-  writes: number
 }
 
 /** LevelDB's own files in a data directory, by kind and number. */

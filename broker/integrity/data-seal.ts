@@ -1,7 +1,7 @@
 import { open, readFile, rename, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { GroupCommitOperation, LevelDatabase } from '../storage/index.js'
-import type { Damage } from './check-level-dir.js'
+import type { Damage } from './damage.js'
 
 /** The seal's key in the root of the database: every sublevel's keys start with '!', so no store can meet it. */
 export const SEAL_KEY = 'hail-seal'

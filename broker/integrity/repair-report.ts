@@ -1,4 +1,4 @@
-import type { Damage, SealGap } from './check-level-dir.js'
+import type { Damage, SealGap } from './damage.js'
 import { COUNTED_STORES, type StoreCounts } from './store-counts.js'
 
 /** What `hail repair` found, salvaged and lost (repair-data-dir.ts). */
