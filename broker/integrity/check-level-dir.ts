@@ -7,6 +7,15 @@ import { readLog, type LogDamage } from './level-log.js'
 import { replayManifest, type ManifestState } from './level-manifest.js'
 import { checkTable } from './level-table.js'
 
+export interface CheckOptions {
+  /**
+   * Tables verified before, by name, with the stamp (size, inode, ctime) they
+   * had then: LevelDB never rewrites a table, so one whose stamp is unchanged
+   * is only checked for its presence and size, not read again.
+   */
+  verified?: ReadonlyMap<string, string>
+}
+
 export interface LevelDirCheck {
   /** No database there yet: a new data directory. */
   empty: boolean
@@ -16,6 +25,8 @@ export interface LevelDirCheck {
   notes: Damage[]
   /** Sealed write batches missing between those the write-ahead logs hold: what a dropped stretch cost. */
   gaps: SealGap[]
+  /** The live tables that verified (or were trusted), with their stamps: the next check's `verified`. */
+  tables?: Map<string, string>
 }
 
 /** LevelDB's own files in a data directory, by kind and number. */
@@ -55,7 +66,7 @@ export async function listLevelFiles (dir: string): Promise<LevelFiles> {
  * replayed and each live table found with its recorded size. Reads each file
  * once; changes nothing.
  */
-export async function checkLevelDir (dir: string): Promise<LevelDirCheck> {
+export async function checkLevelDir (dir: string, options: CheckOptions = {}): Promise<LevelDirCheck> {
   const files = await listLevelFiles(dir)
   const damage: Damage[] = []
   const notes: Damage[] = []
@@ -86,18 +97,25 @@ export async function checkLevelDir (dir: string): Promise<LevelDirCheck> {
     return { empty: false, damage, notes, gaps: [] }
   }
 
+  const tables = new Map<string, string>()
   for (const [number, size] of manifest.tables) {
     const name = files.tables.get(number)
     if (name === undefined) {
       damage.push({ file: `${String(number).padStart(6, '0')}.ldb`, what: 'missing (the MANIFEST lists it)' })
       continue
     }
-    const actual = (await stat(join(dir, name))).size
-    if (actual !== size) {
-      damage.push({ file: name, what: `${actual} bytes where the MANIFEST recorded ${size}` })
+    const found = await stat(join(dir, name))
+    if (found.size !== size) {
+      damage.push({ file: name, what: `${found.size} bytes where the MANIFEST recorded ${size}` })
       continue
     }
-    for (const problem of checkTable(await readFile(join(dir, name)))) damage.push({ file: name, what: problem })
+    const stamp = `${found.size}:${found.ino}:${found.ctimeMs}`
+    if (options.verified?.get(name) !== stamp) {
+      const problems = checkTable(await readFile(join(dir, name)))
+      for (const problem of problems) damage.push({ file: name, what: problem })
+      if (problems.length > 0) continue
+    }
+    tables.set(name, stamp)
   }
 
   // The logs LevelDB replays at open (leveldb/db/db_impl.cc, DBImpl::Recover).
@@ -122,7 +140,7 @@ export async function checkLevelDir (dir: string): Promise<LevelDirCheck> {
   for (const gap of gaps) {
     if (!damage.some((d) => d.file === gap.file)) damage.push({ file: gap.file, what: `write batches #${gap.from} to #${gap.to} are missing` })
   }
-  return { empty: false, damage, notes, gaps }
+  return { empty: false, damage, notes, gaps, tables }
 }
 
 function describe (d: LogDamage): string {

@@ -1,5 +1,5 @@
-import { mkdir } from 'node:fs/promises'
-import { resolve } from 'node:path'
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
 import { Level } from 'level'
 import { DataDirBusyError, DataDirDamagedError, StoreError } from '../errors.js'
 import { checkLevelDir } from './check-level-dir.js'
@@ -35,8 +35,9 @@ export async function openLevelDir (dir: string, options: OpenLevelDirOptions = 
   if (create) await mkdir(path, { recursive: true, mode: 0o700 })
   const busy = (cause?: unknown): DataDirBusyError => new DataDirBusyError(`data directory ${path} is in use by another process`, { cause })
   if (await levelLockHeld(path)) throw busy()
-  const check = await checkLevelDir(path)
+  const check = await checkLevelDir(path, { verified: await readVerified(path) })
   if (check.damage.length > 0) throw new DataDirDamagedError(damaged(path, check.damage))
+  if (check.tables !== undefined && !check.empty) await writeVerified(path, check.tables)
   const db = new Level<string, Buffer>(path, { valueEncoding: 'buffer', createIfMissing: create })
   try {
     await db.open()
@@ -55,6 +56,24 @@ export async function openLevelDir (dir: string, options: OpenLevelDirOptions = 
     await db.close().catch(() => {})
     throw err
   }
+}
+
+/** Tables verified at an earlier start (check-level-dir.ts, CheckOptions.verified), kept beside the database. */
+const VERIFIED_FILE = 'hail-verified.json'
+
+async function readVerified (dir: string): Promise<Map<string, string>> {
+  try {
+    return new Map(Object.entries(JSON.parse(await readFile(join(dir, VERIFIED_FILE), 'utf8')) as Record<string, string>))
+  } catch {
+    return new Map() // none yet, or unreadable: every table is read
+  }
+}
+
+async function writeVerified (dir: string, tables: Map<string, string>): Promise<void> {
+  const temp = join(dir, `${VERIFIED_FILE}.tmp`)
+  // Not synced: a list lost in a crash only makes the next start read every table again.
+  await writeFile(temp, JSON.stringify(Object.fromEntries(tables)) + '\n', { mode: 0o600 })
+  await rename(temp, join(dir, VERIFIED_FILE))
 }
 
 /** One line: the first problem, how many more, and what to do. */

@@ -84,3 +84,13 @@ t.test('a missing CURRENT, a garbled table block and a table of the wrong size a
   await unlink(join(dir, 'CURRENT'))
   t.match((await checkLevelDir(dir)).damage, [{ file: 'CURRENT', what: /^missing, yet/ }])
 })
+
+t.test('a table verified before is not read again unless it changed: writing to it changes its stamp', async (t) => {
+  const dir = await written(t, 2000, 10)
+  const first = await checkLevelDir(dir)
+  t.ok(first.tables !== undefined && first.tables.size > 0, 'the check returns the stamps of the tables it verified')
+  t.same((await checkLevelDir(dir, { verified: first.tables })).damage, [], 'trusted, they still count as whole')
+  const table = await fileOf(dir, '.ldb')
+  await overwrite(table, Math.floor((await stat(table)).size / 2), Buffer.from('garbled'))
+  t.match((await checkLevelDir(dir, { verified: first.tables })).damage, [{ file: table.slice(dir.length + 1), what: /checksum mismatch/ }], 'a table written to since is read again')
+})
