@@ -14,14 +14,14 @@ const STARTING_GRACE = 5_000
  * Errors come back as HailErrors with the code the store gave them (a
  * daemon's are rebuilt from its answer), so the CLI reports both alike.
  */
-export async function adminRequest (where: { dataDir: string, redis: string | null }, op: AdminOp, args: Record<string, unknown>): Promise<unknown> {
+export async function adminRequest (where: { dataDir: string, redis: string | null }, op: AdminOp, args: Record<string, unknown>, timeoutMs = ANSWER_TIMEOUT): Promise<unknown> {
   // Nodes on one Redis share its users: write there directly.
   if (where.redis !== null) return await runRedisAdminOp(where.redis, op, args)
   const { dataDir } = where
   const socketPath = join(dataDir, ADMIN_SOCKET)
   const deadline = Date.now() + STARTING_GRACE
   for (;;) {
-    const answer = await askDaemon(socketPath, op, args)
+    const answer = await askDaemon(socketPath, op, args, timeoutMs)
     if (answer !== undefined) return unwrap(answer)
     try {
       return await runOfflineAdminOp(dataDir, op, args, { create: op === 'user.add' })
@@ -37,7 +37,7 @@ export async function adminRequest (where: { dataDir: string, redis: string | nu
 }
 
 /** The daemon's answer; undefined when no daemon listens on the socket (no file, or a stale one). */
-async function askDaemon (path: string, op: AdminOp, args: Record<string, unknown>): Promise<AdminResponse | undefined> {
+async function askDaemon (path: string, op: AdminOp, args: Record<string, unknown>, timeoutMs: number): Promise<AdminResponse | undefined> {
   const socket = await withShortSocketPath(path, (usable) => new Promise<Socket | undefined>((resolve, reject) => {
     const socket = connect(usable)
     socket.once('connect', () => {
@@ -55,8 +55,8 @@ async function askDaemon (path: string, op: AdminOp, args: Record<string, unknow
     let buffered = ''
     const timer = setTimeout(() => {
       socket.destroy()
-      reject(new AdminError(`the daemon did not answer on ${path} within ${ANSWER_TIMEOUT / 1000} s`))
-    }, ANSWER_TIMEOUT)
+      reject(new AdminError(`the daemon did not answer on ${path} within ${timeoutMs / 1000} s`))
+    }, timeoutMs)
     const done = (fn: () => void): void => {
       clearTimeout(timer)
       socket.destroy()

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs'
 import { HailError } from '../index.js'
+import { backupCommand, repairCommand, restoreCommand } from './data-command.js'
 import { UsageError } from './errors.js'
 import { helpText } from './help.js'
 import { loadConfig, unknownEnvVars } from './load-config.js'
@@ -22,7 +23,11 @@ const commands: Record<string, Command> = {
   help: async () => print(helpText()),
   // Admin tasks: through the daemon's admin socket when it runs, on the data directory otherwise.
   user: async (args) => wantsHelp(args) ? print(helpText()) : await userCommand(args, io()),
-  token: async (args) => wantsHelp(args) ? print(helpText()) : await tokenCommand(args, io())
+  token: async (args) => wantsHelp(args) ? print(helpText()) : await tokenCommand(args, io()),
+  // The data directory's safety: a backup goes through the running daemon; repair and restore need it stopped.
+  backup: async (args) => wantsHelp(args) ? print(helpText()) : await backupCommand(args, io()),
+  restore: async (args) => wantsHelp(args) ? print(helpText()) : await restoreCommand(args, io()),
+  repair: async (args) => wantsHelp(args) ? print(helpText()) : await repairCommand(args, io())
 }
 
 function io (): { env: NodeJS.ProcessEnv, cwd: string, stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream } {

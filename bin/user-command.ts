@@ -1,4 +1,4 @@
-import { checkUserName, type UserSummary } from '../index.js'
+import { checkUserName, type UnlockSummary, type UserSummary } from '../index.js'
 import { adminRequest } from './admin-client.js'
 import { parseAdminArgs, type AdminArgsSpec } from './admin-args.js'
 import { UsageError } from './errors.js'
@@ -45,6 +45,14 @@ export async function userCommand (args: string[], io: Io): Promise<number> {
       io.stderr.write(`hail: user ${positionals[0]!} deleted\n`)
       return 0
     }
+    case 'unlock': {
+      const { dataDir, redis, positionals } = parseAdminArgs(rest, { command: 'user unlock', positionals: ['NAME'] }, io)
+      const name = positionals[0]!
+      checkUserName(name)
+      const done = await adminRequest({ dataDir, redis }, 'user.unlock', { name }) as UnlockSummary
+      io.stderr.write(`hail: ${unlocked(done, redis !== null ? 'Redis' : dataDir)}\n`)
+      return 0
+    }
     case 'list': {
       const { dataDir, redis } = parseAdminArgs(rest, { command: 'user list', positionals: [] }, io)
       const users = await adminRequest({ dataDir, redis }, 'user.list', {}) as UserSummary[]
@@ -52,8 +60,15 @@ export async function userCommand (args: string[], io: Io): Promise<number> {
       return 0
     }
     case undefined:
-      throw new UsageError('user: missing subcommand: add, del, passwd, admin or list')
+      throw new UsageError('user: missing subcommand: add, del, passwd, admin, unlock or list')
     default:
-      throw new UsageError(`user: unknown subcommand '${sub}': use add, del, passwd, admin or list`)
+      throw new UsageError(`user: unknown subcommand '${sub}': use add, del, passwd, admin, unlock or list`)
   }
+}
+
+function unlocked (done: UnlockSummary, where: string): string {
+  if (done.nodes === 0) return `no daemon runs on ${where}: a login lockout lives only in a running daemon's memory, so none holds ${done.name} back`
+  if (done.wasLocked === undefined) return `unlock of ${done.name} sent to ${done.nodes} running node${done.nodes === 1 ? '' : 's'}`
+  const forgotten = `${done.failures ?? 0} failed login${done.failures === 1 ? '' : 's'} forgotten`
+  return done.wasLocked ? `${done.name} unlocked (${forgotten}): the next login is checked at once` : `${done.name} was not locked out (${forgotten})`
 }

@@ -117,3 +117,23 @@ export class DataDirBusyError extends HailError {
     this.name = 'DataDirBusyError'
   }
 }
+
+/**
+ * The data directory's database is damaged: a log, table or MANIFEST that
+ * does not verify, a missing CURRENT, or acknowledged writes missing. The
+ * message names what; nothing was changed (`hail repair` salvages).
+ */
+export class DataDirDamagedError extends HailError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super('HAIL_ERR_DATA_DAMAGED', message, options)
+    this.name = 'DataDirDamagedError'
+  }
+}
+
+/** A backup or restore refused (a target that is not empty, a running daemon) or failed (`hail backup`, `hail restore`). */
+export class BackupError extends HailError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super('HAIL_ERR_BACKUP', message, options)
+    this.name = 'BackupError'
+  }
+}

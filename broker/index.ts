@@ -7,10 +7,12 @@ export type { Authenticate, AuthResult, Credentials, RefusalCode } from './mqtt/
 export type { Authorize, TopicAction } from './mqtt/authorize.js'
 export type { Identity, TopicAuthority } from './mqtt/access.js'
 export { HailError, ConfigError, ListenError, AclError, StoreError, ProtocolError } from './errors.js'
-export { UserError, TokenError, AdminError, DataDirBusyError } from './errors.js'
+export { UserError, TokenError, AdminError, DataDirBusyError, DataDirDamagedError, BackupError } from './errors.js'
 export type { UserErrorCode } from './errors.js'
 export * from './users/index.js'
 export * from './admin/index.js'
+export { repairDataDir, formatRepairReport, restoreDataDir, checkLevelDir, countStores, COUNTED_STORES } from './integrity/index.js'
+export type { RepairReport, RestoreReport, BackupReport, StoreCounts, Damage, LevelDirCheck } from './integrity/index.js'
 // The IM engine's extension point (bridge/ plugs calls in through it).
 export type { ImExtension, ImExtensionCommand, ImExtensionFactory, ImHost } from './im/im-extension.js'
 export type { Caller } from './im/im-context.js'

@@ -65,6 +65,14 @@ export class Metrics {
     registers: [this.registry]
   })
 
+  /** Failed logins made an account or an address wait (users/login-guard.ts); `by` says which. */
+  readonly loginLockouts = new Counter({
+    name: 'hail_login_lockouts_total',
+    help: 'Times failed logins made an account or a remote address wait before its next attempt',
+    labelNames: ['by'] as const,
+    registers: [this.registry]
+  })
+
   readonly messagesIn = new Counter({
     name: 'hail_messages_in_total',
     help: 'PUBLISH packets accepted from clients',

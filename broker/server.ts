@@ -10,7 +10,7 @@ import { hookAuthority, type Authorize } from './mqtt/authorize.js'
 import { logConnections } from './mqtt/connection-log.js'
 import { readTls, type TlsFiles } from './listeners/read-tls.js'
 import { parseConfig, type HailConfig, type HailConfigInput } from './config.js'
-import { ConfigError, HailError } from './errors.js'
+import { BackupError, ConfigError, HailError } from './errors.js'
 import type { HttpListener, HttpRoute } from './listeners/http-listener.js'
 import type { MqttListener } from './listeners/mqtt-listener.js'
 import { startListeners, type ServerAddresses } from './listeners/start-listeners.js'
@@ -20,6 +20,9 @@ import { openBackend } from './backend/index.js'
 // The interface alone: its module's index also exports the Redis backend, whose
 // types would pull untyped packages into every app's type check (test/package.test.ts).
 import type { Backend } from './backend/backend.js'
+import { EmbeddedBackend } from './backend/embedded-backend.js'
+import { backupDataDir } from './integrity/index.js'
+import { LoginGuard } from './users/login-guard.js'
 import { guardedHandle } from './wire/guarded-handle.js'
 import { createAedes } from './mqtt/create-aedes.js'
 import { ImLayer } from './im/im-layer.js'
@@ -29,7 +32,6 @@ import { FileStore, fileRoutes } from './files/index.js'
 import { AdminServer, ADMIN_SOCKET } from './admin/index.js'
 import { disconnectUser } from './users/disconnect-user.js'
 import { imAuthenticate } from './users/im-authenticate.js'
-import { LoginGuard } from './users/login-guard.js'
 import { TokenService } from './users/tokens.js'
 import type { UserStore } from './users/user-store.js'
 
@@ -74,10 +76,10 @@ export class HailServer extends EventEmitter<ServerEvents> {
   readonly metrics = new Metrics()
   readonly access: Access
   readonly logger: Logger
-  /** Backoff of failed logins, shared by MQTT CONNECT and the web app's sign-in. */
-  readonly loginGuard = new LoginGuard()
   /** Extra HTTP routes (exact paths) served on the HTTP port next to /healthz and /metrics. */
   readonly routes = new Map<string, HttpRoute>()
+  /** Backoff of failed logins, shared by MQTT CONNECT and the web app's sign-in; lifted by `hail user unlock`. */
+  readonly loginGuard = new LoginGuard({ onLockout: (by) => this.metrics.loginLockouts.inc({ by }) })
 
   readonly #authenticate: Authenticate | undefined
   readonly #authorize: Authorize | undefined
@@ -267,6 +269,17 @@ export class HailServer extends EventEmitter<ServerEvents> {
       onUserDeleted: (name) => {
         disconnectUser(this.access, name)
         this.#backend?.userDeleted(name)
+      },
+      unlockUser: async (name) => {
+        const { wasLocked, failures } = this.loginGuard.unlock(name)
+        this.logger.info({ user: name, wasLocked, failures }, 'login lockout lifted')
+        this.#backend?.userUnlocked(name)
+        return { name, nodes: 1, wasLocked, failures }
+      },
+      backup: async (dir) => {
+        const backend = this.backend
+        if (!(backend instanceof EmbeddedBackend)) throw new BackupError('this node keeps its stores in Redis: back up Redis with its own tools (BGSAVE, or its AOF); the data directory holds only stored files')
+        return await backupDataDir(backend.database, this.#dataDir(), dir)
       }
     })
     await this.#admin.listen()
@@ -314,7 +327,12 @@ export class HailServer extends EventEmitter<ServerEvents> {
     this.#aedes = aedes
     await aedes.listen()
     await im.start()
-    const replayed = await backend.start({ aedes, durable, disconnectUser: (name) => disconnectUser(this.access, name) })
+    const replayed = await backend.start({
+      aedes,
+      durable,
+      disconnectUser: (name) => disconnectUser(this.access, name),
+      unlockUser: (name) => { this.loginGuard.unlock(name) }
+    })
     if (replayed > 0) log.info({ replayed }, 'replayed publishes acknowledged before the last stop')
   }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { describeIssues } from '../config.js'
-import { AdminError } from '../errors.js'
+import { AdminError, BackupError } from '../errors.js'
+import type { BackupReport } from '../integrity/index.js'
 import type { TokenService } from '../users/tokens.js'
 import type { User, UserStore } from '../users/user-store.js'
 
@@ -10,6 +11,20 @@ export interface AdminContext {
   tokens: TokenService
   /** Called after a user was deleted; the server disconnects that user's clients. */
   onUserDeleted?: (name: string) => void
+  /** Lift an account's login lockout; absent where no daemon runs (a lockout lives in the daemon's memory). */
+  unlockUser?: (name: string) => Promise<UnlockSummary>
+  /** A consistent copy of the data directory's database and stored files into `dir` (integrity/backup-data-dir.ts). */
+  backup?: (dir: string) => Promise<BackupReport>
+}
+
+/** What `hail user unlock` did. */
+export interface UnlockSummary {
+  name: string
+  /** Whether a daemon (or, with Redis, how many nodes) heard it; none: no lockout can hold. */
+  nodes: number
+  /** Known on one node only: whether the account was waiting, and its failures now forgotten. */
+  wasLocked?: boolean
+  failures?: number
 }
 
 /** A user as the admin channel shows it: no stamp, no hash. */
@@ -58,6 +73,17 @@ const ops = {
   'user.list': {
     args: z.strictObject({}),
     run: async (c: AdminContext): Promise<UserSummary[]> => (await c.users.list()).map(summary)
+  },
+  'user.unlock': {
+    args: z.strictObject({ name }),
+    run: async (c: AdminContext, a: { name: string }): Promise<UnlockSummary> => await c.unlockUser?.(a.name) ?? { name: a.name, nodes: 0 }
+  },
+  'data.backup': {
+    args: z.strictObject({ dir: z.string().min(1) }),
+    run: async (c: AdminContext, a: { dir: string }): Promise<BackupReport> => {
+      if (c.backup === undefined) throw new BackupError('nothing to back up here: the users and messages of a Redis deployment live in Redis (back it up with its own tools: BGSAVE, or its AOF)')
+      return await c.backup(a.dir)
+    }
   },
   'token.issue': {
     args: z.strictObject({ user: name, ttlSeconds: z.number() }),

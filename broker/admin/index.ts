@@ -1,5 +1,5 @@
 export { AdminServer, type AdminServerOptions, type AdminRequest, type AdminResponse } from './admin-server.js'
-export { runAdminOp, adminOps, type AdminContext, type AdminOp, type UserSummary } from './admin-ops.js'
+export { runAdminOp, adminOps, type AdminContext, type AdminOp, type UserSummary, type UnlockSummary } from './admin-ops.js'
 
 /** The admin socket's file name inside the data directory. */
 export const ADMIN_SOCKET = 'admin.sock'

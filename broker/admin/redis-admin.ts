@@ -19,7 +19,13 @@ export async function runRedisAdminOp (url: string, op: AdminOp, args: unknown):
   const users = new RedisUserStore(redis)
   try {
     const deleted: string[] = []
-    const result = await runAdminOp({ users, tokens: new TokenService(users), onUserDeleted: (name) => deleted.push(name) }, op, args)
+    const result = await runAdminOp({
+      users,
+      tokens: new TokenService(users),
+      onUserDeleted: (name) => deleted.push(name),
+      // every node keeps its own login guard: each lifts its lockout when it hears this
+      unlockUser: async (name) => ({ name, nodes: await RedisUserNotices.publish(redis, { op: 'user.unlock', name }) })
+    }, op, args)
     for (const name of deleted) {
       await RedisUserNotices.publish(redis, { op: 'user.del', name }).catch((err: unknown) => {
         throw new StoreError(`user ${name} was deleted, but the running nodes could not be told to close its connections: ${(err as Error).message}`, { cause: err })

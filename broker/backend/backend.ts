@@ -28,6 +28,8 @@ export interface BackendStart {
   durable: DurablePublish
   /** Close this node's connections of a user deleted on any node; returns how many. */
   disconnectUser: (user: string) => number
+  /** Lift this node's login lockout of an account unlocked on any node. */
+  unlockUser: (user: string) => void
 }
 
 /**
@@ -62,6 +64,8 @@ export interface Backend {
   start: (parts: BackendStart) => Promise<number>
   /** Tell every node that a user was deleted (alone: nobody to tell). */
   userDeleted: (user: string) => void
+  /** Tell every node that an account's login lockout was lifted (alone: nobody to tell). */
+  userUnlocked: (user: string) => void
   /** Stop what start() started; the stores stay open. */
   stop: () => Promise<void>
   /** After aedes closed and its persistence was destroyed: wait for the stores' writes and close them. */

@@ -1,7 +1,6 @@
-import { mkdir } from 'node:fs/promises'
-import { resolve } from 'node:path'
-import { Level } from 'level'
-import { StoreError } from '../errors.js'
+import type { Level } from 'level'
+import { DataDirBusyError, StoreError } from '../errors.js'
+import { openLevelDir, type DataSeal } from '../integrity/index.js'
 import { GroupCommit } from '../storage/index.js'
 import { nodeId } from './node-id.js'
 
@@ -21,41 +20,39 @@ export class DataDir {
   readonly db: Level<string, Buffer>
   readonly groupCommit: GroupCommit
   readonly nodeId: string
+  readonly #seal: DataSeal
 
-  private constructor (path: string, db: Level<string, Buffer>, groupCommit: GroupCommit, id: string) {
+  private constructor (path: string, db: Level<string, Buffer>, groupCommit: GroupCommit, id: string, seal: DataSeal) {
     this.path = path
     this.db = db
     this.groupCommit = groupCommit
     this.nodeId = id
+    this.#seal = seal
   }
 
-  /** Creates the directory (0700: it holds password hashes and the token secret) and opens its database. */
+  /**
+   * Creates the directory (0700: it holds password hashes and the token
+   * secret) and opens its database, checked first (integrity/): a damaged
+   * one is refused with DataDirDamagedError.
+   */
   static async open (dir: string, options: DataDirOptions = {}): Promise<DataDir> {
-    const path = resolve(dir)
-    let db: Level<string, Buffer> | undefined
+    const { path, db, seal } = await openLevelDir(dir, { create: true }).catch((err: unknown) => {
+      // documented as HAIL_ERR_STORE for listen()
+      throw err instanceof DataDirBusyError ? new StoreError(err.message, { cause: err }) : err
+    })
     try {
-      await mkdir(path, { recursive: true, mode: 0o700 })
-      db = new Level<string, Buffer>(path, { valueEncoding: 'buffer' })
-      await db.open()
-    } catch (err) {
-      await db?.close().catch(() => {})
-      const busy = /lock/i.test(String((err as Error).cause ?? err))
-      throw new StoreError(busy
-        ? `data directory ${path} is in use by another process`
-        : `cannot open data directory ${path}: ${(err as Error).message}`, { cause: err })
-    }
-    try {
-      const groupCommit = new GroupCommit(db, { onBatch: options.onBatch })
-      return new DataDir(path, db, groupCommit, await nodeId(path))
+      const groupCommit = new GroupCommit(db, { onBatch: options.onBatch, seal })
+      return new DataDir(path, db, groupCommit, await nodeId(path), seal)
     } catch (err) {
       await db.close().catch(() => {})
       throw err
     }
   }
 
-  /** Waits for the writes issued so far, then closes the database. */
+  /** Waits for the writes issued so far, marks the seal, then closes the database. */
   async close (): Promise<void> {
     await this.groupCommit.flush()
+    await this.#seal.close()
     await this.db.close()
   }
 }

@@ -58,6 +58,11 @@ export class EmbeddedBackend implements Backend {
     })
   }
 
+  /** The data directory's database, which `hail backup` copies from (integrity/). */
+  get database (): DataDir['db'] {
+    return this.#dir.db
+  }
+
   static async open (options: BackendOptions): Promise<EmbeddedBackend> {
     const dir = await DataDir.open(options.config.dataDir, { onBatch: journalMetrics(options) })
     return new EmbeddedBackend(dir, options)
@@ -69,6 +74,8 @@ export class EmbeddedBackend implements Backend {
   }
 
   userDeleted (): void {}
+
+  userUnlocked (): void {}
 
   async stop (): Promise<void> {}
 

@@ -143,7 +143,7 @@ export class RedisBackend implements Backend {
   async start (parts: BackendStart): Promise<number> {
     const { aedes, durable } = parts
     const logger = this.#options.logger.child({ part: 'journal' })
-    this.#notices = await RedisUserNotices.listen({ redis: this.redis, logger: this.#options.logger.child({ part: 'users' }), onUserDeleted: parts.disconnectUser })
+    this.#notices = await RedisUserNotices.listen({ redis: this.redis, logger: this.#options.logger.child({ part: 'users' }), onUserDeleted: parts.disconnectUser, onUserUnlocked: parts.unlockUser })
     this.#adopter = new JournalAdopter({ journal: this.journal, durable, aedes, liveness: this.imCluster.livenessKey, logger })
     await this.#adopter.register()
     const replayed = await durable.replay(aedes)
@@ -155,6 +155,10 @@ export class RedisBackend implements Backend {
 
   userDeleted (user: string): void {
     this.#notices?.userDeleted(user)
+  }
+
+  userUnlocked (user: string): void {
+    this.#notices?.userUnlocked(user)
   }
 
   async stop (): Promise<void> {

@@ -24,6 +24,20 @@ export interface GroupCommitOptions {
    * of writes that need no sync, such as journal deletes.
    */
   sync?: boolean
+  /**
+   * Seals each batch (integrity/data-seal.ts): one more operation in every
+   * batch, and word once it reached disk, so a start can tell whether the
+   * database lost acknowledged batches.
+   */
+  seal?: BatchSeal
+}
+
+/** What GroupCommitOptions.seal needs of a seal. */
+export interface BatchSeal {
+  /** The operation that seals the next batch, which carries `writes` write() calls. */
+  next: (writes: number) => GroupCommitOperation
+  /** That batch is on disk. */
+  committed: () => void
 }
 
 interface Waiter {
@@ -44,6 +58,7 @@ export class GroupCommit {
   readonly db: LevelDatabase
   readonly #onBatch: ((count: number, seconds: number) => void) | undefined
   readonly #batchOptions: { sync: boolean }
+  readonly #seal: BatchSeal | undefined
   #queue: Waiter[] = []
   #running = false
   #lastWrite: Promise<void> = Promise.resolve()
@@ -52,6 +67,7 @@ export class GroupCommit {
     this.db = db
     this.#onBatch = options.onBatch
     this.#batchOptions = { sync: options.sync ?? true }
+    this.#seal = options.seal
   }
 
   /** Writes `ops` atomically; resolves once they reached disk. */
@@ -95,12 +111,14 @@ export class GroupCommit {
     while (this.#queue.length > 0) {
       const group = this.#queue
       this.#queue = []
-      const ops = group.length === 1 ? group[0].ops : group.flatMap(w => w.ops)
+      let ops = group.length === 1 ? group[0].ops : group.flatMap(w => w.ops)
+      if (this.#seal !== undefined) ops = [...ops, this.#seal.next(group.length)]
       const started = process.hrtime.bigint()
       try {
         // abstract-level's types do not know classic-level's `sync` option
         await (this.db.batch as (ops: unknown[], options: object) => Promise<void>)
           .call(this.db, ops, this.#batchOptions)
+        this.#seal?.committed()
         for (const waiter of group) waiter.resolve()
       } catch (cause) {
         const err = new StoreError(`batch of ${ops.length} operations failed`, { cause })

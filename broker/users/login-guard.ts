@@ -15,6 +15,16 @@ export interface LoginGuardOptions {
   maxEntries?: number
   /** Clock in milliseconds; tests move it instead of waiting. */
   now?: () => number
+  /** Told each time failures make an account or an address wait that did not (a lockout; /metrics counts them). */
+  onLockout?: (by: 'account' | 'address') => void
+}
+
+/** What unlock() found. */
+export interface UnlockResult {
+  /** The account was waiting: its next attempt would have been refused. */
+  wasLocked: boolean
+  /** Failed logins remembered for it, now forgotten. */
+  failures: number
 }
 
 export type GuardVerdict =
@@ -43,6 +53,7 @@ export class LoginGuard {
   readonly #accounts: FailureTable
   readonly #addresses: FailureTable
   readonly #now: () => number
+  readonly #onLockout: ((by: 'account' | 'address') => void) | undefined
 
   constructor (options: LoginGuardOptions = {}) {
     const common = {
@@ -54,6 +65,7 @@ export class LoginGuard {
     this.#accounts = new FailureTable({ ...common, freeFailures: options.accountFailures ?? 5 })
     this.#addresses = new FailureTable({ ...common, freeFailures: options.addressFailures ?? 20 })
     this.#now = options.now ?? Date.now
+    this.#onLockout = options.onLockout
   }
 
   /** Whether an attempt may proceed to the password check now. */
@@ -70,13 +82,25 @@ export class LoginGuard {
   /** A password or token was wrong. */
   failed (account: string | undefined, address: string | undefined): void {
     const now = this.#now()
-    if (account !== undefined) this.#accounts.fail(account, now)
-    if (address !== undefined) this.#addresses.fail(addressKey(address), now)
+    if (account !== undefined && this.#accounts.fail(account, now)) this.#onLockout?.('account')
+    if (address !== undefined && this.#addresses.fail(addressKey(address), now)) this.#onLockout?.('address')
   }
 
   /** A login succeeded: the account starts afresh. */
   succeeded (account: string): void {
     this.#accounts.reset(account)
+  }
+
+  /**
+   * An operator lifts an account's lockout (`hail user unlock`): its failures
+   * are forgotten, as after a good login. The addresses the guessing came
+   * from keep theirs: lifting them would lift the brake on the guesser.
+   */
+  unlock (account: string): UnlockResult {
+    const now = this.#now()
+    const entry = this.#accounts.peek(account, now)
+    this.#accounts.reset(account)
+    return { wasLocked: entry !== undefined && entry.blockedUntil > now, failures: entry?.failures ?? 0 }
   }
 
   /** How many accounts and addresses are remembered. */
@@ -123,10 +147,18 @@ class FailureTable {
     return Math.max(0, entry.blockedUntil - now)
   }
 
-  fail (key: string, now: number): void {
+  /** The entry of `key` unless forgotten. */
+  peek (key: string, now: number): Entry | undefined {
+    const entry = this.#entries.get(key)
+    return entry === undefined || this.#expired(entry, now) ? undefined : entry
+  }
+
+  /** Counts a failure; returns whether it made `key` wait when it did not (a lockout begins). */
+  fail (key: string, now: number): boolean {
     const { freeFailures, baseDelayMs, maxDelayMs, maxEntries } = this.#options
     let entry = this.#entries.get(key)
     if (entry === undefined || this.#expired(entry, now)) entry = { failures: 0, lastFailure: now, blockedUntil: 0 }
+    const wasWaiting = entry.blockedUntil > now
     entry.failures++
     entry.lastFailure = now
     const over = entry.failures - freeFailures
@@ -135,6 +167,7 @@ class FailureTable {
     this.#entries.set(key, entry)
     this.#sweep(now)
     while (this.#entries.size > maxEntries) this.#entries.delete(this.#entries.keys().next().value!)
+    return !wasWaiting && entry.blockedUntil > now
   }
 
   reset (key: string): void {

@@ -5,7 +5,7 @@ import { isUserName } from './user-store.js'
 
 /** What one node (or `hail user del --redis`) tells every node of a Redis deployment about accounts. */
 export interface UserNotice {
-  op: 'user.del'
+  op: 'user.del' | 'user.unlock'
   name: string
 }
 
@@ -14,6 +14,8 @@ export interface RedisUserNoticesOptions {
   redis: Redis
   /** Close this node's connections of a deleted user (for every notice heard, this node's own included); returns how many. */
   onUserDeleted: (name: string) => number
+  /** Lift this node's lockout of an account (`hail user unlock`; every node keeps its own login guard). */
+  onUserUnlocked?: (name: string) => void
   logger?: Logger
   /** Default 'hail:'; the channel is `{prefix}users:notice`. */
   prefix?: string
@@ -35,6 +37,7 @@ export class RedisUserNotices {
   readonly #channel: string
   readonly #log: Logger
   readonly #onUserDeleted: (name: string) => number
+  readonly #onUserUnlocked: ((name: string) => void) | undefined
   readonly #publisher: Redis
   #closing: Promise<void> | undefined
   readonly #onMessage = (channel: string, message: string): void => {
@@ -42,6 +45,11 @@ export class RedisUserNotices {
     const notice = parseNotice(message)
     if (notice === null) {
       this.#log.warn({ channel }, 'users: ignored a malformed account notice')
+      return
+    }
+    if (notice.op === 'user.unlock') {
+      this.#onUserUnlocked?.(notice.name)
+      this.#log.info({ user: notice.name }, 'users: account unlocked on this node')
       return
     }
     const closed = this.#onUserDeleted(notice.name)
@@ -56,6 +64,7 @@ export class RedisUserNotices {
     this.#channel = channelOf(this.#prefix)
     this.#log = options.logger ?? pino({ level: 'silent' })
     this.#onUserDeleted = options.onUserDeleted
+    this.#onUserUnlocked = options.onUserUnlocked
     // The connection reconnects and subscribes again by itself (ioredis); errors are the stores' to report.
     this.#sub.on('error', (err: Error) => this.#log.debug({ err: err.message }, 'users: notice connection error'))
   }
@@ -85,6 +94,13 @@ export class RedisUserNotices {
       .catch((err: unknown) => this.#log.error({ err, notice }, 'users: could not tell the other nodes; their clients of this user stay connected'))
   }
 
+  /** Tell every node, this one included, to lift its lockout of `name`; failures are logged. */
+  userUnlocked (name: string): void {
+    const notice: UserNotice = { op: 'user.unlock', name }
+    RedisUserNotices.publish(this.#publisher, notice, this.#prefix)
+      .catch((err: unknown) => this.#log.error({ err, notice }, 'users: could not tell the other nodes; their lockout of this account stays'))
+  }
+
   close (): Promise<void> {
     this.#closing ??= this.#sub.quit().then(() => {}, () => { this.#sub.disconnect() })
     return this.#closing
@@ -94,7 +110,7 @@ export class RedisUserNotices {
 function parseNotice (text: string): UserNotice | null {
   try {
     const m = JSON.parse(text) as Partial<UserNotice>
-    return m.op === 'user.del' && typeof m.name === 'string' && isUserName(m.name) ? { op: m.op, name: m.name } : null
+    return (m.op === 'user.del' || m.op === 'user.unlock') && typeof m.name === 'string' && isUserName(m.name) ? { op: m.op, name: m.name } : null
   } catch {
     return null
   }

@@ -108,3 +108,25 @@ t.test('a window longer than forgetAfterMs is still served in full', async (t) =
   advance(4000)
   t.match(g.check('alice', undefined), { allowed: false, retryAfterMs: 1000 })
 })
+
+t.test('unlock() lifts an account\'s lockout and forgets its failures; the address keeps its own', async (t) => {
+  const { guard: g } = guard()
+  for (let i = 0; i < 12; i++) g.failed('alice', '10.0.0.1')
+  t.match(g.check('alice', '10.0.0.2'), { allowed: false, by: 'account' }, 'locked out from any address')
+  t.same(g.unlock('alice'), { wasLocked: true, failures: 12 })
+  t.same(g.check('alice', '10.0.0.2'), { allowed: true }, 'unlocked: alice may try at once from another address')
+  t.match(g.check('alice', '10.0.0.1'), { allowed: false, by: 'address' }, 'the guessing address still waits')
+  g.failed('alice', '10.0.0.2')
+  t.same(g.check('alice', '10.0.0.2'), { allowed: true }, 'a failure after the unlock is a first failure again')
+  t.same(g.unlock('bob'), { wasLocked: false, failures: 0 }, 'an account without failures was not locked')
+})
+
+t.test('onLockout is told once each time failures make an account or address wait that did not', async (t) => {
+  const lockouts: string[] = []
+  const { guard: g, advance } = guard({ onLockout: (by) => lockouts.push(by) })
+  for (let i = 0; i < 200; i++) g.failed('alice', '10.0.0.1') // a burst: all checked before any failed
+  t.same(lockouts, ['account', 'address'], 'a burst of 200 failures is one lockout of the account and one of the address')
+  advance(60_000)
+  g.failed('alice', '10.0.0.1')
+  t.same(lockouts, ['account', 'address', 'account', 'address'], 'a failure after the window passed starts another')
+})
