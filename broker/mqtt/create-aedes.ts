@@ -66,8 +66,14 @@ export function createAedes (parts: AedesParts): Aedes {
         log.info({ clientId: client.id, address: credentials.remoteAddress, reason: result.reason }, 'connection refused')
         done(Object.assign(new Error(result.reason), { returnCode: result.returnCode }) as AuthenticateError, false)
       }, (err: unknown) => {
-        log.error({ err, clientId: client.id }, 'authentication failed')
-        done(Object.assign(new Error('server unavailable'), { returnCode: 3 }) as AuthenticateError, false)
+        // The user store could not answer (Redis down or restarting). CONNACK 3 would be
+        // truthful, but mqtt.js (by default) and many devices stop reconnecting for good on any
+        // refusal; closed without a CONNACK they retry on their own schedule, as after a network
+        // fault, and get in once the store answers (README, "Scale out").
+        metrics.storeUnavailableCloses.inc()
+        log.warn({ err: (err as Error).message, clientId: client.id, address: credentials.remoteAddress }, 'cannot check the login (store unavailable): connection closed without CONNACK, the client will retry')
+        client.close()
+        done(null, false) // aedes sees the client closed and stops here
       })
     },
     authorizePublish (client, packet, done) {
