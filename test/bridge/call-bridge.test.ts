@@ -137,6 +137,25 @@ t.test('a callee in another call is busy: the caller gets HAIL_ERR_BUSY and a re
   t.equal(bob.of('call').filter((e) => e.event === 'ring' && e.callId !== callId).length, 0, 'a busy callee is not rung')
 })
 
+t.test('invites published back to back by one device place one call: the rest are HAIL_ERR_BUSY and the callee rings once', async (t) => {
+  const { port } = await callServer(t, ['alice', 'bob'], { calls: { invitesPerMinute: 60, inviteBurst: 20 } })
+  const alice = await RawDevice.connect(t, port, 'alice', 'phone')
+  const bob = await RawDevice.connect(t, port, 'bob', 'phone')
+  const codes = await Promise.all(Array.from({ length: 20 }, async () => {
+    try {
+      await alice.request('call.invite', { to: 'bob', media: audio })
+      return 'ok'
+    } catch (err) {
+      return (err as { code: string }).code
+    }
+  }))
+  t.same(codes.filter((c) => c === 'ok').length, 1, `one call placed: ${codes.join(',')}`)
+  t.ok(codes.every((c) => c === 'ok' || c === 'HAIL_ERR_BUSY'), 'the others are busy, not rate-limited')
+  await waitCallEvent(bob, alice.of('result').find((r) => r.ok === true).result.callId, 'ring')
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  t.equal(callEvents(bob, undefined, 'ring').length, 1, 'the callee rings once')
+})
+
 t.test('a device that vanishes ends its call as disconnected', async (t) => {
   const { port } = await callServer(t, ['alice', 'bob'])
   const alice = await RawDevice.connect(t, port, 'alice', 'phone')
