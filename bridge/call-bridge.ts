@@ -385,7 +385,7 @@ export class CallBridge extends EventEmitter<CallBridgeEvents> implements ImExte
     this.#metrics?.callEnded(call.id, call.reason ?? 'failed')
     this.#track((async () => {
       await session?.close().catch((err: unknown) => this.#log.warn({ err, callId: call.id }, 'closing call media failed'))
-      const record = callRecord(call, session?.lastStats)
+      const record = callRecord(call, session?.recordStats)
       try {
         await this.#requireHost().append(call.conv, { from: call.caller.user, device: call.caller.device, cid: `call-${call.id}`, kind: 'call', body: record })
       } catch (err) {
