@@ -6,6 +6,7 @@ import type { Access, Identity } from './access.js'
 import type { Authenticate } from './authenticate.js'
 import { clientErrorLimit } from './client-error-limit.js'
 import { guardRegistration } from './register-guard.js'
+import { dedupeResumedQueue } from '../wire/resumed-queue-dedupe.js'
 import type { Limits } from '../config.js'
 import type { DurablePublish } from './durable-publish.js'
 import type { Metrics } from '../metrics.js'
@@ -48,7 +49,7 @@ export function createAedes (parts: AedesParts): Aedes {
   const { limits, persistence, mq, authenticate, access, durable, metrics, log, im } = parts
 
   const aedes = new Aedes({
-    persistence,
+    persistence: dedupeResumedQueue(persistence),
     mq,
     connectTimeout: limits.connectTimeout,
     drainTimeout: limits.drainTimeout,
