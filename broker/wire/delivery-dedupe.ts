@@ -19,6 +19,19 @@ interface ClientInternals { duplicates: Record<string, number>, deliver0: Delive
  * (broker, counter) pairs: a copy is dropped only when that very message was
  * delivered already. aedes' own check is neutralised (its map always reads 0).
  */
+/** Per client: claim a delivery by its (broker, counter); false if that message was delivered to it already. */
+const claims = new WeakMap<object, (key: string) => boolean>()
+
+/**
+ * Claims `packet` for `client` (see resumed-queue-dedupe.ts): true the first
+ * time, false once it was delivered live or claimed before. A client this
+ * module does not wrap, or a packet without a broker id, is always true.
+ */
+export function claimDelivery (client: object, packet: { brokerId?: string | null, brokerCounter?: number }): boolean {
+  const claim = claims.get(client)
+  return claim === undefined || !packet.brokerId || claim(`${packet.brokerId}:${packet.brokerCounter ?? 0}`)
+}
+
 export function exactDedupe (client: Client): void {
   const internals = client as unknown as ClientInternals
   internals.duplicates = new Proxy(Object.create(null) as Record<string, number>, {
@@ -26,18 +39,22 @@ export function exactDedupe (client: Client): void {
     set: () => true
   })
   const seen = new Set<string>()
+  const claim = (key: string): boolean => {
+    if (seen.has(key)) return false
+    seen.add(key)
+    if (seen.size > WINDOW) seen.delete(seen.values().next().value as string)
+    return true
+  }
+  claims.set(client, claim)
   // aedes' deliverQoS hands a QoS 0 packet on to deliver0: checked once already.
   const checked = new WeakSet<object>()
   const wrap = (deliver: Deliver): Deliver => function deliverOnce (packet, cb) {
     if (checked.has(packet)) return deliver(packet, cb)
     if (packet.brokerId) {
-      const key = `${packet.brokerId}:${packet.brokerCounter ?? 0}`
-      if (seen.has(key)) {
+      if (!claim(`${packet.brokerId}:${packet.brokerCounter ?? 0}`)) {
         setImmediate(cb)
         return
       }
-      seen.add(key)
-      if (seen.size > WINDOW) seen.delete(seen.values().next().value as string)
       checked.add(packet)
     }
     deliver(packet, cb)
