@@ -1,13 +1,15 @@
 /**
  * One incoming track copied to one subscriber: a sendonly transceiver on the
- * subscriber's connection fed with the source's RTP. werift's sender rewrites
- * SSRC, payload type, sequence numbers and header extensions, and answers the
- * subscriber's NACKs from its 128-packet history. Keyframe requests (PLI and
+ * subscriber's connection fed with the source's RTP through the fast path
+ * (media/rtp-fast-path.ts), which rewrites SSRC, payload type, sequence
+ * numbers and header extensions as werift's sender would and keeps its
+ * 128-packet history, from which werift answers the subscriber's NACKs. Keyframe requests (PLI and
  * FIR, read off the subscriber's transport by Peer -> 'keyframeRequest' ->
  * Room, matched on this sender's SSRC) go back to the source device as a PLI.
  */
 import { MediaStreamTrack, PictureLossIndication, RtcpPayloadSpecificFeedback, type RTCRtpSender, type RTCRtpTransceiver, type RtcpPacket } from 'werift'
 import type { IncomingTrack, Peer } from './peer.js'
+import { RtpFastPath } from './rtp-fast-path.js'
 
 /** Sender SSRC of the SFU's keyframe requests; never announced in SDP. */
 const KEYFRAME_SENDER_SSRC = 1
@@ -21,6 +23,8 @@ export class Forward {
   readonly subscriber: Peer
   readonly sender: RTCRtpSender
   readonly transceiver: RTCRtpTransceiver
+  /** Sends the source's packets on this.sender. */
+  readonly fast: RtpFastPath
   /** Keyframe requests relayed to the source on behalf of this subscriber. */
   keyframeRequests = 0
   /** Set once a PLI was sent after the subscriber's transport came up. */
@@ -39,8 +43,10 @@ export class Forward {
     transceiver.sender.streamId = source.peerId
     this.transceiver = transceiver
     this.sender = transceiver.sender
+    this.fast = new RtpFastPath(this.sender)
+    // the local track only names the m-line (kind, msid); packets skip it
     const rtp = source.track.onReceiveRtp.subscribe((packet) => {
-      if (!this.stopped) local.writeRtp(packet)
+      if (!this.stopped) this.fast.send(packet)
     })
     this.stops.push(() => rtp.unSubscribe())
     const rtcp = this.sender.onRtcp.subscribe((p: RtcpPacket) => {
