@@ -262,6 +262,24 @@ export class RtpFastPath {
     if (!s.rtcpRunning) s.runRtcp().catch(() => {})
   }
 
+  /**
+   * A source packet this subscriber will not get: later packets move back one
+   * sequence number, so the subscriber sees no gap (and sends no NACK).
+   */
+  skip (): void {
+    this.s.seqOffset = (this.s.seqOffset - 1) & 0xffff
+  }
+
+  /** Datagrams waiting in libuv's send queue of the subscriber's socket (0 if unknown). */
+  sendQueueSize (): number {
+    const socket = this.s.dtlsTransport?.iceTransport.connection.nominated?.protocol?.transport?.socket as { getSendQueueSize?: () => number } | undefined
+    try {
+      return socket?.getSendQueueSize?.() ?? 0
+    } catch {
+      return 0 // not bound (closing)
+    }
+  }
+
   /** The negotiated extension ids (they change only on renegotiation). */
   private plan (): void {
     this.plannedFor = this.s.headerExtensions
