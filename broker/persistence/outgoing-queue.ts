@@ -144,6 +144,8 @@ export class OutgoingQueue {
   clear (clientId: string, messageId: unknown): Promise<StoredPacket | undefined> {
     if (typeof messageId !== 'number') return Promise.resolve(undefined)
     return this.#landed(this.#withState(clientId, async (state, gen): Promise<Outcome<StoredPacket | undefined>> => {
+      // nothing stored (a clean session's PUBACK, aedes clears for every client): no index read
+      if (state.count === 0 && !this.#dropped.has(clientId)) return { value: undefined }
       const idKey = messageIdKey(clientId, messageId)
       const seq = await this.#index(clientId, 'm', idKey)
       if (seq === undefined) {
