@@ -2,6 +2,7 @@ import type { Logger } from 'pino'
 import { topics } from '../../protocol/index.js'
 import type { Membership } from './membership.js'
 import type { Envelope } from '../../protocol/index.js'
+import { rememberMessage } from './message-payloads.js'
 import { Publisher } from './publisher.js'
 
 /**
@@ -34,7 +35,9 @@ export class Fanout {
   }
 
   message (envelope: Envelope): void {
+    // encoded once for every recipient; its Buffer carries the typed record to the PUBACK
     const payload = Publisher.encode({ type: 'message', msg: envelope })
+    rememberMessage(payload, { conv: envelope.conv, seq: envelope.seq, from: envelope.from })
     if (this.#onStored !== undefined && !envelope.conv.startsWith('c:')) this.#told(this.#onStored, envelope)
     this.#chain(envelope.conv, async () => {
       if (envelope.conv.startsWith('c:')) {
