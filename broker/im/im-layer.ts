@@ -32,7 +32,8 @@ export const defaultImLimits: ImLimits = {
   retentionMaxAgeMs: null,
   retentionIntervalMs: 60 * 60 * 1000,
   rateLimitPerSecond: 500,
-  rateLimitBurst: 2000
+  rateLimitBurst: 2000,
+  maxFanoutBacklog: 2000
 }
 
 /** The engine's own subtrees of im/, which no extension may take. */
@@ -84,7 +85,7 @@ export class ImLayer {
       stores: options.stores,
       membership,
       publisher,
-      fanout: new Fanout(publisher, membership, log, options.onStored),
+      fanout: new Fanout(publisher, membership, log, options.onStored, limits.maxFanoutBacklog),
       presence: cluster.presence(publisher, log, limits.presenceDebounceMs),
       receipts: new Receipts(options.stores.receipts, membership, publisher, log, limits.receiptFanoutLimit),
       limits,
