@@ -17,6 +17,7 @@ import type { Caller, ImContext, ImLimits } from './im-context.js'
 import { ImError } from './im-error.js'
 import type { ImStores } from './im-stores.js'
 import { Membership } from './membership.js'
+import { messageOf, type MessagePayload } from './message-payloads.js'
 import { Publisher } from './publisher.js'
 import { RateLimiter } from './rate-limiter.js'
 import { Receipts } from './receipts.js'
@@ -31,7 +32,8 @@ export const defaultImLimits: ImLimits = {
   retentionMaxAgeMs: null,
   retentionIntervalMs: 60 * 60 * 1000,
   rateLimitPerSecond: 500,
-  rateLimitBurst: 2000
+  rateLimitBurst: 2000,
+  maxFanoutBacklog: 2000
 }
 
 /** The engine's own subtrees of im/, which no extension may take. */
@@ -83,7 +85,7 @@ export class ImLayer {
       stores: options.stores,
       membership,
       publisher,
-      fanout: new Fanout(publisher, membership, log, options.onStored),
+      fanout: new Fanout(publisher, membership, log, options.onStored, limits.maxFanoutBacklog),
       presence: cluster.presence(publisher, log, limits.presenceDebounceMs),
       receipts: new Receipts(options.stores.receipts, membership, publisher, log, limits.receiptFanoutLimit),
       limits,
@@ -188,19 +190,27 @@ export class ImLayer {
   /** A device acknowledged a QoS 1 delivery: a message in its inbox means *delivered*. */
   acknowledged (identity: Identity, packet: { topic?: string, payload?: Buffer | string } | undefined): void {
     if (identity.user === null || packet?.topic === undefined || !packet.topic.startsWith('im/inbox/')) return
-    const t = parseImTopic(packet.topic)
-    if (t?.kind !== 'inbox' || t.conv === undefined || t.user !== identity.user) return
-    let seq: number | undefined
+    // the payload Fanout encoded carries its record; only one read back from the durable queue is parsed
+    const message = messageOf(packet.payload) ?? this.#parseMessage(packet)
+    // The author's own devices getting the echo of a message is no news to anyone.
+    if (message === undefined || message.from === identity.user) return
+    // the inbox topic must be the acknowledging user's, of the message's conversation
+    if (packet.topic !== topics.inbox(identity.user, message.conv)) return
+    this.#ctx.receipts.delivered(message.conv, identity.user, message.seq)
+  }
+
+  /** A message delivery read back from the durable queue (not the Buffer Fanout encoded). */
+  #parseMessage (packet: { topic?: string, payload?: Buffer | string }): MessagePayload | undefined {
+    const t = parseImTopic(packet.topic ?? '')
+    if (t?.kind !== 'inbox' || t.conv === undefined) return undefined
     try {
-      const event = JSON.parse(String(packet.payload)) as { type?: string, msg?: { seq?: number, from?: string } }
-      // The author's own devices getting the echo of a message is no news to anyone.
-      if (event.type === 'message' && event.msg?.from !== identity.user) seq = event.msg?.seq
+      const event = JSON.parse(String(packet.payload)) as { type?: string, msg?: { seq?: unknown, from?: unknown } }
+      const { seq, from } = event.msg ?? {}
+      if (event.type !== 'message' || typeof seq !== 'number' || typeof from !== 'string') return undefined
+      return { conv: t.conv, seq, from }
     } catch {
-      return
+      return undefined
     }
-    if (typeof seq !== 'number') return
-    this.#ctx.receipts.delivered(t.conv, identity.user, seq)
-      .catch((err: unknown) => this.#log.warn({ err, conv: t.conv }, 'delivered receipt failed'))
   }
 
   async close (): Promise<void> {
@@ -214,6 +224,7 @@ export class ImLayer {
     }
     await this.retention.stop()
     await this.#ctx.fanout.settle()
+    await this.#ctx.receipts.settle()
     await this.#ctx.presence.close()
     await this.#cluster.close()
   }
