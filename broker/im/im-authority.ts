@@ -14,6 +14,13 @@ import { parseClientId } from '../../protocol/index.js'
  * again per concrete topic, so a removed member stops receiving at once.
  */
 /** `im/send`, `im/cmd` or `im/file` and whatever follows: requests, malformed or not. */
+/** Whether `conv` is a direct conversation id that names `user` (d:{a}:{b}). */
+function directOf (conv: string, user: string): boolean {
+  if (!conv.startsWith('d:')) return false
+  const [, a, b] = conv.split(':')
+  return a === user || b === user
+}
+
 const MALFORMED_REQUEST = /^im\/(send|cmd|file)(\/|$)/
 
 export class ImAuthority implements TopicAuthority {
@@ -42,8 +49,12 @@ export class ImAuthority implements TopicAuthority {
     if (levels[0] !== 'im') return false
     switch (levels[1]) {
       case 'inbox':
-        // im/inbox/{self}, im/inbox/{self}/#, im/inbox/{self}/+ or one conversation of it
-        return levels[2] === user && (levels.length === 3 || (levels.length === 4 && levels[3] !== ''))
+        // im/inbox/{self}, im/inbox/{self}/#, im/inbox/{self}/+ or one conversation of it the
+        // user is in (a direct one naming the user counts before its first message)
+        if (levels[2] !== user) return false
+        if (levels.length === 3) return true
+        if (levels.length !== 4 || levels[3] === '') return false
+        return levels[3] === '#' || levels[3] === '+' || this.#membership.role(levels[3]!, user) !== undefined || directOf(levels[3]!, user)
       case 'reply': {
         const own = parseClientId(identity.clientId)
         return levels.length === 4 && levels[2] === user && own !== null && levels[3] === own.device
