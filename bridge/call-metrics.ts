@@ -27,8 +27,9 @@ export class CallMetrics {
     this.forwardedPackets = new Counter({ name: 'hail_call_forwarded_packets_total', help: 'RTP packets the media relay sent to call participants', registers })
     this.forwardedBytes = new Counter({ name: 'hail_call_forwarded_bytes_total', help: 'RTP bytes the media relay sent to call participants', registers })
     this.loss = new Gauge({ name: 'hail_call_loss_ratio', help: 'Mean packet loss (0..1) of tracks received from devices in running calls', registers })
-    this.jitter = new Gauge({ name: 'hail_call_jitter_ms', help: 'Mean jitter (ms) of tracks received from devices in running calls', registers })
-    this.rtt = new Gauge({ name: 'hail_call_rtt_ms', help: 'Mean round-trip time (ms) to devices in running calls', registers })
+    // Prometheus' base unit for time is the second.
+    this.jitter = new Gauge({ name: 'hail_call_jitter_seconds', help: 'Mean jitter of tracks received from devices in running calls', registers })
+    this.rtt = new Gauge({ name: 'hail_call_rtt_seconds', help: 'Mean round-trip time to devices in running calls', registers })
   }
 
   stats (callId: string, stats: RoomStats): void {
@@ -74,8 +75,8 @@ export class CallMetrics {
       all.rtt.push(...q.rtt)
     }
     this.loss.set(mean(all.loss))
-    this.jitter.set(mean(all.jitter))
-    this.rtt.set(mean(all.rtt))
+    this.jitter.set(mean(all.jitter) / 1000)
+    this.rtt.set(mean(all.rtt) / 1000)
   }
 }
 

@@ -32,9 +32,74 @@ export class Metrics {
   })
 
   /** What the gauges below read when the registry is collected; the server sets them once it runs. */
-  readonly sources: { connectedClients: () => number, publishesInFlight: () => number } = {
-    connectedClients: () => 0,
-    publishesInFlight: () => 0
+  readonly sources: {
+    connectedClients: () => number
+    publishesInFlight: () => number
+    /** Bytes per listener kind (mqtt: TCP and TLS; http: HTTP, WebSocket and their TLS). */
+    bytes: () => Array<{ listener: string, read: number, written: number }>
+    /** Subscriptions held by connected clients. */
+    subscriptions: () => number
+  } = {
+      connectedClients: () => 0,
+      publishesInFlight: () => 0,
+      bytes: () => [],
+      subscriptions: () => 0
+    }
+
+  readonly bytesReceived = new Counter({
+    name: 'hail_bytes_received_total',
+    help: 'Bytes received on the listeners\' connections (MQTT, and HTTP with WebSocket)',
+    labelNames: ['listener'] as const,
+    registers: [this.registry],
+    collect: () => { this.#collectBytes() }
+  })
+
+  readonly bytesSent = new Counter({
+    name: 'hail_bytes_sent_total',
+    help: 'Bytes sent on the listeners\' connections (MQTT, and HTTP with WebSocket)',
+    labelNames: ['listener'] as const,
+    registers: [this.registry],
+    collect: () => { this.#collectBytes() }
+  })
+
+  readonly subscriptions = new Gauge({
+    name: 'hail_subscriptions',
+    help: 'Subscriptions held by connected clients',
+    registers: [this.registry],
+    collect: () => { this.subscriptions.set(this.sources.subscriptions()) }
+  })
+
+  /** IM requests handled, by topic kind (send, cmd, typing, file) and method, with how long each took. */
+  readonly imRequestSeconds = new Histogram({
+    name: 'hail_im_request_seconds',
+    help: 'IM requests (im/send, im/cmd/{method}, im/typing, im/file) from arrival to answer, by kind and method, and whether refused',
+    labelNames: ['kind', 'method', 'outcome'] as const,
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry]
+  })
+
+  /** HTTP requests served on the HTTP listeners, by route and status class. */
+  readonly httpRequests = new Counter({
+    name: 'hail_http_requests_total',
+    help: 'HTTP requests answered, by route (the path, or the route pattern) and status class (2xx ...)',
+    labelNames: ['route', 'status'] as const,
+    registers: [this.registry]
+  })
+
+  #collectBytes (): void {
+    const totals = new Map<string, { read: number, written: number }>()
+    for (const { listener, read, written } of this.sources.bytes()) {
+      const t = totals.get(listener) ?? { read: 0, written: 0 }
+      t.read += read
+      t.written += written
+      totals.set(listener, t)
+    }
+    this.bytesReceived.reset()
+    this.bytesSent.reset()
+    for (const [listener, t] of totals) {
+      this.bytesReceived.inc({ listener }, t.read)
+      this.bytesSent.inc({ listener }, t.written)
+    }
   }
 
   readonly connections = new Gauge({

@@ -133,6 +133,15 @@ export class HailServer extends EventEmitter<ServerEvents> {
     })
     this.metrics.sources.connectedClients = () => this.#aedes?.connectedClients ?? 0
     this.metrics.sources.publishesInFlight = () => this.#durable?.pending ?? 0
+    this.metrics.sources.bytes = () => [
+      ...this.#mqttListeners.map((l) => ({ listener: 'mqtt', ...l.connections.bytes() })),
+      ...this.#httpListeners.map((l) => ({ listener: 'http', ...l.connections.bytes() }))
+    ]
+    this.metrics.sources.subscriptions = () => {
+      let n = 0
+      for (const client of Object.values((this.#aedes as unknown as { clients?: Record<string, object> } | undefined)?.clients ?? {})) n += Object.keys((client as unknown as { subscriptions?: object }).subscriptions ?? {}).length
+      return n
+    }
     this.routes.set('/metrics', async (_req, res) => {
       const text = await this.metrics.text()
       res.writeHead(200, { 'content-type': this.metrics.contentType }).end(text)
@@ -332,6 +341,7 @@ export class HailServer extends EventEmitter<ServerEvents> {
       logger: this.logger.child({ part: 'im' }),
       limits: this.config.im,
       onLimit: (limit) => this.metrics.limitHits.inc({ limit }),
+      onRequest: (kind, method, outcome, seconds) => this.metrics.imRequestSeconds.observe({ kind, method, outcome }, seconds),
       onStored: pushHook === undefined ? undefined : (envelope, recipients) => pushHook.stored(envelope, recipients),
       files: this.#files,
       // Alone: membership loaded, presence in process; on Redis: mirrors in step, presence across nodes (im/cluster).
@@ -372,6 +382,7 @@ export class HailServer extends EventEmitter<ServerEvents> {
       handle,
       routes: this.routes,
       onConnection: (transport) => this.metrics.connectionsTotal.inc({ transport }),
+      onRequest: (route, status) => this.metrics.httpRequests.inc({ route, status: `${Math.floor(status / 100)}xx` }),
       mqttListeners: this.#mqttListeners,
       httpListeners: this.#httpListeners
     })

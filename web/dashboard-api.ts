@@ -46,8 +46,8 @@ async function readSnapshot (host: WebHost): Promise<DashboardSnapshot> {
       callsActive: sum('hail_calls_active'),
       callForwardedPackets: sum('hail_call_forwarded_packets_total'),
       callLoss: sum('hail_call_loss_ratio'),
-      callJitterMs: sum('hail_call_jitter_ms'),
-      callRttMs: sum('hail_call_rtt_ms'),
+      callJitterMs: sum('hail_call_jitter_seconds') * 1000,
+      callRttMs: sum('hail_call_rtt_seconds') * 1000,
       cpuSeconds: sum('hail_process_cpu_seconds_total'),
       residentBytes: sum('hail_process_resident_memory_bytes'),
       eventLoopLagSeconds: sum('hail_nodejs_eventloop_lag_seconds')

@@ -47,6 +47,8 @@ export interface ImLayerOptions {
   limits?: Partial<ImLimits>
   /** Told each time a limit refuses a request (for metrics). */
   onLimit?: (limit: 'imRate') => void
+  /** Each request handled: its topic kind, the method of an im/cmd (or ''), whether it threw, and how long it took. */
+  onRequest?: (kind: string, method: string, outcome: 'answered' | 'failed', seconds: number) => void
   /** Told of each message stored in a direct or group conversation, with its recipients (the push hook). */
   onStored?: OnStored
   /** Uploads and file metadata (broker/files); without it the file methods are refused. */
@@ -69,6 +71,7 @@ export class ImLayer {
   readonly #log: Logger
   readonly #rate: RateLimiter
   readonly #onLimit: (limit: 'imRate') => void
+  readonly #onRequest: ImLayerOptions['onRequest']
   /** Extensions (bridge/: calls) by the subtree they own; the authority reads the same map. */
   readonly #extensions = new Map<string, ImExtension>()
   readonly #cluster: ImCluster
@@ -81,6 +84,7 @@ export class ImLayer {
     this.#log = log
     this.#rate = new RateLimiter(limits.rateLimitPerSecond, limits.rateLimitBurst)
     this.#onLimit = options.onLimit ?? (() => {})
+    this.#onRequest = options.onRequest
     this.authority = new ImAuthority(membership, this.#extensions)
     const cluster = this.#cluster = options.cluster
     this.#ctx = {
@@ -162,17 +166,11 @@ export class ImLayer {
       await ext!.publish(caller, packet.topic, payload)
       return
     }
+    const started = this.#onRequest === undefined ? 0 : performance.now()
+    let outcome: 'answered' | 'failed' = 'failed'
     try {
-      switch (topic.kind) {
-        case 'send':
-          return await handleSend(this.#ctx, caller, topic.conv, payload)
-        case 'cmd':
-          return await handleCommand(this.#ctx, caller, topic.method, payload, (method) => this.#extensionFor(method))
-        case 'typing':
-          return handleTyping(this.#ctx, caller, topic.conv, payload)
-        case 'file':
-          return await handleFileChunk(this.#ctx, caller, topic.uploadId, topic.index, payload)
-      }
+      await this.#handle(caller, topic, payload)
+      outcome = 'answered'
     } catch (err) {
       // A store that cannot write now: no PUBACK, the device sends again (nothing was stored).
       if (err instanceof StoreError) throw err
@@ -186,6 +184,26 @@ export class ImLayer {
           : new ImError('HAIL_ERR_INTERNAL', 'the server could not handle this request; it was not stored')
       if (!(err instanceof ImError) && !(err instanceof StoreInputError)) this.#log.error({ err, topic: packet.topic, clientId: identity.clientId }, 'IM request failed unexpectedly: refused')
       this.#refuse(caller, topic, payload, refusal)
+    } finally {
+      if (this.#onRequest !== undefined) {
+        // A method label only for methods that exist: a client cannot mint label values.
+        const method = topic.kind !== 'cmd' ? '' : isMethod(topic.method) || this.#extensionFor(topic.method) !== undefined ? topic.method : 'unknown'
+        this.#onRequest(topic.kind, method, outcome, (performance.now() - started) / 1000)
+      }
+    }
+  }
+
+  /** One request, by its topic's kind; refusals the handlers foresee are answered inside them. */
+  async #handle (caller: Caller, topic: ImTopic, payload: Buffer): Promise<void> {
+    switch (topic.kind) {
+      case 'send':
+        return await handleSend(this.#ctx, caller, topic.conv, payload)
+      case 'cmd':
+        return await handleCommand(this.#ctx, caller, topic.method, payload, (method) => this.#extensionFor(method))
+      case 'typing':
+        return handleTyping(this.#ctx, caller, topic.conv, payload)
+      case 'file':
+        return await handleFileChunk(this.#ctx, caller, topic.uploadId, topic.index, payload)
     }
   }
 

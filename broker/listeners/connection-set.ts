@@ -6,10 +6,30 @@ import type { Duplex } from 'node:stream'
  */
 export class ConnectionSet {
   readonly #conns = new Set<Duplex>()
+  /** Bytes of the connections already closed. */
+  #closedRead = 0
+  #closedWritten = 0
 
   add (conn: Duplex): void {
     this.#conns.add(conn)
-    conn.once('close', () => this.#conns.delete(conn))
+    conn.once('close', () => {
+      this.#conns.delete(conn)
+      const { read, written } = bytesOf(conn)
+      this.#closedRead += read
+      this.#closedWritten += written
+    })
+  }
+
+  /** Bytes received and sent on this listener's connections since it started (hail_bytes_*_total). */
+  bytes (): { read: number, written: number } {
+    let read = this.#closedRead
+    let written = this.#closedWritten
+    for (const conn of this.#conns) {
+      const b = bytesOf(conn)
+      read += b.read
+      written += b.written
+    }
+    return { read, written }
   }
 
   get size (): number {
@@ -20,4 +40,10 @@ export class ConnectionSet {
     for (const conn of this.#conns) conn.destroy()
     this.#conns.clear()
   }
+}
+
+/** A socket's byte counters (net.Socket and tls.TLSSocket have them; other streams count 0). */
+function bytesOf (conn: Duplex): { read: number, written: number } {
+  const socket = conn as Duplex & { bytesRead?: number, bytesWritten?: number }
+  return { read: socket.bytesRead ?? 0, written: socket.bytesWritten ?? 0 }
 }

@@ -19,6 +19,8 @@ export interface HttpListenerOptions {
   /** Largest WebSocket message accepted; a bigger one closes the socket before it is buffered. */
   maxPayload: number
   onConnection?: (transport: 'ws' | 'wss') => void
+  /** Each answered request: its route (the path, or the `/dir/*` pattern it matched; `404` for none) and status. */
+  onRequest?: (route: string, status: number) => void
 }
 
 const MQTT_PATH = '/mqtt'
@@ -90,7 +92,11 @@ export class HttpListener {
 
   #route (req: http.IncomingMessage, res: http.ServerResponse): void {
     const path = pathOf(req)
-    const route = this.#options.routes.get(path) ?? this.#options.routes.get(`${path.slice(0, path.lastIndexOf('/'))}/*`)
+    const pattern = `${path.slice(0, path.lastIndexOf('/'))}/*`
+    const exact = this.#options.routes.get(path)
+    const route = exact ?? this.#options.routes.get(pattern)
+    const onRequest = this.#options.onRequest
+    if (onRequest !== undefined) res.once('finish', () => onRequest(route === undefined ? '404' : exact !== undefined ? path : pattern, res.statusCode))
     if (route === undefined) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n')
       return

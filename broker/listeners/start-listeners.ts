@@ -21,6 +21,8 @@ export interface StartListenersOptions {
   handle: (conn: Duplex, req?: IncomingMessage) => void
   routes: Map<string, HttpRoute>
   onConnection: (transport: string) => void
+  /** Each HTTP request answered (http-listener.ts). */
+  onRequest?: (route: string, status: number) => void
   /** Each listener is added here as soon as it exists, so the caller can stop it even when a later one fails. */
   mqttListeners: MqttListener[]
   httpListeners: HttpListener[]
@@ -45,6 +47,7 @@ export async function startListeners (options: StartListenersOptions): Promise<S
       // A WebSocket frame carries one MQTT packet at most a few header bytes bigger.
       maxPayload: limits.maxPacketSize + 5,
       handleMqtt: (stream: Duplex, req: IncomingMessage) => handle(stream, req),
+      onRequest: options.onRequest,
       onConnection
     })
     options.httpListeners.push(listener)

@@ -38,7 +38,7 @@ t.test('forwarded packets count only what is new; quality is the mean of running
   t.match(text, /hail_call_forwarded_packets_total 25\n/)
   t.match(text, /hail_call_forwarded_bytes_total 2500\n/)
   t.match(text, /hail_call_loss_ratio 0\.3\n/)
-  t.match(text, /hail_call_rtt_ms 20\n/)
+  t.match(text, /hail_call_rtt_seconds 0\.02\n/)
   metrics.callEnded('c1', 'hangup')
   const after = await registry.metrics()
   t.match(after, /hail_calls_total\{reason="hangup"\} 1/)
