@@ -19,6 +19,8 @@ export interface GuardedHandleOptions {
    * 1.2.0), which aedes applies to MQTT 3.1 clients only.
    */
   maxClientIdLength?: number
+  /** Let control characters through in client ids, user names, topics and filters (limits.allowControlCharacters). */
+  allowControlCharacters?: boolean
   metrics?: Metrics
   logger?: Logger
 }
@@ -78,7 +80,7 @@ export function guardedHandle (aedes: Aedes, opts: GuardedHandleOptions): (conn:
       return
     }
 
-    const scanner = new FrameScanner({ maxPacketSize, maxClientIdLength })
+    const scanner = new FrameScanner({ maxPacketSize, maxClientIdLength, allowControlCharacters: opts.allowControlCharacters })
     let reported = false
 
     const report = (rejection: Rejection, err?: Error): void => {

@@ -33,6 +33,8 @@ export const rejections = {
   clientIdTooLong: rule({ limit: 'maxClientIdLength', clause: 'MQTT-3.1.3-5', by: 'hail', connack: 2 }),
   invalidUtf8: rule({ reason: 'invalid_utf8', clause: 'MQTT-1.5.3-1', by: 'hail' }),
   nullChar: rule({ reason: 'null_char', clause: 'MQTT-1.5.3-2', by: 'hail' }),
+  // §1.5.3 lets a receiver close on these; limits.allowControlCharacters lets them through.
+  controlChar: rule({ reason: 'control_char', clause: 'MQTT-1.5.3', by: 'hail' }),
   packetIdZero: rule({ reason: 'packet_id_zero', clause: 'MQTT-2.3.1-1', by: 'hail' }),
   // Bytes after the last field the flags announce, or a field they say is absent [MQTT-3.1.2-9/-18/-20].
   connectLength: rule({ reason: 'connect_length', clause: 'MQTT-3.1.4-1', by: 'hail' }),

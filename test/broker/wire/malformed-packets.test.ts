@@ -99,6 +99,15 @@ const ROWS: Row[] = [
   { name: 'CONNECT with a will its flags say is absent [MQTT-3.1.2-9]', send: connect('02', str('wl'), str('will/t'), str('bye')), expect: 'closed', reason: 'connect_length' },
   { name: 'CONNECT with one byte after its last field [MQTT-3.1.4-1]', send: connect('c2', str('tb'), str('user'), str('pass'), hex('00')), expect: 'closed', reason: 'connect_length' },
 
+  // Control characters, §1.5.3 (limits.allowControlCharacters turns this off)
+  { name: 'a client id with U+0001', send: connect('02', str('a\u0001b')), expect: 'closed', reason: 'control_char' },
+  { name: 'a user name with ESC (U+001B)', send: connect('82', str('cu'), str('u\u001b[31m')), expect: 'closed', reason: 'control_char' },
+  { name: 'a will topic with a newline', send: connect('06', str('cw'), str('will/a\nb'), str('bye')), expect: 'closed', reason: 'control_char' },
+  { name: 'a PUBLISH topic with DEL (U+007F)', connected: true, send: pkt(0x30, str('a/\u007f')), expect: 'closed', reason: 'control_char' },
+  { name: 'a PUBLISH topic with a C1 control (U+0085)', connected: true, send: pkt(0x32, str('a/\u0085'), '00 01'), expect: 'closed', reason: 'control_char' },
+  { name: 'a SUBSCRIBE filter with a TAB', connected: true, send: pkt(0x82, '00 01', str('a/\tb'), '00'), expect: 'closed', reason: 'control_char' },
+  { name: 'an UNSUBSCRIBE filter with U+009F', connected: true, send: pkt(0xa2, '00 01', str('a/\u009f')), expect: 'closed', reason: 'control_char' },
+
   // PUBLISH
   { name: 'PUBLISH QoS 1 with packet id 0 [MQTT-2.3.1-1]', connected: true, send: pkt(0x32, str('a'), '00 00'), expect: 'closed', reason: 'packet_id_zero' },
   { name: 'PUBLISH QoS 2 with packet id 0 [MQTT-2.3.1-1]', connected: true, send: pkt(0x34, str('a'), '00 00', '68 69'), expect: 'closed', reason: 'packet_id_zero' },
@@ -141,6 +150,7 @@ const ROWS: Row[] = [
   { name: 'a PUBLISH QoS 1 with a 0-byte payload', connected: true, send: pkt(0x32, str('edge/a'), '00 07'), expect: 'open', replies: ['40 02 00 07'] },
   { name: 'a topic with two-byte UTF-8 (é)', connected: true, send: pkt(0x32, str('edge/é'), '00 08', '68 69'), expect: 'open', replies: ['40 02 00 08'] },
   { name: 'a topic with four-byte UTF-8 (😀)', connected: true, send: pkt(0x32, str('edge/😀'), '00 09'), expect: 'open', replies: ['40 02 00 09'] },
+  { name: 'a topic with U+00A0 (after the C1 controls)', connected: true, send: pkt(0x32, str('edge/\u00a0'), '00 0c'), expect: 'open', replies: ['40 02 00 0c'] },
   { name: 'a topic with a real U+FFFD', connected: true, send: pkt(0x32, str('edge/\ufffd'), '00 0a'), expect: 'open', replies: ['40 02 00 0a'] },
   { name: 'a PUBLISH of exactly maxPacketSize', connected: true, send: bigTopicPublish(MAX_PACKET_SIZE), expect: 'open', replies: ['40 02 00 2a'] },
   { name: 'a PUBLISH QoS 1 split byte by byte across writes', connected: true, send: [...pkt(0x32, str('edge/split'), '00 0b', '68 69')].map((b) => Buffer.from([b])), expect: 'open', replies: ['40 02 00 0b'] },
@@ -373,4 +383,26 @@ t.test('whole packets sent before a malformed one in the same write are still ha
   await raw.write(Buffer.concat([pkt(0x30, str('prefix/ok'), '68 69'), hex('c0 01 00')]))
   await withLimit(raw.closed, 'close by the server')
   t.equal(await withLimit(received, 'the PUBLISH before the malformed packet'), 'prefix/ok')
+})
+
+t.test('with allowControlCharacters, control characters in client ids and topics are served', async (t) => {
+  const aedes = await Aedes.createBroker()
+  const handle = guardedHandle(aedes, { maxPacketSize: MAX_PACKET_SIZE, allowControlCharacters: true })
+  const server = net.createServer((socket) => handle(socket))
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const port = (server.address() as net.AddressInfo).port
+  t.teardown(async () => {
+    server.close()
+    await new Promise<void>((resolve) => aedes.close(() => resolve()))
+  })
+  const raw = new RawClient(port)
+  t.teardown(() => { raw.socket.destroy() })
+  await withLimit(once(raw.socket, 'connect'), 'TCP connection')
+  await raw.write(connect('02', str('a\u0001b')))
+  await raw.until(() => raw.data.length >= 4, 'CONNACK')
+  t.equal(raw.data.subarray(0, 4).toString('hex'), '20020000')
+  await raw.write(pkt(0x32, str('a/\u0085\t'), '00 05'))
+  await raw.until(() => raw.data.length >= 8, 'PUBACK')
+  t.equal(raw.data.subarray(4, 8).toString('hex'), '40020005')
 })
