@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs'
-import { HailError } from '../index.js'
+import { HailError, hailVersion as version } from '../index.js'
 import { backupCommand, repairCommand, restoreCommand } from './data-command.js'
 import { UsageError } from './errors.js'
 import { helpText } from './help.js'
@@ -70,17 +69,6 @@ async function main (argv: string[]): Promise<number> {
 function print (text: string): number {
   process.stdout.write(text)
   return 0
-}
-
-/** From package.json, one level up from bin/hail.ts and two from dist/bin/hail.js. */
-function version (): string {
-  for (const path of ['../package.json', '../../package.json']) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL(path, import.meta.url), 'utf8')) as { name?: string, version?: string }
-      if (pkg.name === 'hail' && pkg.version !== undefined) return pkg.version
-    } catch {}
-  }
-  return 'unknown'
 }
 
 /** One line on stderr: the message is meant for the operator, the stack only for a bug report. */

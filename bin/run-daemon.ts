@@ -107,6 +107,8 @@ export async function runDaemon (config: Readonly<CliConfig>, options: DaemonOpt
 
   try {
     const addresses = await listening
+    // Among several nodes on one Redis, the daemon's own lines say whose they are too.
+    if (config.redis !== null && server.nodeId !== undefined) logger.setBindings({ node: server.nodeId })
     logger.info({ version: options.version, pid: process.pid, urls: urlsOf(addresses) }, 'hail started')
   } catch (err) {
     if (stopping === undefined) throw err

@@ -44,10 +44,10 @@ interface Remote { owner: string, users: Set<string> }
  * them busy, and a dead node's users are free again within one lease.
  */
 export class RedisCallOwnership implements CallOwnership {
-  readonly nodeId: string
+  nodeId: string
   readonly #redis: Redis
   readonly #ownsRedis: boolean
-  readonly #log: Logger
+  #log: Logger
   readonly #prefix: string
   readonly #ttl: number
   readonly #heartbeat: number
@@ -78,6 +78,17 @@ export class RedisCallOwnership implements CallOwnership {
     this.#redis.on('error', (err: Error) => this.#log.warn({ err }, 'calls: Redis connection error'))
   }
 
+  /**
+   * Before start(): take the server's run id (Backend.runId) as this node's id, so calls'
+   * leases name the same run as everything else of the node, and log through its logger.
+   */
+  identify (runId: string, logger: Logger): void {
+    if (this.#emitter !== undefined) throw new Error('identify() comes before start()')
+    if (/[/+#\n]/.test(runId)) throw new TypeError('a call node id has no /, +, # or newline')
+    this.nodeId = runId
+    this.#log = logger
+  }
+
   async start (emitter: CallEmitter, handlers: OwnerHandlers): Promise<void> {
     this.#emitter = emitter
     this.#handlers = handlers
@@ -85,7 +96,7 @@ export class RedisCallOwnership implements CallOwnership {
     await new Promise<void>((resolve) => emitter.on(callNodeTopic(this.nodeId), this.#onNode, resolve))
     this.#timer = setInterval(() => { void this.#tick() }, this.#heartbeat)
     this.#timer.unref()
-    this.#log.info({ node: this.nodeId }, 'calls: joined the cluster')
+    this.#log.info({ run: this.nodeId }, 'calls: joined the cluster')
   }
 
   async claim (callId: string): Promise<boolean> {

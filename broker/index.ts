@@ -17,3 +17,5 @@ export type { RepairReport, RestoreReport, BackupReport, StoreCounts, Damage, Le
 export type { ImExtension, ImExtensionCommand, ImExtensionFactory, ImHost } from './im/im-extension.js'
 export type { Caller } from './im/im-context.js'
 export { ImError } from './errors.js'
+// Hail's version (package.json), as /healthz and `hail --version` show it.
+export { hailVersion } from './version.js'

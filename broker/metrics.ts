@@ -65,6 +65,13 @@ export class Metrics {
     registers: [this.registry]
   })
 
+  /** CONNECTs closed without a CONNACK because the user store could not answer (mqtt/create-aedes.ts). */
+  readonly storeUnavailableCloses = new Counter({
+    name: 'hail_connect_store_unavailable_total',
+    help: 'CONNECTs closed without CONNACK because the store could not check the login (the client retries)',
+    registers: [this.registry]
+  })
+
   /** Failed logins made an account or an address wait (users/login-guard.ts); `by` says which. */
   readonly loginLockouts = new Counter({
     name: 'hail_login_lockouts_total',

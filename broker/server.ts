@@ -25,6 +25,8 @@ import { backupDataDir } from './integrity/index.js'
 import { LoginGuard } from './users/login-guard.js'
 import { guardedHandle } from './wire/guarded-handle.js'
 import { createAedes } from './mqtt/create-aedes.js'
+import { SharedSubscriptions } from './mqtt/shared-subscriptions.js'
+import { hailVersion } from './version.js'
 import { ImLayer } from './im/im-layer.js'
 import type { ImExtensionFactory } from './im/im-extension.js'
 import { countPush, PushHook } from './push/index.js'
@@ -100,12 +102,14 @@ export class HailServer extends EventEmitter<ServerEvents> {
   #im: ImLayer | undefined
   #push: PushHook | undefined
   #files: FileStore | undefined
+  #shared: SharedSubscriptions | undefined
 
   constructor (options: CreateServerOptions = {}) {
     super()
     const { logger, authenticate, authorize, imExtensions, ...config } = options
     this.config = parseConfig(config)
-    this.logger = logger ?? pino({ level: 'silent' })
+    // A child of the app's logger: the Redis backend binds the node id to it.
+    this.logger = (logger ?? pino({ level: 'silent' })).child({})
     this.#authenticate = authenticate
     if (authorize !== undefined && this.config.acl !== null) throw new ConfigError('options: give acl (a file) or authorize (a hook), not both')
     this.#authorize = authorize
@@ -113,11 +117,19 @@ export class HailServer extends EventEmitter<ServerEvents> {
     this.#tlsPaths = this.config.tls
     this.#imExtensions = imExtensions ?? []
     this.access = new Access(denyAll)
-    this.routes.set('/healthz', (_req, res) => {
-      const redisDown = this.#backend?.healthy === false
+    this.routes.set('/healthz', async (_req, res) => {
+      const backend = this.#backend
+      const redisDown = backend?.healthy === false
       const healthy = this.#state === 'listening' && !redisDown
+      // `status` first, as load balancers and `curl | grep` read it; then who answers and how.
+      const body = {
+        status: healthy ? 'ok' : redisDown ? 'redis unreachable' : this.#state,
+        version: hailVersion(),
+        uptimeSeconds: Math.round(process.uptime()),
+        ...(backend === undefined ? {} : { node: backend.nodeId, run: backend.runId, ...await backend.status().catch(() => ({})) })
+      }
       res.writeHead(healthy ? 200 : 503, { 'content-type': 'application/json' })
-      res.end(JSON.stringify({ status: healthy ? 'ok' : redisDown ? 'redis unreachable' : this.#state }) + '\n')
+      res.end(JSON.stringify(body) + '\n')
     })
     this.metrics.sources.connectedClients = () => this.#aedes?.connectedClients ?? 0
     this.metrics.sources.publishesInFlight = () => this.#durable?.pending ?? 0
@@ -125,6 +137,16 @@ export class HailServer extends EventEmitter<ServerEvents> {
       const text = await this.metrics.text()
       res.writeHead(200, { 'content-type': this.metrics.contentType }).end(text)
     })
+  }
+
+  /** This node's lasting id (its data directory's `node-id`); once listen() has opened the stores. */
+  get nodeId (): string | undefined {
+    return this.#backend?.nodeId
+  }
+
+  /** This start of the node (`{nodeId}.{8 hex}`): what other nodes and aedes tell runs apart by. */
+  get runId (): string | undefined {
+    return this.#backend?.runId
   }
 
   /** The aedes instance; exists once listen() has been called. */
@@ -321,8 +343,10 @@ export class HailServer extends EventEmitter<ServerEvents> {
       this.routes.set(path, route)
     }
     this.access.setReservedAuthority(im.authority)
-    const aedes = createAedes({ limits, persistence: backend.persistence, mq: backend.emitter, authenticate, access: this.access, durable, metrics: this.metrics, log, im })
+    const aedes = createAedes({ id: backend.runId, limits, persistence: backend.persistence, mq: backend.emitter, authenticate, access: this.access, durable, metrics: this.metrics, log, im })
     im.attach(aedes)
+    const shareLog = this.logger.child({ part: 'shared-subscriptions' })
+    this.#shared = new SharedSubscriptions(aedes, { logger: shareLog, cluster: backend.shareCluster(shareLog) })
     logConnections(aedes, { access: this.access, log, closing: () => this.#state === 'closing' })
     this.#aedes = aedes
     await aedes.listen()
@@ -373,6 +397,7 @@ export class HailServer extends EventEmitter<ServerEvents> {
     // Deliveries already started finish while the broker still runs.
     await step('im', async () => { await this.#im?.close() })
     await step('push', async () => { await this.#push?.close() })
+    await step('shared subscriptions', async () => { await this.#shared?.close() })
     const aedes = this.#aedes
     if (aedes !== undefined && !aedes.closed) {
       await step('broker', () => new Promise<void>((resolve) => aedes.close(() => resolve())))

@@ -8,6 +8,11 @@ export type ClientErrorCode =
   | 'HAIL_ERR_CLOSED'
   /** The first connection failed (network, TLS, broker unreachable). */
   | 'HAIL_ERR_CONNECT'
+  /**
+   * The broker answered CONNACK 3 (server unavailable: its store is down). The SDK keeps
+   * reconnecting by itself; this only tells the app why it is offline.
+   */
+  | 'HAIL_ERR_UNAVAILABLE'
   /** CONNACK refused the credentials or the client id (return code 4 or 5). */
   | 'HAIL_ERR_NOT_AUTHORIZED'
   /** The broker refused a subscription the SDK needs (SUBACK 0x80). */

@@ -89,8 +89,9 @@ export class HailClient extends TypedEmitter<ClientEvents> {
     })
     this.#transport.on('error', (err) => {
       const error = toClientError(err, 'HAIL_ERR_CONNECT', 'connection')
-      // A refused login needs the app (a new token); network trouble only needs the reconnects that follow.
-      if (error.code === 'HAIL_ERR_NOT_AUTHORIZED') this.#report(error)
+      // A refused login needs the app (a new token); an unavailable server is worth showing (the
+      // SDK retries by itself); network trouble only needs the reconnects that follow.
+      if (error.code === 'HAIL_ERR_NOT_AUTHORIZED' || error.code === 'HAIL_ERR_UNAVAILABLE') this.#report(error)
       else this.#log('debug', error.message, { code: error.code })
     })
   }

@@ -19,6 +19,13 @@ export interface MqttTransportOptions {
 
 /** CONNACK return codes of MQTT 3.1.1 §3.2.2.3 that mean "not you". */
 const REFUSED_IDENTITY = new Set([2, 4, 5])
+/** CONNACK 3: the server cannot serve now; try again later. */
+const SERVER_UNAVAILABLE = 3
+
+/** `ms` ± 25 %, at least 1 ms (0 stays 0: no reconnecting). */
+function jittered (ms: number): number {
+  return ms <= 0 ? ms : Math.max(1, Math.round(ms * (0.75 + Math.random() * 0.5)))
+}
 
 /** Transport over mqtt.js, which runs in Node and, over WebSocket, in browsers. */
 export class MqttTransport extends TypedEmitter<TransportEvents> implements Transport {
@@ -43,7 +50,12 @@ export class MqttTransport extends TypedEmitter<TransportEvents> implements Tran
       protocolVersion: 4,
       // The client subscribes again itself after each CONNACK.
       resubscribe: false,
-      reconnectPeriod: o.reconnectPeriod ?? 1000
+      // Jittered, so devices cut off together (a broker or store restart) do not come back in
+      // lockstep.
+      reconnectPeriod: jittered(o.reconnectPeriod ?? 1000),
+      // mqtt.js stops for good on any refusal otherwise; "server unavailable" (3) is temporary.
+      // Refusals of the identity turn this off again below: they need new credentials.
+      reconnectOnConnackError: true
     })
     this.#client = client
     return new Promise((resolve, reject) => {
@@ -73,10 +85,15 @@ export class MqttTransport extends TypedEmitter<TransportEvents> implements Tran
       client.on('message', (topic, payload) => this.emit('message', topic, payload))
       client.on('close', () => this.emit('disconnect'))
       client.on('error', (err) => {
-        const refused = REFUSED_IDENTITY.has((err as { code?: unknown }).code as number)
+        const code = (err as { code?: unknown }).code
+        const refused = REFUSED_IDENTITY.has(code as number)
+        // Read by mqtt.js right after this event: no reconnect after a refusal of who we are.
+        if (refused) client.options.reconnectOnConnackError = false
         const error = refused
           ? new HailClientError('HAIL_ERR_NOT_AUTHORIZED', `the broker refused ${o.clientId}: ${err.message}`, { cause: err })
-          : new HailClientError('HAIL_ERR_CONNECT', `connection to ${o.url} failed: ${err.message}`, { cause: err })
+          : code === SERVER_UNAVAILABLE
+            ? new HailClientError('HAIL_ERR_UNAVAILABLE', `${o.url} is unavailable (${err.message}); reconnecting`, { cause: err })
+            : new HailClientError('HAIL_ERR_CONNECT', `connection to ${o.url} failed: ${err.message}`, { cause: err })
         if (opened) this.emit('error', error)
         else fail(error)
       })

@@ -45,6 +45,9 @@ export class CallServer extends HailServer {
     bridge.registerMetrics(this.metrics.registry)
     // The emitter (shared by the nodes in Redis mode) exists once the server listens.
     this.once('listening', () => {
+      if (ownership instanceof RedisCallOwnership && callOwnership === undefined && this.runId !== undefined) {
+        ownership.identify(this.runId, this.logger.child({ part: 'call-cluster' }))
+      }
       bridge.start(this.emitter)
         .catch((err: unknown) => this.logger.error({ err }, 'calls: could not join the cluster; calls placed on other nodes fail here'))
     })

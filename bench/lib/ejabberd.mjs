@@ -245,6 +245,16 @@ export async function startEjabberd (dir, cpu, o = {}) {
     c.once('close', (code) => code === 0 ? resolve(out.trim()) : reject(new Error(`ejabberdctl ${cmd[0]} exited ${code}: ${out.trim().slice(-600)}`)))
   })
 
+  // The client port opens before ejabberd's own start has finished (Mnesia tables of the auth
+  // backend): an import then aborts with `no_exists ... storage_type` (seen on a loaded machine).
+  // `status` exits 0 only once the ejabberd application runs.
+  for (let i = 0; ; i++) {
+    try { await ctl(['status']); break } catch (err) {
+      if (i >= 60 || child.exitCode !== null) throw new Error(`ejabberd never reported started: ${/** @type {Error} */ (err).message}`)
+      await new Promise((resolve) => setTimeout(resolve, 500))
+    }
+  }
+
   let stopping = false
   /** @type {Promise<string>} */
   const crashed = new Promise((resolve) => child.once('exit', (code, signal) => {

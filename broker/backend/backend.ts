@@ -7,6 +7,7 @@ import type { ImCluster } from '../im/cluster/index.js'
 import type { ImStores } from '../im/store/index.js'
 import type { Metrics } from '../metrics.js'
 import type { DurablePublish } from '../mqtt/durable-publish.js'
+import type { ShareCluster } from '../mqtt/shared-subscriptions.js'
 import type { MqttPersistence } from '../persistence/mqtt-persistence.js'
 import type { PublishJournal } from '../persistence/publish-journal.js'
 import type { UserStore } from '../users/index.js'
@@ -20,6 +21,14 @@ export interface BackendOptions {
    * packet's whole list, refused filters included (level-persistence.ts).
    */
   keepSubscription: (client: object, filter: string) => boolean
+}
+
+export interface BackendStatus {
+  store: 'embedded' | 'redis'
+  /** Redis mode: whether every connection is up, which are not, a PING's round trip now. */
+  redis?: { up: boolean, down: string[], latencyMs: number | null }
+  /** Redis mode: the other nodes' runs alive now (Backend.runId), with their last heartbeat. */
+  peers?: Array<{ run: string, lastSeen: number }>
 }
 
 /** What a backend's start() needs of the running broker. */
@@ -43,6 +52,12 @@ export interface Backend {
   readonly kind: 'embedded' | 'redis'
   /** This node's lasting id (kept in its data directory). */
   readonly nodeId: string
+  /**
+   * This run of the node: `{nodeId}.{8 hex}`, new at each start. What other nodes and aedes
+   * tell runs apart by (a restarted node's earlier run is dead: its wills are due, its
+   * presence reaped), and the broker id aedes stores wills under.
+   */
+  readonly runId: string
   /** The MQTT persistence aedes runs on. */
   readonly persistence: MqttPersistence
   /** Routes publishes: within this process, or between every node. */
@@ -57,6 +72,10 @@ export interface Backend {
   readonly imCluster: ImCluster
   /** Whether every store is reachable now (`/healthz`). */
   readonly healthy: boolean
+  /** With several nodes, which one delivers a shared subscription's message; none on one node. */
+  shareCluster (logger: Logger): ShareCluster | undefined
+  /** What /healthz shows of the stores and, with Redis, of the other nodes. */
+  status (): Promise<BackendStatus>
   /**
    * Once aedes listens: publish what the journal holds from before the last
    * stop (resolves with how many), and start what keeps nodes in step.

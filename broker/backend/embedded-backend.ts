@@ -9,8 +9,9 @@ import { LevelPersistence } from '../persistence/level-persistence.js'
 import { liveOutgoing } from '../persistence/live-outgoing.js'
 import type { MqttPersistence } from '../persistence/mqtt-persistence.js'
 import { LevelUserStore } from '../users/index.js'
-import type { Backend, BackendOptions, BackendStart } from './backend.js'
+import type { Backend, BackendOptions, BackendStart, BackendStatus } from './backend.js'
 import { DataDir } from './data-dir.js'
+import { runIdOf } from './node-id.js'
 
 /**
  * The default backend: one node, everything in its data directory's level
@@ -21,7 +22,17 @@ import { DataDir } from './data-dir.js'
 export class EmbeddedBackend implements Backend {
   readonly kind = 'embedded'
   readonly healthy = true
+
+  shareCluster (): undefined {
+    return undefined
+  }
+
+  async status (): Promise<BackendStatus> {
+    return { store: 'embedded' }
+  }
+
   readonly nodeId: string
+  readonly runId: string
   readonly persistence: MqttPersistence
   // As aedes makes its own: `#` matches the parent level too [MQTT-4.7.1-3]; aedes' default concurrency.
   readonly emitter: MQEmitter = mqemitter({ concurrency: 100, matchEmptyLevels: true })
@@ -37,6 +48,7 @@ export class EmbeddedBackend implements Backend {
     const { db, groupCommit } = dir
     this.#dir = dir
     this.nodeId = dir.nodeId
+    this.runId = runIdOf(dir.nodeId)
     const persistence = new LevelPersistence(db.sublevel<string, Buffer>('mqtt', { valueEncoding: 'buffer' }), {
       maxQueue: config.limits.maxQueue,
       groupCommit,

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { StoreError } from '../errors.js'
@@ -10,6 +10,11 @@ const FILE = 'node-id'
  * kept in its data directory, so a restarted node finds what it left in
  * Redis (its publish journal).
  */
+/** A new id for this run of node `node` (Backend.runId). */
+export function runIdOf (node: string): string {
+  return `${node}.${randomBytes(4).toString('hex')}`
+}
+
 export async function nodeId (dataDir: string): Promise<string> {
   const path = join(dataDir, FILE)
   try {

@@ -1,18 +1,24 @@
 import type { Redis } from 'ioredis'
+import type { Logger } from 'pino'
+import { Counter, Gauge } from 'prom-client'
 import MQEmitterRedis from 'mqemitter-redis'
 import type { MQEmitter } from 'mqemitter'
 import type { FileIndex } from '../files/index.js'
 import { RedisImCluster } from '../im/cluster/index.js'
 import { createRedisImStores, type ImStores } from '../im/store/index.js'
+import type { Metrics } from '../metrics.js'
 import { RedisJournal } from '../persistence/redis-journal.js'
 import { RedisPersistence } from '../persistence/redis-persistence.js'
 import { JournalAdopter } from '../redis/journal-adopter.js'
 import { openRedis, redactUrl } from '../redis/redis-connection.js'
 import { checkRedisDurability } from '../redis/redis-durability.js'
 import { RedisHealth } from '../redis/redis-health.js'
+import { RedisShareCluster } from '../redis/redis-share-cluster.js'
+import type { ShareCluster } from '../mqtt/shared-subscriptions.js'
 import { RedisUserNotices, RedisUserStore } from '../users/index.js'
-import type { Backend, BackendOptions, BackendStart } from './backend.js'
+import type { Backend, BackendOptions, BackendStart, BackendStatus } from './backend.js'
 import { DataDir } from './data-dir.js'
+import { runIdOf } from './node-id.js'
 import { fileIndexIn, journalMetrics } from './embedded-backend.js'
 
 /**
@@ -48,6 +54,7 @@ interface Parts {
 export class RedisBackend implements Backend {
   readonly kind = 'redis'
   readonly nodeId: string
+  readonly runId: string
   readonly redis: Redis
   readonly persistence: RedisPersistence
   readonly emitter: MQEmitter
@@ -61,6 +68,8 @@ export class RedisBackend implements Backend {
   readonly #options: BackendOptions
   #notices: RedisUserNotices | undefined
   #adopter: JournalAdopter | undefined
+  #adoptions: Counter | undefined
+  #adoptedEntries: Counter | undefined
   #durable: BackendStart['durable'] | undefined
 
   private constructor (parts: Parts) {
@@ -69,6 +78,7 @@ export class RedisBackend implements Backend {
     this.#health = parts.health
     this.#options = options
     this.nodeId = dir.nodeId
+    this.runId = runIdOf(dir.nodeId)
     this.redis = redis
     this.persistence = parts.persistence
     this.emitter = parts.emitter
@@ -79,6 +89,7 @@ export class RedisBackend implements Backend {
     // Its own connection, which retries a few times: presence resyncs after an outage (im/cluster).
     this.imCluster = new RedisImCluster({
       redis: options.config.redis ?? '',
+      nodeId: this.runId,
       emitter: parts.emitter,
       logger: options.logger.child({ part: 'im-cluster' })
     })
@@ -89,8 +100,11 @@ export class RedisBackend implements Backend {
     const { config, metrics } = options
     const url = config.redis
     if (url === null) throw new TypeError('RedisBackend needs config.redis')
-    const log = options.logger.child({ part: 'redis' })
     const dir = await DataDir.open(config.dataDir, { onBatch: journalMetrics(options) })
+    // Among several nodes every log line says whose it is: the node id of its data directory
+    // (the server's own logger, so an embedding app's is left as it was).
+    options.logger.setBindings({ node: dir.nodeId })
+    const log = options.logger.child({ part: 'redis' })
     let redis: Redis | undefined
     try {
       redis = await openRedis(url, log)
@@ -119,7 +133,8 @@ export class RedisBackend implements Backend {
         }
       })
       const backend = new RedisBackend({ dir, redis, health, persistence, emitter, options })
-      log.info({ redis: redactUrl(url), nodeId: dir.nodeId, ...durability }, 'stores in Redis')
+      backend.#registerMetrics(metrics)
+      log.info({ redis: redactUrl(url), ...durability }, 'stores in Redis')
       return backend
     } catch (err) {
       redis?.disconnect()
@@ -130,6 +145,65 @@ export class RedisBackend implements Backend {
 
   get healthy (): boolean {
     return this.#health.healthy
+  }
+
+  shareCluster (logger: Logger): ShareCluster {
+    return new RedisShareCluster({
+      redis: this.redis,
+      run: this.runId,
+      peers: async () => (await this.imCluster.peers()).map((p) => p.run),
+      logger
+    })
+  }
+
+  async status (): Promise<BackendStatus> {
+    const [latencyMs, peers] = await Promise.all([this.#pingMs(), this.imCluster.peers().catch(() => undefined)])
+    return {
+      store: 'redis',
+      redis: { up: this.#health.healthy, down: this.#health.down, latencyMs },
+      ...(peers === undefined ? {} : { peers })
+    }
+  }
+
+  /** One PING's round trip in ms, or null when Redis does not answer within a second. */
+  async #pingMs (): Promise<number | null> {
+    const t0 = performance.now()
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<null>((resolve) => { timer = setTimeout(() => resolve(null), 1000) })
+    try {
+      const answered = await Promise.race([this.redis.ping().then(() => true, () => false), timeout])
+      return answered === true ? Math.round((performance.now() - t0) * 1000) / 1000 : null
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /** Redis mode's own figures in /metrics, read at collection. */
+  #registerMetrics (metrics: Metrics): void {
+    const backend = this
+    const registers = [metrics.registry]
+    // eslint-disable-next-line no-new
+    new Gauge({ name: 'hail_redis_up', help: '1 while every Redis connection of this node is ready, else 0', registers, collect () { this.set(backend.healthy ? 1 : 0) } })
+    // eslint-disable-next-line no-new
+    new Gauge({
+      name: 'hail_redis_ping_seconds',
+      help: 'Round trip of one PING to Redis at collection (absent when it did not answer within 1 s)',
+      registers,
+      async collect () {
+        const ms = await backend.#pingMs()
+        if (ms === null) this.reset()
+        else this.set(ms / 1000)
+      }
+    })
+    // eslint-disable-next-line no-new
+    new Gauge({
+      name: 'hail_cluster_peers',
+      help: 'Other nodes on this Redis alive now (heartbeat within the liveness TTL)',
+      registers,
+      async collect () { this.set((await backend.imCluster.peers().catch(() => [])).length) }
+    })
+    this.#adoptions = new Counter({ name: 'hail_journal_adoptions_total', help: 'Publish journals of dead nodes this node took over', registers })
+    this.#adoptedEntries = new Counter({ name: 'hail_journal_adopted_entries_total', help: 'Entries of dead nodes\' publish journals this node took over and published', registers })
   }
 
   /**
@@ -144,7 +218,14 @@ export class RedisBackend implements Backend {
     const { aedes, durable } = parts
     const logger = this.#options.logger.child({ part: 'journal' })
     this.#notices = await RedisUserNotices.listen({ redis: this.redis, logger: this.#options.logger.child({ part: 'users' }), onUserDeleted: parts.disconnectUser, onUserUnlocked: parts.unlockUser })
-    this.#adopter = new JournalAdopter({ journal: this.journal, durable, aedes, liveness: this.imCluster.livenessKey, logger })
+    this.#adopter = new JournalAdopter({
+      journal: this.journal,
+      durable,
+      aedes,
+      liveness: this.imCluster.livenessKey,
+      logger,
+      onAdopted: (entries) => { this.#adoptions?.inc(); this.#adoptedEntries?.inc(entries) }
+    })
     await this.#adopter.register()
     const replayed = await durable.replay(aedes)
     this.#durable = durable

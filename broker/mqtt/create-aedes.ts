@@ -4,6 +4,7 @@ import { Aedes, type AuthenticateError, type Client, type PublishPacket } from '
 import type { Logger } from 'pino'
 import type { Access, Identity } from './access.js'
 import type { Authenticate } from './authenticate.js'
+import { parseShare } from './shared-subscriptions.js'
 import { clientErrorLimit } from './client-error-limit.js'
 import { guardRegistration } from './register-guard.js'
 import { dedupeResumedQueue } from '../wire/resumed-queue-dedupe.js'
@@ -26,6 +27,8 @@ export interface ImHooks {
 }
 
 export interface AedesParts {
+  /** The broker id aedes stores wills under and announces on its heartbeat: Backend.runId. */
+  id: string
   limits: Limits
   persistence: MqttPersistence
   /** Routes publishes: in process, or between nodes (the backend's). */
@@ -45,10 +48,18 @@ export interface AedesParts {
  * publishes are journaled before aedes may PUBACK them (durable-publish.ts),
  * and IM publishes are stored in their conversation's log instead.
  */
+/** aedes' broker heartbeat: a dead node's wills go out 15-35 s after its last one. */
+export const HEARTBEAT_MS = 5000
+
 export function createAedes (parts: AedesParts): Aedes {
   const { limits, persistence, mq, authenticate, access, durable, metrics, log, im } = parts
 
   const aedes = new Aedes({
+    id: parts.id,
+    // Other nodes take this one for dead 3 heartbeats after its last and then publish the
+    // wills it stored; aedes' default (60 s, checked every 4 min) left a crashed node's wills
+    // unpublished for minutes. A heartbeat is one tiny publish.
+    heartbeatInterval: HEARTBEAT_MS,
     persistence: dedupeResumedQueue(persistence),
     mq,
     connectTimeout: limits.connectTimeout,
@@ -67,8 +78,14 @@ export function createAedes (parts: AedesParts): Aedes {
         log.info({ clientId: client.id, address: credentials.remoteAddress, reason: result.reason }, 'connection refused')
         done(Object.assign(new Error(result.reason), { returnCode: result.returnCode }) as AuthenticateError, false)
       }, (err: unknown) => {
-        log.error({ err, clientId: client.id }, 'authentication failed')
-        done(Object.assign(new Error('server unavailable'), { returnCode: 3 }) as AuthenticateError, false)
+        // The user store could not answer (Redis down or restarting). CONNACK 3 would be
+        // truthful, but mqtt.js (by default) and many devices stop reconnecting for good on any
+        // refusal; closed without a CONNACK they retry on their own schedule, as after a network
+        // fault, and get in once the store answers (README, "Scale out").
+        metrics.storeUnavailableCloses.inc()
+        log.warn({ err: (err as Error).message, clientId: client.id, address: credentials.remoteAddress }, 'cannot check the login (store unavailable): connection closed without CONNACK, the client will retry')
+        client.close()
+        done(null, false) // aedes sees the client closed and stops here
       })
     },
     authorizePublish (client, packet, done) {
@@ -103,7 +120,13 @@ export function createAedes (parts: AedesParts): Aedes {
       durable.accept(packet, done)
     },
     authorizeSubscribe (client, subscription, done) {
-      if (access.canSubscribe(client, subscription.topic)) return done(null, subscription)
+      // `$share/{group}/{filter}`: the ACL judges the filter itself (shared-subscriptions.ts).
+      const share = parseShare(subscription.topic)
+      if (share === null) {
+        log.debug({ clientId: client.id, filter: subscription.topic }, 'malformed shared subscription refused ($share/{group}/{filter})')
+        return done(null, null)
+      }
+      if (access.canSubscribe(client, share === undefined ? subscription.topic : share.filter)) return done(null, subscription)
       metrics.aclDenied.inc({ action: 'subscribe' })
       log.debug({ clientId: client.id, filter: subscription.topic }, 'subscribe refused by access control')
       done(null, null) // SUBACK 0x80 for this filter [MQTT-3.9.3-2]

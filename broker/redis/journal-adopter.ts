@@ -16,6 +16,8 @@ export interface JournalAdopterOptions {
   /** How often to look for dead nodes' journals; default 5 s (the liveness heartbeat). */
   everyMs?: number
   logger: Logger
+  /** Told of each dead node's journal taken over, with how many entries (metrics). */
+  onAdopted?: (entries: number) => void
 }
 
 /**
@@ -90,7 +92,8 @@ export class JournalAdopter {
       }
       if (adopted === 0) continue
       total += adopted
-      this.#log.info({ node: owner.node, adopted, published }, 'adopted the publish journal of a dead node')
+      this.#o.onAdopted?.(adopted)
+      this.#log.info({ deadNode: owner.node, adopted, published }, 'adopted the publish journal of a dead node')
     }
     return total
   }

@@ -7,6 +7,8 @@ export interface RedisDurability {
   appendfsync: string
   /** AOF on and fsynced before every reply: a PUBACK survives a Redis crash or power loss. */
   fsyncEveryWrite: boolean
+  /** What Redis does at `maxmemory`: only `noeviction` never deletes stored messages. */
+  maxmemoryPolicy: string
 }
 
 /**
@@ -26,8 +28,18 @@ export async function checkRedisDurability (redis: Redis, options: { requireFsyn
   } catch (err) {
     options.logger.warn({ err: (err as Error).message }, 'cannot read the Redis durability settings (CONFIG GET failed)')
   }
+  let maxmemoryPolicy = 'unknown'
+  try {
+    maxmemoryPolicy = await configGet(redis, 'maxmemory-policy')
+  } catch {}
+  if (maxmemoryPolicy !== 'noeviction') {
+    // Any other policy lets Redis delete keys when full: queued messages, logs, sessions.
+    options.logger.warn({ maxmemoryPolicy },
+      `DURABILITY WARNING: Redis runs with maxmemory-policy ${maxmemoryPolicy}: when it reaches maxmemory it may evict ` +
+      'stored messages and sessions without telling anyone. Set maxmemory-policy noeviction (README, "Scale out")')
+  }
   const fsyncEveryWrite = appendonly === 'yes' && appendfsync === 'always'
-  const result = { appendonly, appendfsync, fsyncEveryWrite }
+  const result = { appendonly, appendfsync, fsyncEveryWrite, maxmemoryPolicy }
   if (fsyncEveryWrite) return result
   const message = `Redis runs with appendonly ${appendonly} and appendfsync ${appendfsync}: ` +
     'acknowledged messages can be lost if Redis crashes. Set appendonly yes and appendfsync always ' +

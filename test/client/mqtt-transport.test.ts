@@ -79,3 +79,58 @@ t.test('a server that never answers CONNECT: open() gives up after connectTimeou
   await tr.close()
   await t.rejects(opening, { code: 'HAIL_ERR_CLOSED' })
 })
+
+/**
+ * A stand-in broker that answers each CONNECT with the next return code of `codes`
+ * (the last one repeats). It closes a connection after a refusal, as a broker must, and
+ * drops its first accepted connection after 100 ms (a server going away).
+ */
+async function scriptedBroker (t: Test, codes: number[]): Promise<{ url: string, connects: () => number }> {
+  let n = 0
+  const server = net.createServer((socket) => {
+    socket.on('error', () => {})
+    socket.once('data', () => {
+      const code = codes[Math.min(n, codes.length - 1)]!
+      n++
+      socket.write(Buffer.from([0x20, 0x02, 0x00, code]))
+      if (code !== 0) socket.end()
+      else if (n === 1) setTimeout(() => socket.destroy(), 100)
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { server.close() })
+  return { url: `mqtt://127.0.0.1:${(server.address() as net.AddressInfo).port}`, connects: () => n }
+}
+
+async function until (what: string, ok: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+t.test('CONNACK 3 (server unavailable) after a lost connection: the app is told, the transport keeps reconnecting and gets back in', async (t) => {
+  const broker = await scriptedBroker(t, [0, 3, 3, 0])
+  const tr = transport(t, broker.url, 'dev-u', { reconnectPeriod: 50 })
+  const errors: string[] = []
+  tr.on('error', (err) => errors.push(err.code))
+  let connects = 0
+  tr.on('connect', () => connects++)
+  await tr.open()
+  await until('the transport to be back in after two "unavailable" answers', () => connects === 2)
+  t.equal(broker.connects(), 4, 'it tried again after each "unavailable"')
+  t.same(errors, ['HAIL_ERR_UNAVAILABLE', 'HAIL_ERR_UNAVAILABLE'], 'each "unavailable" answer reached the app as HAIL_ERR_UNAVAILABLE, nothing else')
+})
+
+t.test('a refused login after a lost connection (CONNACK 5): reported once, and no more attempts with the same credentials', async (t) => {
+  const broker = await scriptedBroker(t, [0, 5])
+  const tr = transport(t, broker.url, 'dev-r', { reconnectPeriod: 50 })
+  const errors: string[] = []
+  tr.on('error', (err) => errors.push(err.code))
+  await tr.open()
+  await until('the refusal', () => errors.length > 0)
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  t.equal(broker.connects(), 2, 'no CONNECT after the refusal (10 reconnect periods later)')
+  t.same(errors, ['HAIL_ERR_NOT_AUTHORIZED'])
+})

@@ -29,8 +29,8 @@ async function nodeIdOf (node: Node): Promise<string> {
 function adoptions (node: Node): Array<{ node: string, adopted: number }> {
   return node.daemon.lines.flatMap((line) => {
     try {
-      const entry = JSON.parse(line) as { msg?: string, node?: string, adopted?: number }
-      return entry.msg === 'adopted the publish journal of a dead node' ? [{ node: entry.node!, adopted: entry.adopted! }] : []
+      const entry = JSON.parse(line) as { msg?: string, deadNode?: string, adopted?: number }
+      return entry.msg === 'adopted the publish journal of a dead node' ? [{ node: entry.deadNode!, adopted: entry.adopted! }] : []
     } catch {
       return []
     }

@@ -138,9 +138,13 @@ t.test('a file: a progress bar while it goes, a thumbnail for the other, a clear
   await alice.page.click('.failed-note button:text-is("Dismiss")')
 })
 
+/** The origin of the cut-proxy in the reconnect test (its failed WebSocket attempts are expected). */
+let cutOrigin = ''
+
 t.test('a reconnect: the page\'s socket is cut, and what was sent meanwhile appears once each, in order', async (t) => {
   const proxy = await CutProxy.start({ host: '127.0.0.1', port: Number(new URL(web.base).port) })
   t.teardown(() => proxy.close())
+  cutOrigin = `ws://127.0.0.1:${proxy.port}/`
   // Another origin (the proxy's port): its own storage, so it signs in.
   const tab = await alice.newTab(`http://127.0.0.1:${proxy.port}`)
   await alice.signIn(tab)
@@ -163,6 +167,10 @@ t.test('a reconnect: the page\'s socket is cut, and what was sent meanwhile appe
 })
 
 t.test('no console errors on any page', async (t) => {
-  t.same(alice.errors(), [], 'alice')
+  // While the proxy is cut on purpose, Chromium itself logs each failed WebSocket attempt
+  // through it (ERR_SOCKET_NOT_CONNECTED when the attempt meets the cut, on a loaded
+  // machine): the network's doing, not the app's. Anything else is an error of the app.
+  const cut = (line: string): boolean => cutOrigin !== '' && line.includes(`WebSocket connection to '${cutOrigin}`) && line.includes(' failed')
+  t.same(alice.errors().filter((line) => !cut(line)), [], 'alice')
   t.same(bob.errors(), [], 'bob')
 })

@@ -165,7 +165,7 @@ export class ClusterPresence implements PresenceTracker {
     const id = this.#o.nodeId
     const known = await this.#run<number>(HEARTBEAT, [this.#key('nodes'), this.#nodeKey(id)], [id, String(Date.now()), String(this.#o.livenessTtlMs)])
     if (known === 0 && this.#conns.size > 0) {
-      this.#log.warn({ node: id }, 'this node was taken for dead (silent longer than the liveness TTL); registering its connections again')
+      this.#log.warn({ run: id }, 'this node was taken for dead (silent longer than the liveness TTL); registering its connections again')
       resync = true
     }
     if (resync) await this.#resync()
@@ -178,7 +178,7 @@ export class ClusterPresence implements PresenceTracker {
     const gone = await this.#run<string[]>(REAP,
       [this.#key('nodes'), this.#nodeKey(node), this.#nodeKey(node, 'devices'), this.#nodeKey(node, 'pending'), this.#key('announced')],
       [this.#o.prefix, node])
-    if (gone.length > 0) this.#log.info({ node, offline: gone.length / 2 }, 'reaped a node that stopped')
+    if (gone.length > 0) this.#log.info({ deadRun: node, offline: gone.length / 2 }, 'reaped a node that stopped')
     for (let i = 0; i + 1 < gone.length; i += 2) this.#announce(gone[i]!, 'offline', Number(gone[i + 1]))
   }
 

@@ -150,7 +150,7 @@ export class MembershipSync {
     }
     if (message.node === this.#nodeId) return
     if (message.reload === true) {
-      this.#log.info({ node: message.node }, 'another node missed telling a membership change: reloading')
+      this.#log.info({ from: message.node }, 'another node missed telling a membership change: reloading')
       void this.reload().catch(() => {})
       return
     }

@@ -89,7 +89,20 @@ export class RedisImCluster implements ImCluster {
     this.#sync = new MembershipSync({ emitter, membership, load, nodeId: this.nodeId, logger: this.#log })
     await this.#sync.start()
     await this.#presence?.start(emitter)
-    this.#log.info({ node: this.nodeId }, 'joined the IM cluster')
+    this.#log.info({ run: this.nodeId }, 'joined the IM cluster')
+  }
+
+  /**
+   * The other runs of nodes alive now (a heartbeat within the liveness TTL), from the
+   * presence heartbeats (presence-scripts.ts, `nodes`), each with its last heartbeat.
+   */
+  async peers (): Promise<Array<{ run: string, lastSeen: number }>> {
+    const beats = await this.#redis.hgetall(`${this.#prefix}nodes`)
+    const now = Date.now()
+    return Object.entries(beats)
+      .map(([run, at]) => ({ run, lastSeen: Number(at) }))
+      .filter((p) => p.run !== this.nodeId && now - p.lastSeen < this.#livenessTtlMs)
+      .sort((a, b) => a.run.localeCompare(b.run))
   }
 
   async lease (job: string, ms: number): Promise<boolean> {

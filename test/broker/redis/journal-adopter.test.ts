@@ -62,7 +62,7 @@ t.test('start() adopts what a dead node left, publishes it, completes it and log
   await journal.flush()
   t.equal(await redis.hlen(`hail:journal:${journal.nodeId}`), 0, 'completed in the adopter\'s journal')
   t.equal(await redis.hlen(`hail:journal:${dead}`), 0, 'gone from the dead node\'s')
-  t.match(adoptedLogs(logs), [{ level: 30, node: dead, adopted: 3, published: 3 }])
+  t.match(adoptedLogs(logs), [{ level: 30, deadNode: dead, adopted: 3, published: 3 }])
 })
 
 t.test('a node that dies while the adopter runs is adopted by its periodic pass', async (t) => {

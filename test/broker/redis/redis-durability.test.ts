@@ -22,7 +22,7 @@ t.test('checkRedisDurability() accepts a Redis with appendonly yes and appendfsy
   t.teardown(async () => { redis.disconnect(); await server.stop() })
   const { logger, lines } = captureLogger()
   const result = await checkRedisDurability(redis, { requireFsync: true, logger })
-  t.same(result, { appendonly: 'yes', appendfsync: 'always', fsyncEveryWrite: true })
+  t.same(result, { appendonly: 'yes', appendfsync: 'always', fsyncEveryWrite: true, maxmemoryPolicy: 'noeviction' })
   t.same(lines, [])
 })
 
@@ -38,6 +38,20 @@ t.test('checkRedisDurability() on a Redis without fsync warns loudly, or refuses
   t.equal(lines[0].level, 40, 'a warning')
   t.match(lines[0].msg, /DURABILITY WARNING.*appendonly no.*appendfsync always/)
   await t.rejects(checkRedisDurability(redis, { requireFsync: true, logger }), { code: 'HAIL_ERR_STORE', message: /redisRequireFsync/ })
+})
+
+t.test('checkRedisDurability() warns loudly when Redis may evict keys (maxmemory-policy other than noeviction)', async (t) => {
+  const server = await RedisServer.start()
+  const redis = new Redis(server.url)
+  t.teardown(async () => { redis.disconnect(); await server.stop() })
+  await redis.config('SET', 'maxmemory-policy', 'allkeys-lru')
+  const { logger, lines } = captureLogger()
+  const result = await checkRedisDurability(redis, { requireFsync: true, logger })
+  t.equal(result.maxmemoryPolicy, 'allkeys-lru')
+  t.equal(result.fsyncEveryWrite, true, 'fsync is still fine: no refusal')
+  t.equal(lines.length, 1)
+  t.equal(lines[0].level, 40, 'a warning')
+  t.match(lines[0].msg, /DURABILITY WARNING.*maxmemory-policy allkeys-lru.*evict.*noeviction/)
 })
 
 t.test('a server with redisRequireFsync refuses to start on a Redis without fsync and starts without it', async (t) => {
@@ -68,4 +82,26 @@ t.test('a server refuses to start when Redis cannot be reached, naming it', asyn
 
 t.test('a redis option that is not a redis:// URL is a config error naming the key', async (t) => {
   t.throws(() => new HailServer({ redis: 'http://127.0.0.1:6379' }), { code: 'HAIL_ERR_CONFIG', message: /redis/ })
+})
+
+t.test('a Redis that wants a password: a missing or wrong one is refused at start with Redis\' own reason, not "Connection is closed"', async (t) => {
+  const server = await RedisServer.start()
+  const admin = new Redis(server.url)
+  await admin.config('SET', 'requirepass', 's3cret')
+  admin.disconnect()
+  const dir = await mkdtemp(join(tmpdir(), 'hail-redis-auth-'))
+  t.teardown(async () => { await server.stop(); await rm(dir, { recursive: true, force: true }) })
+  const url = new URL(server.url)
+  const missing = new HailServer({ dataDir: dir, mqttPort: 0, httpPort: null, redis: url.toString() })
+  await t.rejects(missing.listen(), { code: 'HAIL_ERR_STORE', message: /refused the login: NOAUTH/ }, 'no password: NOAUTH')
+  url.password = 'wrong'
+  const wrong = new HailServer({ dataDir: dir, mqttPort: 0, httpPort: null, redis: url.toString() })
+  const err = await wrong.listen().then(() => undefined, (e: Error) => e)
+  t.match(err, { code: 'HAIL_ERR_STORE', message: /refused the login: WRONGPASS/ }, 'a wrong password: WRONGPASS')
+  t.notMatch(err?.message ?? '', /wrong/, 'the password itself is not in the message')
+  url.password = 's3cret'
+  const right = new HailServer({ dataDir: dir, mqttPort: 0, httpPort: null, redis: url.toString() })
+  await right.listen()
+  t.ok(right.listening, 'the right password starts')
+  await right.close()
 })
