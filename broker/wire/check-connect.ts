@@ -55,6 +55,10 @@ export function checkConnect (buf: Buffer, start: number, end: number, maxClient
   if (p + idLength > end) return null
   const badId = checkString(buf, p, p + idLength, refuseControls) // [MQTT-3.1.3-4]
   if (badId !== null) return badId
+  // MQTT 3.1 has no server-assigned ids and caps them at 23 characters
+  // (mosquitto's rule too); aedes would assign one, and checks the length
+  // against its own configurable limit only.
+  if (mqisdp && (idLength === 0 || (idLength > 23 && buf.toString('utf8', p, p + idLength).length > 23))) return rejections.clientId31
   // aedes would assign an id and keep the session, which a client that cannot
   // name its session could never resume [MQTT-3.1.3-8].
   if (idLength === 0 && (flags & CLEAN_SESSION) === 0) return rejections.clientId

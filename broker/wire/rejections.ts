@@ -30,6 +30,8 @@ export const rejections = {
   willTopic: rule({ reason: 'will_topic', clause: 'MQTT-3.3.2-2', by: 'hail' }),
   passwordFlag: rule({ reason: 'password_flag', clause: 'MQTT-3.1.2-22', by: 'hail' }),
   clientId: rule({ reason: 'client_id', clause: 'MQTT-3.1.3-8', by: 'hail', connack: 2 }),
+  // MQTT 3.1 (MQIsdp, level 3) §3.1: a Client Identifier of 1 to 23 characters, else CONNACK 2, as mosquitto answers.
+  clientId31: rule({ reason: 'client_id', clause: 'MQTT-3.1 §3.1 Client Identifier', by: 'hail', connack: 2 }),
   clientIdTooLong: rule({ limit: 'maxClientIdLength', clause: 'MQTT-3.1.3-5', by: 'hail', connack: 2 }),
   invalidUtf8: rule({ reason: 'invalid_utf8', clause: 'MQTT-1.5.3-1', by: 'hail' }),
   nullChar: rule({ reason: 'null_char', clause: 'MQTT-1.5.3-2', by: 'hail' }),

@@ -83,6 +83,8 @@ const ROWS: Row[] = [
   { name: 'CONNECT "MQTT" level 6', send: pkt(0x10, str('MQTT'), '06 02 00 3c', str('l6')), expect: 'connack 0x01', reason: 'protocol_level' },
   { name: 'CONNECT "MQIsdp" level 4', send: pkt(0x10, str('MQIsdp'), '04 02 00 3c', str('i4')), expect: 'connack 0x01', reason: 'protocol_level' },
   { name: 'CONNECT with protocol name "MQTX" [MQTT-3.1.2-1]', send: pkt(0x10, str('MQTX'), '04 02 00 3c', str('n')), expect: 'closed', reason: 'protocol_name' },
+  { name: 'MQTT 3.1: an empty client id, even with Clean Session 1 (3.1 §3.1: 1-23 characters)', send: pkt(0x10, str('MQIsdp'), '03 02 00 3c', str('')), expect: 'connack 0x02', reason: 'client_id' },
+  { name: 'MQTT 3.1: a client id of 24 characters (3.1 §3.1: 1-23 characters)', send: pkt(0x10, str('MQIsdp'), '03 02 00 3c', str('y'.repeat(24))), expect: 'connack 0x02', reason: 'client_id' },
   { name: 'an empty client id with Clean Session 0 [MQTT-3.1.3-8]', send: connect('00', str('')), expect: 'connack 0x02', reason: 'client_id' },
   { name: 'a client id one character over the limit', send: connect('02', str(longId + 'y')), expect: 'connack 0x02', limit: 'maxClientIdLength' },
   { name: 'a client id that is not UTF-8 [MQTT-1.5.3-1]', send: connect('02', str(hex('61 c3 28'))), expect: 'closed', reason: 'invalid_utf8' },
@@ -174,6 +176,7 @@ const ROWS: Row[] = [
   { name: 'a client id of exactly the limit', send: connect('02', str(longId)), expect: 'open', replies: ['20 02 00 00'] },
   { name: 'a CONNECT with will, user name and password', send: connect('ee', str('full'), str('will/t'), str('bye'), str('user'), str('pass')), expect: 'open', replies: ['20 02 00 00'] },
   { name: 'CONNECT "MQIsdp" level 3 (MQTT 3.1)', send: pkt(0x10, str('MQIsdp'), '03 02 00 3c', str('v31')), expect: 'open', replies: ['20 02 00 00'] },
+  { name: 'CONNECT "MQIsdp" level 3 with a 23-character client id, will, user name and password', send: pkt(0x10, str('MQIsdp'), '03 ee 00 3c', str('x'.repeat(23)), str('will/t'), str('bye'), str('user'), str('pass')), expect: 'open', replies: ['20 02 00 00'] },
   { name: 'CONNECT with the bridge bit on level 4 (0x84)', send: pkt(0x10, str('MQTT'), '84 02 00 3c', str('bridge')), expect: 'open', replies: ['20 02 00 00'] }
 ]
 
