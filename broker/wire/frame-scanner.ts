@@ -10,6 +10,8 @@ export interface FrameScannerOptions {
   maxClientIdLength: number
   /** Let control characters (U+0001-U+001F, U+007F-U+009F) through in client ids, user names, topics and filters; refused by default. */
   allowControlCharacters?: boolean
+  /** Judges a PUBACK, PUBREC or PUBCOMP (first byte, packet id) against what the connection was sent (ack-order.ts). */
+  checkAck?: (first: number, id: number) => Rejection | null
 }
 
 /** A refused chunk: `cut` bytes of it, all whole packets before the refused one, may still be parsed. */
@@ -77,6 +79,8 @@ export class FrameScanner {
   readonly #maxPacketSize: number
   readonly #maxClientIdLength: number
   readonly #refuseControls: boolean
+  readonly #checkAck: ((first: number, id: number) => Rejection | null) | undefined
+  #first = 0
   #kinds: Uint8Array = FIRST_PACKET
   #state = HEADER
   #kind = SKIP
@@ -95,6 +99,7 @@ export class FrameScanner {
     this.#maxPacketSize = options.maxPacketSize
     this.#maxClientIdLength = options.maxClientIdLength
     this.#refuseControls = options.allowControlCharacters !== true
+    this.#checkAck = options.checkAck
   }
 
   /** The next chunk of the stream; null while everything conforms. Once refused, every later chunk is refused whole. */
@@ -108,6 +113,7 @@ export class FrameScanner {
         case HEADER: {
           packetStart = i
           const b = chunk[i++]!
+          this.#first = b
           this.#kind = this.#kinds[b]!
           if (this.#kinds === FIRST_PACKET) this.#kinds = b === 0x10 ? CONNECTED : NOT_CONNECTED
           this.#length = 0
@@ -244,7 +250,8 @@ export class FrameScanner {
         return checkConnect(buf, start, end, this.#maxClientIdLength, this.#refuseControls)
       case ACK:
         // aedes ignores PUBACK and PUBCOMP 0, and answers PUBREC and PUBREL 0 with ids of its own.
-        return buf[start] === 0 && buf[start + 1] === 0 ? rejections.packetIdZero : null // [MQTT-2.3.1-1]
+        if (buf[start] === 0 && buf[start + 1] === 0) return rejections.packetIdZero // [MQTT-2.3.1-1]
+        return this.#checkAck?.(this.#first, (buf[start]! << 8) | buf[start + 1]!) ?? null
       default:
         return null
     }

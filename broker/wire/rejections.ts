@@ -40,6 +40,8 @@ export const rejections = {
   packetIdZero: rule({ reason: 'packet_id_zero', clause: 'MQTT-2.3.1-1', by: 'hail' }),
   // Bytes after the last field the flags announce, or a field they say is absent [MQTT-3.1.2-9/-18/-20].
   connectLength: rule({ reason: 'connect_length', clause: 'MQTT-3.1.4-1', by: 'hail' }),
+  // A PUBACK, PUBREC or PUBCOMP that does not fit the delivery of its id (a PUBREC for QoS 1 ...) [MQTT-4.3.2/-4.3.3].
+  wrongAck: rule({ reason: 'wrong_ack', clause: 'MQTT-4.3', by: 'hail' }),
   publishDup: rule({ reason: 'publish_dup', clause: 'MQTT-3.3.1-2', by: 'hail' }),
   noTopicFilters: rule({ reason: 'no_topic_filters', clause: 'MQTT-3.8.3-3', by: 'hail' }),
   noUnsubscribeFilters: rule({ reason: 'no_topic_filters', clause: 'MQTT-3.10.3-2', by: 'hail' }),
