@@ -150,8 +150,15 @@ export function createAedes (parts: AedesParts): Aedes {
   // aedes emits 'error' when a store write of a publish fails; that publish
   // is never acknowledged as finished and its journal entry is replayed.
   ;(aedes as EventEmitter).on('error', (err: Error) => log.error({ err }, 'broker error'))
+  // aedes fails each write pending at a drain timeout with its own error (6-101
+  // for one frozen client); the limit was hit once, by one client.
+  const drainTimedOut = new WeakSet<Client>()
   aedes.on('clientError', (client: Client, err: Error) => {
     const limit = clientErrorLimit(err)
+    if (limit === 'drainTimeout') {
+      if (drainTimedOut.has(client)) return
+      drainTimedOut.add(client)
+    }
     if (limit !== undefined) metrics.limitHits.inc({ limit })
     log.debug({ clientId: client.id, err: err.message }, 'client error')
   })

@@ -30,7 +30,7 @@ t.test('an invite rings every device of the callee; the first accept wins, the o
   t.match(placed, { callId: /^[a-z2-7]{24}$/, conv: 'd:alice:bob', mode: 'p2p', iceServers: [] })
   const ring = await waitCallEvent(bobPhone, placed.callId, 'ring')
   await waitCallEvent(bobPc, placed.callId, 'ring')
-  t.match(ring, { v: 1, type: 'call', from: 'alice', conv: 'd:alice:bob', media: audio, mode: 'p2p' })
+  t.match(ring, { v: 2, type: 'call', from: 'alice', conv: 'd:alice:bob', media: audio, mode: 'p2p' })
 
   t.match(await bobPc.request('call.accept', { callId: placed.callId }), { callId: placed.callId, mode: 'p2p' })
   t.match(await waitCallEvent(alice, placed.callId, 'accepted'), { by: 'bob/pc' })
