@@ -23,7 +23,13 @@ export const limitsSchema = z.strictObject({
   /** Milliseconds between TCP accept and CONNECT before the socket is closed. */
   connectTimeout: positiveInt.default(10_000),
   /** Most client identifier length, in characters. */
-  maxClientIdLength: positiveInt.max(65535).default(128)
+  maxClientIdLength: positiveInt.max(65535).default(128),
+  /**
+   * Accept control characters (U+0001-U+001F, U+007F-U+009F) in client ids,
+   * user names, will topics, topics and filters. MQTT 3.1.1 §1.5.3 lets a
+   * server close on them, and Hail does by default, as mosquitto does.
+   */
+  allowControlCharacters: z.boolean().default(false)
 })
 
 export const imSchema = z.strictObject({

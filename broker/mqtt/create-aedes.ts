@@ -7,7 +7,6 @@ import type { Authenticate } from './authenticate.js'
 import { parseShare } from './shared-subscriptions.js'
 import { clientErrorLimit } from './client-error-limit.js'
 import { guardRegistration } from './register-guard.js'
-import { dedupeResumedQueue } from '../wire/resumed-queue-dedupe.js'
 import type { Limits } from '../config.js'
 import type { DurablePublish } from './durable-publish.js'
 import type { Metrics } from '../metrics.js'
@@ -60,7 +59,7 @@ export function createAedes (parts: AedesParts): Aedes {
     // wills it stored; aedes' default (60 s, checked every 4 min) left a crashed node's wills
     // unpublished for minutes. A heartbeat is one tiny publish.
     heartbeatInterval: HEARTBEAT_MS,
-    persistence: dedupeResumedQueue(persistence),
+    persistence,
     mq,
     connectTimeout: limits.connectTimeout,
     drainTimeout: limits.drainTimeout,

@@ -21,6 +21,10 @@ export interface ImAuthenticateOptions {
  * user. Binding the client id to the user means nobody can take over, or
  * read the stored session of, another user's device.
  *
+ * With `allowAnonymous`, a user name that is no account connects as an
+ * anonymous client (the ACL file decides what it may do, as for a client
+ * with no user name); accounts are checked as ever.
+ *
  * CONNACK return codes (MQTT 3.1.1 §3.2.2.3, Table 3.1 [MQTT-3.2.2-6]):
  * 4 "bad user name or password" for wrong credentials, whether or not the
  * user exists; 5 "not authorized" for a client id that is not the user's, for
@@ -31,13 +35,24 @@ export function imAuthenticate (options: ImAuthenticateOptions): Authenticate {
   const { users, tokens, allowAnonymous = false } = options
   const guard = options.guard ?? new LoginGuard()
 
+  const anonymous = (clientId: string): AuthResult => {
+    // '/' marks `{user}/{device}`: an anonymous client holding one could take over that user's session.
+    if (clientId.includes('/')) return refuse(5, `an anonymous client id may not contain '/' (client id '${clientId}')`)
+    return { ok: true, user: null }
+  }
+
   return async ({ clientId, username, password, remoteAddress }): Promise<AuthResult> => {
     if (username === undefined) {
       if (!allowAnonymous) return refuse(5, 'anonymous access is off: connect with a user name and password or token')
-      // '/' marks `{user}/{device}`: an anonymous client holding one could take over that user's session.
-      if (clientId.includes('/')) return refuse(5, `an anonymous client id may not contain '/' (client id '${clientId}')`)
-      return { ok: true, user: null }
+      return anonymous(clientId)
     }
+    // Many clients send a user name whatever the broker (mosquitto_pub -u, device
+    // firmware). With anonymous access on, a name that is no account is such a
+    // client: it is let in as anonymous, whatever its password. Accounts still
+    // need theirs. (So an anonymous broker tells which names exist; one that
+    // allows anonymous clients keeps no secrets of that kind.) A store that
+    // cannot answer counts the name as an account: the strict path.
+    if (allowAnonymous && !(await exists(users, isUserName(username) ? username : undefined))) return anonymous(clientId)
 
     // Decided from the CONNECT alone, before anything costs a hash.
     const slash = clientId.indexOf('/')

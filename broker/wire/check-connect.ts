@@ -22,7 +22,7 @@ const USERNAME = 0x80
  * packet) is returned as null, "no objection", so the parser refuses it and
  * the reason counted is the parser's.
  */
-export function checkConnect (buf: Buffer, start: number, end: number, maxClientIdLength: number): Rejection | null {
+export function checkConnect (buf: Buffer, start: number, end: number, maxClientIdLength: number, refuseControls = false): Rejection | null {
   let p = start
   if (end - p < 2) return null
   const nameLength = (buf[p]! << 8) | buf[p + 1]!
@@ -53,8 +53,12 @@ export function checkConnect (buf: Buffer, start: number, end: number, maxClient
   const idLength = (buf[p]! << 8) | buf[p + 1]!
   p += 2
   if (p + idLength > end) return null
-  const badId = checkString(buf, p, p + idLength) // [MQTT-3.1.3-4]
+  const badId = checkString(buf, p, p + idLength, refuseControls) // [MQTT-3.1.3-4]
   if (badId !== null) return badId
+  // MQTT 3.1 has no server-assigned ids and caps them at 23 characters
+  // (mosquitto's rule too); aedes would assign one, and checks the length
+  // against its own configurable limit only.
+  if (mqisdp && (idLength === 0 || (idLength > 23 && buf.toString('utf8', p, p + idLength).length > 23))) return rejections.clientId31
   // aedes would assign an id and keep the session, which a client that cannot
   // name its session could never resume [MQTT-3.1.3-8].
   if (idLength === 0 && (flags & CLEAN_SESSION) === 0) return rejections.clientId
@@ -71,7 +75,7 @@ export function checkConnect (buf: Buffer, start: number, end: number, maxClient
     const topicLength = (buf[p]! << 8) | buf[p + 1]!
     p += 2
     if (p + topicLength > end) return null
-    const badTopic = checkString(buf, p, p + topicLength) // [MQTT-3.1.3-10]
+    const badTopic = checkString(buf, p, p + topicLength, refuseControls) // [MQTT-3.1.3-10]
     if (badTopic !== null) return badTopic
     // The will is published as a PUBLISH would be, so its topic is a topic
     // name: not empty [MQTT-4.7.3-1] and without wildcards [MQTT-3.3.2-2].
@@ -88,7 +92,7 @@ export function checkConnect (buf: Buffer, start: number, end: number, maxClient
     const userLength = (buf[p]! << 8) | buf[p + 1]!
     p += 2
     if (p + userLength > end) return null
-    const badUser = checkString(buf, p, p + userLength) // [MQTT-3.1.3-11]
+    const badUser = checkString(buf, p, p + userLength, refuseControls) // [MQTT-3.1.3-11]
     if (badUser !== null) return badUser
     p += userLength
   }

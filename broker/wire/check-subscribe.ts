@@ -15,7 +15,7 @@ import { rejections, type Rejection } from './rejections.js'
  * returns null and lets the parser refuse it, so the reason counted is the
  * parser's.
  */
-export function checkSubscribe (buf: Buffer, start: number, end: number, withOptions: boolean): Rejection | null {
+export function checkSubscribe (buf: Buffer, start: number, end: number, withOptions: boolean, refuseControls = false): Rejection | null {
   if (buf[start] === 0 && buf[start + 1] === 0) return rejections.packetIdZero // [MQTT-2.3.1-1]
   let p = start + 2
   if (p === end) {
@@ -28,7 +28,7 @@ export function checkSubscribe (buf: Buffer, start: number, end: number, withOpt
     const length = (buf[p]! << 8) | buf[p + 1]!
     p += 2
     if (p + length > end) return null
-    const bad = checkString(buf, p, p + length) // [MQTT-1.5.3-1] [MQTT-1.5.3-2]
+    const bad = checkString(buf, p, p + length, refuseControls) // [MQTT-1.5.3-1] [MQTT-1.5.3-2]
     if (bad !== null) return bad
     if (!wildcardsInPlace(buf, p, p + length)) return rejections.invalidFilter
     p += length

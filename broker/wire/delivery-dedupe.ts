@@ -31,19 +31,6 @@ export interface LiveHandovers {
  * drained, when the drain sends it (see DrainHandovers): a reconnect during
  * a drain then gets each message once, in order.
  */
-/** Per client: claim a delivery by its (broker, counter); false if that message was delivered to it already. */
-const claims = new WeakMap<object, (key: string) => boolean>()
-
-/**
- * Claims `packet` for `client` (see resumed-queue-dedupe.ts): true the first
- * time, false once it was delivered live or claimed before. A client this
- * module does not wrap, or a packet without a broker id, is always true.
- */
-export function claimDelivery (client: object, packet: { brokerId?: string | null, brokerCounter?: number }): boolean {
-  const claim = claims.get(client)
-  return claim === undefined || !packet.brokerId || claim(`${packet.brokerId}:${packet.brokerCounter ?? 0}`)
-}
-
 export function exactDedupe (client: Client, handovers?: LiveHandovers): void {
   const internals = client as unknown as ClientInternals
   internals.duplicates = new Proxy(Object.create(null) as Record<string, number>, {
@@ -57,7 +44,6 @@ export function exactDedupe (client: Client, handovers?: LiveHandovers): void {
     if (seen.size > WINDOW) seen.delete(seen.values().next().value as string)
     return true
   }
-  claims.set(client, claim)
   // aedes' deliverQoS hands a QoS 0 packet on to deliver0: checked once already.
   const checked = new WeakSet<object>()
   const wrap = (deliver: Deliver): Deliver => function deliverOnce (packet, cb) {

@@ -8,6 +8,10 @@ export interface FrameScannerOptions {
   maxPacketSize: number
   /** Longest client id accepted in CONNECT, in characters. */
   maxClientIdLength: number
+  /** Let control characters (U+0001-U+001F, U+007F-U+009F) through in client ids, user names, topics and filters; refused by default. */
+  allowControlCharacters?: boolean
+  /** Judges a PUBACK, PUBREC or PUBCOMP (first byte, packet id) against what the connection was sent (ack-order.ts). */
+  checkAck?: (first: number, id: number) => Rejection | null
 }
 
 /** A refused chunk: `cut` bytes of it, all whole packets before the refused one, may still be parsed. */
@@ -74,6 +78,9 @@ const FAILED = 5
 export class FrameScanner {
   readonly #maxPacketSize: number
   readonly #maxClientIdLength: number
+  readonly #refuseControls: boolean
+  readonly #checkAck: ((first: number, id: number) => Rejection | null) | undefined
+  #first = 0
   #kinds: Uint8Array = FIRST_PACKET
   #state = HEADER
   #kind = SKIP
@@ -91,6 +98,8 @@ export class FrameScanner {
   constructor (options: FrameScannerOptions) {
     this.#maxPacketSize = options.maxPacketSize
     this.#maxClientIdLength = options.maxClientIdLength
+    this.#refuseControls = options.allowControlCharacters !== true
+    this.#checkAck = options.checkAck
   }
 
   /** The next chunk of the stream; null while everything conforms. Once refused, every later chunk is refused whole. */
@@ -104,6 +113,7 @@ export class FrameScanner {
         case HEADER: {
           packetStart = i
           const b = chunk[i++]!
+          this.#first = b
           this.#kind = this.#kinds[b]!
           if (this.#kinds === FIRST_PACKET) this.#kinds = b === 0x10 ? CONNECTED : NOT_CONNECTED
           this.#length = 0
@@ -228,19 +238,20 @@ export class FrameScanner {
   #check (buf: Buffer, start: number, end: number): Rejection | null {
     switch (this.#kind) {
       case PUBLISH_QOS0:
-        return checkString(buf, start, end) // [MQTT-3.3.2-1]
+        return checkString(buf, start, end, this.#refuseControls) // [MQTT-3.3.2-1]
       case PUBLISH_QOS12:
         if (buf[end - 2] === 0 && buf[end - 1] === 0) return rejections.packetIdZero // [MQTT-2.3.1-1]
-        return checkString(buf, start, end - 2) // [MQTT-3.3.2-1]
+        return checkString(buf, start, end - 2, this.#refuseControls) // [MQTT-3.3.2-1]
       case SUBSCRIBE:
-        return checkSubscribe(buf, start, end, true)
+        return checkSubscribe(buf, start, end, true, this.#refuseControls)
       case UNSUBSCRIBE:
-        return checkSubscribe(buf, start, end, false)
+        return checkSubscribe(buf, start, end, false, this.#refuseControls)
       case CONNECT:
-        return checkConnect(buf, start, end, this.#maxClientIdLength)
+        return checkConnect(buf, start, end, this.#maxClientIdLength, this.#refuseControls)
       case ACK:
         // aedes ignores PUBACK and PUBCOMP 0, and answers PUBREC and PUBREL 0 with ids of its own.
-        return buf[start] === 0 && buf[start + 1] === 0 ? rejections.packetIdZero : null // [MQTT-2.3.1-1]
+        if (buf[start] === 0 && buf[start + 1] === 0) return rejections.packetIdZero // [MQTT-2.3.1-1]
+        return this.#checkAck?.(this.#first, (buf[start]! << 8) | buf[start + 1]!) ?? null
       default:
         return null
     }

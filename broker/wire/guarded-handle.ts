@@ -6,6 +6,7 @@ import type { Aedes } from 'aedes'
 import pino, { type Logger } from 'pino'
 import { ConfigError } from '../errors.js'
 import type { Metrics } from '../metrics.js'
+import { ackOrder } from './ack-order.js'
 import { classifyRejection } from './classify-rejection.js'
 import { FrameScanner } from './frame-scanner.js'
 import type { Rejection } from './rejections.js'
@@ -19,6 +20,8 @@ export interface GuardedHandleOptions {
    * 1.2.0), which aedes applies to MQTT 3.1 clients only.
    */
   maxClientIdLength?: number
+  /** Let control characters through in client ids, user names, topics and filters (limits.allowControlCharacters). */
+  allowControlCharacters?: boolean
   metrics?: Metrics
   logger?: Logger
 }
@@ -80,7 +83,7 @@ export function guardedHandle (aedes: Aedes, opts: GuardedHandleOptions): (conn:
       return
     }
 
-    const scanner = new FrameScanner({ maxPacketSize, maxClientIdLength })
+    const scanner = new FrameScanner({ maxPacketSize, maxClientIdLength, allowControlCharacters: opts.allowControlCharacters, checkAck: ackOrder(conn) })
     let reported = false
 
     const report = (rejection: Rejection, err?: Error): void => {

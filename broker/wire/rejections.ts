@@ -30,12 +30,18 @@ export const rejections = {
   willTopic: rule({ reason: 'will_topic', clause: 'MQTT-3.3.2-2', by: 'hail' }),
   passwordFlag: rule({ reason: 'password_flag', clause: 'MQTT-3.1.2-22', by: 'hail' }),
   clientId: rule({ reason: 'client_id', clause: 'MQTT-3.1.3-8', by: 'hail', connack: 2 }),
+  // MQTT 3.1 (MQIsdp, level 3) §3.1: a Client Identifier of 1 to 23 characters, else CONNACK 2, as mosquitto answers.
+  clientId31: rule({ reason: 'client_id', clause: 'MQTT-3.1 §3.1 Client Identifier', by: 'hail', connack: 2 }),
   clientIdTooLong: rule({ limit: 'maxClientIdLength', clause: 'MQTT-3.1.3-5', by: 'hail', connack: 2 }),
   invalidUtf8: rule({ reason: 'invalid_utf8', clause: 'MQTT-1.5.3-1', by: 'hail' }),
   nullChar: rule({ reason: 'null_char', clause: 'MQTT-1.5.3-2', by: 'hail' }),
+  // §1.5.3 lets a receiver close on these; limits.allowControlCharacters lets them through.
+  controlChar: rule({ reason: 'control_char', clause: 'MQTT-1.5.3', by: 'hail' }),
   packetIdZero: rule({ reason: 'packet_id_zero', clause: 'MQTT-2.3.1-1', by: 'hail' }),
   // Bytes after the last field the flags announce, or a field they say is absent [MQTT-3.1.2-9/-18/-20].
   connectLength: rule({ reason: 'connect_length', clause: 'MQTT-3.1.4-1', by: 'hail' }),
+  // A PUBACK, PUBREC or PUBCOMP that does not fit the delivery of its id (a PUBREC for QoS 1 ...) [MQTT-4.3.2/-4.3.3].
+  wrongAck: rule({ reason: 'wrong_ack', clause: 'MQTT-4.3', by: 'hail' }),
   publishDup: rule({ reason: 'publish_dup', clause: 'MQTT-3.3.1-2', by: 'hail' }),
   noTopicFilters: rule({ reason: 'no_topic_filters', clause: 'MQTT-3.8.3-3', by: 'hail' }),
   noUnsubscribeFilters: rule({ reason: 'no_topic_filters', clause: 'MQTT-3.10.3-2', by: 'hail' }),

@@ -152,10 +152,11 @@ t.test('every limit has a flag and a variable', async (t) => {
   const config = load([
     '--max-packet-size', '1000', '--max-topic-levels', '2', '--max-inflight', '3', '--max-queue', '4',
     '--drain-timeout', '5', '--connect-timeout', '6'
-  ], { HAIL_MAX_CLIENT_ID_LENGTH: '7' })
+  ], { HAIL_MAX_CLIENT_ID_LENGTH: '7', HAIL_ALLOW_CONTROL_CHARACTERS: 'true' })
   t.same(config.limits, {
-    maxPacketSize: 1000, maxTopicLevels: 2, maxInflight: 3, maxQueue: 4, drainTimeout: 5, connectTimeout: 6, maxClientIdLength: 7
+    maxPacketSize: 1000, maxTopicLevels: 2, maxInflight: 3, maxQueue: 4, drainTimeout: 5, connectTimeout: 6, maxClientIdLength: 7, allowControlCharacters: true
   })
+  t.equal(load(['--allow-control-characters']).limits.allowControlCharacters, true)
 })
 
 t.test('an unknown option, a missing value or a stray argument is a usage error naming it', async (t) => {

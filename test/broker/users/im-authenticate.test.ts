@@ -92,10 +92,29 @@ t.test('with allowAnonymous a client without a user name connects, but not with 
   const sensor = await connect(t, url, { clientId: 'sensor-1' })
   t.ok(sensor.connected)
   t.equal(await refusal(url, { clientId: 'alice/phone' }), 5, "an anonymous client cannot pose as alice's device")
-  t.equal(await refusal(url, { clientId: 'sensor-2', username: 'alice', password: 'wrong' }), 5, 'a user name still has to be right (and its client id its own)')
+  t.equal(await refusal(url, { clientId: 'sensor-2', username: 'alice', password: 'wrong' }), 5, 'a known user name still has to be right (and its client id its own)')
   t.equal(await refusal(url, { clientId: 'alice/phone', username: 'alice', password: 'wrong' }), 4)
   t.ok(await connect(t, url, { clientId: 'alice/phone', username: 'alice', password: 'alice-pw' }), 'users log in as ever')
   t.ok(s.listening)
+})
+
+t.test('with allowAnonymous an unknown user name connects as an anonymous client; known users still need their password', async (t) => {
+  const { server: s, url } = await server(t, { allowAnonymous: true })
+  // Many clients always send a user name (mosquitto_pub -u, device firmware): on a test broker that is not an account.
+  const device = await connect(t, url, { clientId: 'thermo-1', username: 'thermo', password: 'whatever' })
+  t.ok(device.connected, 'an unknown name with a password')
+  t.ok(await connect(t, url, { clientId: 'thermo-2', username: 'thermo' }), 'an unknown name without a password')
+  t.same(Object.keys(s.aedes.clients).sort(), ['thermo-1', 'thermo-2'])
+  t.equal(await refusal(url, { clientId: 'ghost/phone', username: 'ghost', password: 'x' }), 5, 'as anonymous, it cannot hold a {user}/{device} client id')
+  t.equal(await refusal(url, { clientId: 'alice/phone', username: 'alice', password: 'wrong' }), 4, 'a known user with a wrong password is refused')
+  t.equal(await refusal(url, { clientId: 'sensor-3', username: 'alice', password: 'alice-pw' }), 5, 'a known user keeps the client id rule')
+  const published = await device.publishAsync('plain/topic', 'x', { qos: 1 })
+  t.ok(published !== undefined, 'it publishes as an anonymous client would')
+})
+
+t.test('without allowAnonymous an unknown user name is refused with 4, as before', async (t) => {
+  const { url } = await server(t)
+  t.equal(await refusal(url, { clientId: 'thermo/1', username: 'thermo', password: 'whatever' }), 4)
 })
 
 /** Credentials as the server hands them to the hook. */

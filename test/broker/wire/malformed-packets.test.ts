@@ -83,6 +83,8 @@ const ROWS: Row[] = [
   { name: 'CONNECT "MQTT" level 6', send: pkt(0x10, str('MQTT'), '06 02 00 3c', str('l6')), expect: 'connack 0x01', reason: 'protocol_level' },
   { name: 'CONNECT "MQIsdp" level 4', send: pkt(0x10, str('MQIsdp'), '04 02 00 3c', str('i4')), expect: 'connack 0x01', reason: 'protocol_level' },
   { name: 'CONNECT with protocol name "MQTX" [MQTT-3.1.2-1]', send: pkt(0x10, str('MQTX'), '04 02 00 3c', str('n')), expect: 'closed', reason: 'protocol_name' },
+  { name: 'MQTT 3.1: an empty client id, even with Clean Session 1 (3.1 §3.1: 1-23 characters)', send: pkt(0x10, str('MQIsdp'), '03 02 00 3c', str('')), expect: 'connack 0x02', reason: 'client_id' },
+  { name: 'MQTT 3.1: a client id of 24 characters (3.1 §3.1: 1-23 characters)', send: pkt(0x10, str('MQIsdp'), '03 02 00 3c', str('y'.repeat(24))), expect: 'connack 0x02', reason: 'client_id' },
   { name: 'an empty client id with Clean Session 0 [MQTT-3.1.3-8]', send: connect('00', str('')), expect: 'connack 0x02', reason: 'client_id' },
   { name: 'a client id one character over the limit', send: connect('02', str(longId + 'y')), expect: 'connack 0x02', limit: 'maxClientIdLength' },
   { name: 'a client id that is not UTF-8 [MQTT-1.5.3-1]', send: connect('02', str(hex('61 c3 28'))), expect: 'closed', reason: 'invalid_utf8' },
@@ -98,6 +100,15 @@ const ROWS: Row[] = [
   { name: 'CONNECT with a password its flags say is absent [MQTT-3.1.2-20]', send: connect('82', str('pw'), str('user'), str('pass')), expect: 'closed', reason: 'connect_length' },
   { name: 'CONNECT with a will its flags say is absent [MQTT-3.1.2-9]', send: connect('02', str('wl'), str('will/t'), str('bye')), expect: 'closed', reason: 'connect_length' },
   { name: 'CONNECT with one byte after its last field [MQTT-3.1.4-1]', send: connect('c2', str('tb'), str('user'), str('pass'), hex('00')), expect: 'closed', reason: 'connect_length' },
+
+  // Control characters, §1.5.3 (limits.allowControlCharacters turns this off)
+  { name: 'a client id with U+0001', send: connect('02', str('a\u0001b')), expect: 'closed', reason: 'control_char' },
+  { name: 'a user name with ESC (U+001B)', send: connect('82', str('cu'), str('u\u001b[31m')), expect: 'closed', reason: 'control_char' },
+  { name: 'a will topic with a newline', send: connect('06', str('cw'), str('will/a\nb'), str('bye')), expect: 'closed', reason: 'control_char' },
+  { name: 'a PUBLISH topic with DEL (U+007F)', connected: true, send: pkt(0x30, str('a/\u007f')), expect: 'closed', reason: 'control_char' },
+  { name: 'a PUBLISH topic with a C1 control (U+0085)', connected: true, send: pkt(0x32, str('a/\u0085'), '00 01'), expect: 'closed', reason: 'control_char' },
+  { name: 'a SUBSCRIBE filter with a TAB', connected: true, send: pkt(0x82, '00 01', str('a/\tb'), '00'), expect: 'closed', reason: 'control_char' },
+  { name: 'an UNSUBSCRIBE filter with U+009F', connected: true, send: pkt(0xa2, '00 01', str('a/\u009f')), expect: 'closed', reason: 'control_char' },
 
   // PUBLISH
   { name: 'PUBLISH QoS 1 with packet id 0 [MQTT-2.3.1-1]', connected: true, send: pkt(0x32, str('a'), '00 00'), expect: 'closed', reason: 'packet_id_zero' },
@@ -141,6 +152,7 @@ const ROWS: Row[] = [
   { name: 'a PUBLISH QoS 1 with a 0-byte payload', connected: true, send: pkt(0x32, str('edge/a'), '00 07'), expect: 'open', replies: ['40 02 00 07'] },
   { name: 'a topic with two-byte UTF-8 (é)', connected: true, send: pkt(0x32, str('edge/é'), '00 08', '68 69'), expect: 'open', replies: ['40 02 00 08'] },
   { name: 'a topic with four-byte UTF-8 (😀)', connected: true, send: pkt(0x32, str('edge/😀'), '00 09'), expect: 'open', replies: ['40 02 00 09'] },
+  { name: 'a topic with U+00A0 (after the C1 controls)', connected: true, send: pkt(0x32, str('edge/\u00a0'), '00 0c'), expect: 'open', replies: ['40 02 00 0c'] },
   { name: 'a topic with a real U+FFFD', connected: true, send: pkt(0x32, str('edge/\ufffd'), '00 0a'), expect: 'open', replies: ['40 02 00 0a'] },
   { name: 'a PUBLISH of exactly maxPacketSize', connected: true, send: bigTopicPublish(MAX_PACKET_SIZE), expect: 'open', replies: ['40 02 00 2a'] },
   { name: 'a PUBLISH QoS 1 split byte by byte across writes', connected: true, send: [...pkt(0x32, str('edge/split'), '00 0b', '68 69')].map((b) => Buffer.from([b])), expect: 'open', replies: ['40 02 00 0b'] },
@@ -164,6 +176,7 @@ const ROWS: Row[] = [
   { name: 'a client id of exactly the limit', send: connect('02', str(longId)), expect: 'open', replies: ['20 02 00 00'] },
   { name: 'a CONNECT with will, user name and password', send: connect('ee', str('full'), str('will/t'), str('bye'), str('user'), str('pass')), expect: 'open', replies: ['20 02 00 00'] },
   { name: 'CONNECT "MQIsdp" level 3 (MQTT 3.1)', send: pkt(0x10, str('MQIsdp'), '03 02 00 3c', str('v31')), expect: 'open', replies: ['20 02 00 00'] },
+  { name: 'CONNECT "MQIsdp" level 3 with a 23-character client id, will, user name and password', send: pkt(0x10, str('MQIsdp'), '03 ee 00 3c', str('x'.repeat(23)), str('will/t'), str('bye'), str('user'), str('pass')), expect: 'open', replies: ['20 02 00 00'] },
   { name: 'CONNECT with the bridge bit on level 4 (0x84)', send: pkt(0x10, str('MQTT'), '84 02 00 3c', str('bridge')), expect: 'open', replies: ['20 02 00 00'] }
 ]
 
@@ -373,4 +386,26 @@ t.test('whole packets sent before a malformed one in the same write are still ha
   await raw.write(Buffer.concat([pkt(0x30, str('prefix/ok'), '68 69'), hex('c0 01 00')]))
   await withLimit(raw.closed, 'close by the server')
   t.equal(await withLimit(received, 'the PUBLISH before the malformed packet'), 'prefix/ok')
+})
+
+t.test('with allowControlCharacters, control characters in client ids and topics are served', async (t) => {
+  const aedes = await Aedes.createBroker()
+  const handle = guardedHandle(aedes, { maxPacketSize: MAX_PACKET_SIZE, allowControlCharacters: true })
+  const server = net.createServer((socket) => handle(socket))
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const port = (server.address() as net.AddressInfo).port
+  t.teardown(async () => {
+    server.close()
+    await new Promise<void>((resolve) => aedes.close(() => resolve()))
+  })
+  const raw = new RawClient(port)
+  t.teardown(() => { raw.socket.destroy() })
+  await withLimit(once(raw.socket, 'connect'), 'TCP connection')
+  await raw.write(connect('02', str('a\u0001b')))
+  await raw.until(() => raw.data.length >= 4, 'CONNACK')
+  t.equal(raw.data.subarray(0, 4).toString('hex'), '20020000')
+  await raw.write(pkt(0x32, str('a/\u0085\t'), '00 05'))
+  await raw.until(() => raw.data.length >= 8, 'PUBACK')
+  t.equal(raw.data.subarray(4, 8).toString('hex'), '40020005')
 })

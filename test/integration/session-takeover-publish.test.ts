@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Client } from 'aedes'
 import mqtt from 'mqtt'
-import { HailServer } from '../../../broker/index.js'
-import { waitFor } from '../../helpers/wait-for.js'
+import { HailServer } from '../../broker/index.js'
+import { waitFor } from '../helpers/wait-for.js'
 
 t.test('messages published while a connection takes a persistent session over arrive once, and the connection stays', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'hail-resume-'))
