@@ -119,8 +119,10 @@ export async function checkLevelDir (dir: string, options: CheckOptions = {}): P
   }
 
   // The logs LevelDB replays at open (leveldb/db/db_impl.cc, DBImpl::Recover).
-  const gaps: SealGap[] = []
-  let previous: BatchSealValue | undefined
+  // Batches are numbered when they are made, and writers sharing the database (the stores'
+  // group commits) hand theirs to LevelDB concurrently, so the log may hold #114 before #113.
+  // A gap is a number that no replayed log holds at all, not one out of order.
+  const sealed: Array<{ seal: BatchSealValue, file: string }> = []
   for (const [number, name] of [...files.logs].sort((a, b) => a[0] - b[0])) {
     if (number < manifest.logNumber && number !== manifest.prevLogNumber) continue
     const file = await readFile(join(dir, name))
@@ -129,11 +131,16 @@ export async function checkLevelDir (dir: string, options: CheckOptions = {}): P
     if (log.tornTail !== undefined) notes.push({ file: name, what: describe(log.tornTail) })
     for (const record of log.records) {
       const seal = sealOfBatch(record)
-      if (seal === undefined) continue
-      if (previous !== undefined && seal.batch > previous.batch + 1) {
-        gaps.push({ file: name, from: previous.batch + 1, to: seal.batch - 1, writes: seal.writes - seal.own - previous.writes })
-      }
-      previous = seal
+      if (seal !== undefined) sealed.push({ seal, file: name })
+    }
+  }
+  sealed.sort((a, b) => a.seal.batch - b.seal.batch)
+  const gaps: SealGap[] = []
+  for (let i = 1; i < sealed.length; i++) {
+    const previous = sealed[i - 1]!.seal
+    const { seal, file } = sealed[i]!
+    if (seal.batch > previous.batch + 1) {
+      gaps.push({ file, from: previous.batch + 1, to: seal.batch - 1, writes: seal.writes - seal.own - previous.writes })
     }
   }
   // A gap with no damage to explain it: batches cut out of the log whole.
