@@ -102,13 +102,13 @@ t.test('batches that reached the log out of their numbers\' order are no gap (a 
   const db = new Level<string, Buffer>(dir, { valueEncoding: 'buffer' })
   await db.open()
   const { seal } = await DataSeal.open(db, dir)
-  // Two batches numbered in one order and written in the other, as concurrent writers may.
-  const first = seal.next(1)
-  seal.committed()
-  const second = seal.next(1)
-  seal.committed()
-  await db.batch([{ type: 'put', key: '!s!b', value: Buffer.from('b') }, second] as never, { sync: true } as never)
-  await db.batch([{ type: 'put', key: '!s!a', value: Buffer.from('a') }, first] as never, { sync: true } as never)
+  // Three batches numbered n, n+1, n+2 and written n, n+2, n+1, as concurrent writers may.
+  const numbered = [0, 1, 2].map(() => {
+    const op = seal.next(1)
+    seal.committed()
+    return op
+  })
+  for (const i of [0, 2, 1]) await db.batch([{ type: 'put', key: `!s!${i}`, value: Buffer.from('x') }, numbered[i]!] as never, { sync: true } as never)
   await seal.close()
   await db.close()
   const check = await checkLevelDir(dir)
