@@ -157,7 +157,8 @@ export function createSfu () {
 
     markEnd () {
       measuring = false
-      return { received, sent, expected: sent * subscribers.length, latency: latency.summary(), errors: errors.slice(0, 3) }
+      // every packet goes to every subscriber and to every other publisher (publishers receive too)
+      return { received, sent, expected: sent * (subscribers.length + publishers.length - 1), latency: latency.summary(), errors: errors.slice(0, 3) }
     },
 
     async close () {

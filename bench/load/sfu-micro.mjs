@@ -81,7 +81,7 @@ async function measure (name, send) {
 }
 
 console.log(`${N} packets of ${SIZE} B, forward a -> b, node ${process.version}`)
-for (let round = 0; round < 2; round++) {
+for (let round = 0; round < 3; round++) {
   // werift's path, as Forward used it before issue 14: the forward's local track -> broadcast -> RTCRtpSender.sendRtp
   await measure('werift path', (p) => f.sender.track.writeRtp(p))
   await measure('fast path  ', (p) => f.fast.send(p))
