@@ -23,6 +23,10 @@ export class EmbeddedBackend implements Backend {
   readonly kind = 'embedded'
   readonly healthy = true
 
+  shareCluster (): undefined {
+    return undefined
+  }
+
   async status (): Promise<BackendStatus> {
     return { store: 'embedded' }
   }

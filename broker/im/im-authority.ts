@@ -13,6 +13,9 @@ import { parseClientId } from '../../protocol/index.js'
  * and replies, presence, or a channel feed it follows; deliveries are checked
  * again per concrete topic, so a removed member stops receiving at once.
  */
+/** `im/send`, `im/cmd` or `im/file` and whatever follows: requests, malformed or not. */
+const MALFORMED_REQUEST = /^im\/(send|cmd|file)(\/|$)/
+
 export class ImAuthority implements TopicAuthority {
   readonly #membership: Membership
   readonly #extensions: ReadonlyMap<string, ImExtension>
@@ -26,6 +29,8 @@ export class ImAuthority implements TopicAuthority {
   canPublish (identity: Identity, topic: string): boolean {
     if (identity.user === null) return false
     const t = parseImTopic(topic)
+    // A malformed request topic reaches the engine, which answers it with an error (ImLayer).
+    if (t === null && MALFORMED_REQUEST.test(topic)) return true
     if (t === null) return this.#extension(identity, topic, (ext, caller) => ext.canPublish(caller, topic))
     return t.kind === 'send' || t.kind === 'cmd' || t.kind === 'typing' || t.kind === 'file'
   }

@@ -15,6 +15,8 @@ import { ImAuthority } from './im-authority.js'
 import type { ImExtension, ImExtensionFactory, ImHost } from './im-extension.js'
 import type { Caller, ImContext, ImLimits } from './im-context.js'
 import { ImError } from './im-error.js'
+import { StoreError } from '../errors.js'
+import { StoreInputError } from './store/errors.js'
 import type { ImStores } from './im-stores.js'
 import { Membership } from './membership.js'
 import { messageOf, type MessagePayload } from './message-payloads.js'
@@ -132,6 +134,7 @@ export class ImLayer {
   /** Whether a client's publish on `topic` is the engine's to handle. */
   handles (topic: string): boolean {
     if (topic.startsWith('im/send/') || topic.startsWith('im/cmd/') || topic.startsWith('im/typing/') || topic.startsWith('im/file/')) return true
+    if (topic === 'im/send' || topic === 'im/cmd' || topic === 'im/file') return true // malformed: answered, not routed
     const levels = topic.split('/')
     return levels[0] === 'im' && levels.length > 2 && this.#extensions.has(levels[1]!)
   }
@@ -146,8 +149,13 @@ export class ImLayer {
     const caller = callerOf(identity)
     const topic = parseImTopic(packet.topic)
     const ext = topic === null ? this.#extensions.get(packet.topic.split('/')[1] ?? '') : undefined
-    if (caller === null || (topic === null && ext === undefined)) return
+    if (caller === null) return
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload)
+    if (topic === null && ext === undefined) {
+      // im/send, im/send/{conv}/extra, im/file/{id}/-1 ...: told, not dropped without a word.
+      this.#refuseMalformed(caller, packet.topic, payload)
+      return
+    }
     if (!this.#rate.take(identity.clientId)) {
       this.#onLimit('imRate')
       if (topic !== null) this.#refuse(caller, topic, payload, new ImError('HAIL_ERR_RATE_LIMITED', 'too many requests from this device; slow down and retry'))
@@ -157,16 +165,40 @@ export class ImLayer {
       await ext!.publish(caller, packet.topic, payload)
       return
     }
-    switch (topic.kind) {
-      case 'send':
-        return await handleSend(this.#ctx, caller, topic.conv, payload)
-      case 'cmd':
-        return await handleCommand(this.#ctx, caller, topic.method, payload, (method) => this.#extensionFor(method))
-      case 'typing':
-        return handleTyping(this.#ctx, caller, topic.conv, payload)
-      case 'file':
-        return await handleFileChunk(this.#ctx, caller, topic.uploadId, topic.index, payload)
+    try {
+      switch (topic.kind) {
+        case 'send':
+          return await handleSend(this.#ctx, caller, topic.conv, payload)
+        case 'cmd':
+          return await handleCommand(this.#ctx, caller, topic.method, payload, (method) => this.#extensionFor(method))
+        case 'typing':
+          return handleTyping(this.#ctx, caller, topic.conv, payload)
+        case 'file':
+          return await handleFileChunk(this.#ctx, caller, topic.uploadId, topic.index, payload)
+      }
+    } catch (err) {
+      // A store that cannot write now: no PUBACK, the device sends again (nothing was stored).
+      if (err instanceof StoreError) throw err
+      // Anything else is a refusal the handlers did not foresee (a bug, or input that slipped
+      // past validation): answered and acknowledged, so no payload can close its sender's
+      // connection on every resend.
+      const refusal = err instanceof ImError
+        ? err
+        : err instanceof StoreInputError
+          ? new ImError('HAIL_ERR_BAD_REQUEST', err.message)
+          : new ImError('HAIL_ERR_INTERNAL', 'the server could not handle this request; it was not stored')
+      if (!(err instanceof ImError) && !(err instanceof StoreInputError)) this.#log.error({ err, topic: packet.topic, clientId: identity.clientId }, 'IM request failed unexpectedly: refused')
+      this.#refuse(caller, topic, payload, refusal)
     }
+  }
+
+  /** A publish under im/{send,cmd,typing,file}/ whose topic has the wrong shape. */
+  #refuseMalformed (caller: Caller, topic: string, payload: Buffer): void {
+    const kind = topic.split('/')[1]
+    const err = new ImError('HAIL_ERR_BAD_REQUEST', `${topic.slice(0, 200)} is not an IM topic (im/send/{conv}, im/cmd/{method}, im/typing/{conv}, im/file/{uploadId}/{index})`)
+    if (kind === 'cmd') reply(this.#ctx, caller, { type: 'result', req: refOf(payload, 'req'), ok: false, error: errorBody(err) })
+    else if (kind === 'send' || kind === 'file') reply(this.#ctx, caller, { type: 'error', ref: kind === 'send' ? refOf(payload, 'cid') : topic.split('/')[2]?.slice(0, 64) ?? '', error: errorBody(err) })
+    // typing is fire and forget: nothing to answer
   }
 
   /** Whether any device of `user` is connected now (undebounced, unlike presence announcements). */
@@ -234,6 +266,7 @@ export class ImLayer {
 
   /** Answer a refused request the way its kind is answered (typing is dropped). */
   #refuse (caller: Caller, topic: ImTopic, payload: Buffer, err: ImError): void {
+    if (topic.kind === 'file') reply(this.#ctx, caller, { type: 'error', ref: topic.uploadId.slice(0, 64), error: errorBody(err) })
     if (topic.kind === 'send') reply(this.#ctx, caller, { type: 'error', ref: refOf(payload, 'cid'), conv: topic.conv, error: errorBody(err) })
     if (topic.kind === 'cmd') reply(this.#ctx, caller, { type: 'result', req: refOf(payload, 'req'), ok: false, error: errorBody(err) })
   }

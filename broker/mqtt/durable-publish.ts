@@ -31,6 +31,8 @@ export class DurablePublish {
   #retryTimer: NodeJS.Timeout | undefined
   #pending = 0
   #idle: Array<() => void> = []
+  /** Completion batches being written (a journal may give one promise to many), with how many each carries. */
+  readonly #completing = new Map<Promise<void>, number>()
 
   constructor (journal: PublishJournal, logger: Logger) {
     this.#journal = journal
@@ -66,10 +68,21 @@ export class DurablePublish {
     this.#keys.delete(packet)
     // already published again by retryStuck()
     if (!this.#inFlight.delete(key)) return
-    this.#journal.complete(key).catch((err: unknown) => {
-      // Harmless: the entry is replayed at the next start (a duplicate, never a loss).
+    const batch = this.#journal.complete(key)
+    const carried = this.#completing.get(batch)
+    if (carried !== undefined) {
+      this.#completing.set(batch, carried + 1)
+      return
+    }
+    this.#completing.set(batch, 1)
+    batch.catch((err: unknown) => {
+      // Harmless: the entries are replayed at the next start (a duplicate, never a loss).
       this.#log.warn({ err }, 'journal completion failed')
-    }).finally(() => this.#settleOne())
+    }).finally(() => {
+      const count = this.#completing.get(batch) ?? 0
+      this.#completing.delete(batch)
+      this.#settle(count)
+    })
   }
 
   /** Publish what was acknowledged but not finished before the last stop. */
@@ -177,7 +190,11 @@ export class DurablePublish {
   }
 
   #settleOne (): void {
-    this.#pending--
+    this.#settle(1)
+  }
+
+  #settle (count: number): void {
+    this.#pending -= count
     if (this.#pending === 0) {
       const idle = this.#idle
       this.#idle = []

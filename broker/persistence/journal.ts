@@ -47,6 +47,10 @@ export class Journal {
   #opened: Promise<void> | undefined
   #next = -1
   #highWater = -1
+  /** Completed keys waiting for the turn's batch. */
+  #completed: JournalKey[] = []
+  /** That batch written; one promise for every completion of the turn. */
+  #completing: Promise<void> | undefined
 
   /**
    * `db` is the journal's own sublevel of the shared database. Pass the
@@ -60,7 +64,8 @@ export class Journal {
       throw new StoreError('the journal and its group commit must use one database')
     }
     this.#sublevel = this.#groupCommit.db === db ? undefined : db
-    this.#deletes = new GroupCommit(db, { sync: false })
+    // on the root like the appends (ops name the sublevel): a batch on a sublevel is prepared twice
+    this.#deletes = new GroupCommit(this.#groupCommit.db, { sync: false })
   }
 
   /** Finds where the keys left off; append() and pending() call it if needed. */
@@ -93,16 +98,34 @@ export class Journal {
     return key
   }
 
-  /** Forgets an entry once aedes has stored what it carried. */
-  async complete (key: JournalKey): Promise<void> {
+  /**
+   * Forgets an entry once aedes has stored what it carried. Completions of
+   * one event-loop turn go in one batch, with one high-water mark, and share
+   * the promise returned.
+   */
+  complete (key: JournalKey): Promise<void> {
+    this.#completed.push(key)
+    this.#completing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#writeCompleted())
+    return this.#completing
+  }
+
+  async #writeCompleted (): Promise<void> {
     await this.open()
-    const ops: GroupCommitOperation[] = [{ type: 'del', key, keyEncoding: UTF8 }]
-    const n = parseKey(key)
-    if (n > this.#highWater) {
+    const keys = this.#completed
+    this.#completed = []
+    this.#completing = undefined
+    const ops: GroupCommitOperation[] = []
+    let newest = -1
+    for (const key of keys) {
+      ops.push(this.#sub({ type: 'del', key, keyEncoding: UTF8 }))
+      const n = parseKey(key)
+      if (n > newest) newest = n
+    }
+    if (newest > this.#highWater) {
       // whenever the newest entry disappears its key must stay known, or a
       // restart with an empty journal would hand out the same keys again
-      this.#highWater = n
-      ops.push({ type: 'put', key: HIGH_WATER_KEY, value: key, keyEncoding: UTF8, valueEncoding: UTF8 })
+      this.#highWater = newest
+      ops.push(this.#sub({ type: 'put', key: HIGH_WATER_KEY, value: formatKey(newest), keyEncoding: UTF8, valueEncoding: UTF8 }))
     }
     await this.#deletes.write(ops)
   }
@@ -117,13 +140,19 @@ export class Journal {
 
   /** Resolves once every append and completion issued so far has settled. */
   async flush (): Promise<void> {
-    await Promise.all([this.#groupCommit.flush(), this.#deletes.flush()])
+    await Promise.all([this.#groupCommit.flush(), this.#completing?.catch(noop), this.#deletes.flush()])
+    // completions the batch above waited for went to #deletes meanwhile
+    await this.#deletes.flush()
   }
 
   #op (op: { type: 'put', key: string, value: Buffer }): GroupCommitOperation {
-    const full: GroupCommitOperation = { ...op, keyEncoding: UTF8, valueEncoding: BUFFER }
-    if (this.#sublevel !== undefined) full.sublevel = this.#sublevel
-    return full
+    return this.#sub({ ...op, keyEncoding: UTF8, valueEncoding: BUFFER })
+  }
+
+  /** `op` on the journal's sublevel, written through a group commit on the root. */
+  #sub (op: GroupCommitOperation): GroupCommitOperation {
+    if (this.#sublevel !== undefined) op.sublevel = this.#sublevel
+    return op
   }
 }
 
@@ -153,3 +182,5 @@ function parseKey (key: string): number {
   if (!Number.isSafeInteger(n) || n < 0) throw new StoreError(`not a journal key: ${key}`)
   return n
 }
+
+function noop (): void {}

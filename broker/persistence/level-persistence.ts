@@ -3,6 +3,7 @@ import { ConfigError, NotFoundError, StoreError } from '../errors.js'
 import { clientKey, clientRange } from './client-key.js'
 import type { ClientRef, MqttPersistence } from './mqtt-persistence.js'
 import type { GroupCommit, LevelDatabase } from '../storage/index.js'
+import { DrainHandovers } from './drain-handover.js'
 import { OutgoingQueue } from './outgoing-queue.js'
 import { packetCodec, type StoredPacket } from './packet-codec.js'
 import { RetainedStore } from './retained-store.js'
@@ -58,6 +59,8 @@ export class LevelPersistence implements MqttPersistence {
   readonly #keepSubscription: LevelPersistenceOptions['keepSubscription']
   #broker: PersistenceBroker | undefined
   #destroyed = false
+  /** Persistent sessions taking over their queue (see DrainHandovers); broker/wire/delivery-dedupe.ts asks it too. */
+  readonly drainHandovers = new DrainHandovers()
 
   constructor (db: LevelDatabase, options: LevelPersistenceOptions = {}) {
     const maxQueue = options.maxQueue ?? DEFAULT_MAX_QUEUE
@@ -72,7 +75,8 @@ export class LevelPersistence implements MqttPersistence {
     this.#outgoing = new OutgoingQueue(db.sublevel('outgoing'), {
       maxQueue,
       onQueueFull: options.onQueueFull,
-      isConnected: clientId => this.#broker?.clients?.[clientId] !== undefined
+      isConnected: clientId => this.#broker?.clients?.[clientId] !== undefined,
+      onStored: (clientId, key) => this.drainHandovers.stored(clientId, key)
     })
     this.#incoming = db.sublevel('incoming')
     this.#wills = db.sublevel('wills')
@@ -118,7 +122,9 @@ export class LevelPersistence implements MqttPersistence {
     return this.#run(() => this.#subscriptions.remove(client.id, topics))
   }
 
+  /** aedes asks this at the CONNECT of a persistent session (fetchSubs): its handover begins. */
   async subscriptionsByClient (client: ClientRef): Promise<Subscription[]> {
+    this.drainHandovers.connecting(client.id, this.#broker?.clients?.[client.id])
     return this.#subscriptions.byClient(client.id)
   }
 
@@ -154,16 +160,24 @@ export class LevelPersistence implements MqttPersistence {
     return this.#run(() => this.#outgoing.enqueue(subs.map(sub => sub.clientId), packet))
   }
 
+  /**
+   * An older connection of a session that is being taken over changes
+   * nothing: the new one sends the queue under its own messageIds, which the
+   * old one's would overwrite (then the new one's PUBACK found nothing).
+   */
   outgoingUpdate (client: ClientRef, packet: StoredPacket): Promise<void> {
+    if (this.drainHandovers.stale(client.id, client)) return Promise.resolve()
     return this.#run(() => this.#outgoing.update(client.id, packet))
   }
 
+  /** An older connection's PUBACK clears nothing (see outgoingUpdate): at worst the packet comes again. */
   outgoingClearMessageId (client: ClientRef, packet: StoredPacket | undefined): Promise<StoredPacket | undefined> {
+    if (this.drainHandovers.stale(client.id, client)) return Promise.resolve(undefined)
     return this.#run(() => this.#outgoing.clear(client.id, packet?.messageId))
   }
 
   outgoingStream (client: ClientRef): Readable {
-    return this.#outgoing.stream(client.id)
+    return this.#outgoing.stream(client.id, this.drainHandovers.streaming(client.id, client))
   }
 
   /** Packets queued for the client, dropped ones not included. */

@@ -9,6 +9,7 @@ import { del, OrderedWriter, put, type WriterOperation } from './ordered-writer.
 import { packetCodec, type StoredPacket } from './packet-codec.js'
 import { QueueCache, type QueueCacheOptions } from './queue-cache.js'
 import { brokerKey, brokerKeyOf, droppedKey, formatNumber, messageIdKey, SEQ_DIGITS } from './queue-keys.js'
+import { deliveryKey, type DrainHooks } from './drain-handover.js'
 
 export interface OutgoingQueueOptions {
   /** Packets kept per client; more are dropped. */
@@ -19,6 +20,8 @@ export interface OutgoingQueueOptions {
   isConnected?: (clientId: string) => boolean
   /** Bounds of the read cache (see QueueCache); defaults suit a server. */
   cache?: Partial<QueueCacheOptions>
+  /** Told of each publish stored for a client, by `brokerId:brokerCounter` (see DrainHandovers). */
+  onStored?: (clientId: string, key: string) => void
 }
 
 interface ClientState {
@@ -141,6 +144,8 @@ export class OutgoingQueue {
   clear (clientId: string, messageId: unknown): Promise<StoredPacket | undefined> {
     if (typeof messageId !== 'number') return Promise.resolve(undefined)
     return this.#landed(this.#withState(clientId, async (state, gen): Promise<Outcome<StoredPacket | undefined>> => {
+      // nothing stored (a clean session's PUBACK, aedes clears for every client): no index read
+      if (state.count === 0 && !this.#dropped.has(clientId)) return { value: undefined }
       const idKey = messageIdKey(clientId, messageId)
       const seq = await this.#index(clientId, 'm', idKey)
       if (seq === undefined) {
@@ -180,9 +185,15 @@ export class OutgoingQueue {
     }))
   }
 
-  /** The client's queue in order; a snapshot taken when reading starts. */
-  stream (clientId: string): Readable {
-    return Readable.from(this.#records(clientId))
+  /**
+   * The client's queue in order. Without `drain`, a snapshot taken when
+   * reading starts. With it, reading goes on past the snapshot until every
+   * packet stored for the client so far was read, then reports caughtUp()
+   * under the client's lock, so that each packet stored is either read here
+   * or stored after that report.
+   */
+  stream (clientId: string, drain?: DrainHooks): Readable {
+    return Readable.from(this.#records(clientId, drain))
   }
 
   /** Packets stored for the client. */
@@ -224,6 +235,8 @@ export class OutgoingQueue {
       if (indexKey !== undefined) cache.setByBroker(clientId, indexKey, live ? seq : undefined)
       if (live) cache.setRecord(clientId, seq, packetCodec.decode(encoded))
     })
+    const key = deliveryKey(record)
+    if (key !== undefined) this.#options.onStored?.(clientId, key)
     // a failed write resets every state (see the constructor)
     state.count++
     return { value: undefined, landed }
@@ -298,27 +311,51 @@ export class OutgoingQueue {
     return landed
   }
 
-  async * #records (clientId: string): AsyncGenerator<StoredPacket> {
+  async * #records (clientId: string, drain?: DrainHooks): AsyncGenerator<StoredPacket> {
     // registered before the writes issued so far land, so none is missed
     const tracker = this.#cache.track(clientId)
+    const range = clientRange(clientId)
+    /** Seqs up to this one were read (or never issued). */
+    let readTo = -1
+    /** Seqs up to this one were issued before the last pass began. */
+    let issued = -1
     try {
-      await this.#writer.flush()
-      const iterator = this.#queue.iterator({ ...clientRange(clientId), keyEncoding: UTF8, valueEncoding: BUFFER })
-      try {
-        while (true) {
-          const entries = await iterator.nextv(READ_BATCH) as Array<[string, Buffer]>
-          if (entries.length === 0) return
-          for (const [key, value] of entries) {
-            const packet = packetCodec.decode(value)
-            this.#cache.streamed(clientId, tracker, key.slice(-SEQ_DIGITS), { ...packet }, brokerKeyOf(clientId, packet))
-            yield packet
+      while (true) {
+        await this.#writer.flush()
+        const from = readTo < 0 ? { gte: range.gte } : { gt: clientKey(clientId) + formatNumber(readTo, SEQ_DIGITS) }
+        const iterator = this.#queue.iterator({ ...from, lt: range.lt, keyEncoding: UTF8, valueEncoding: BUFFER })
+        try {
+          while (true) {
+            const entries = await iterator.nextv(READ_BATCH) as Array<[string, Buffer]>
+            if (entries.length === 0) break
+            for (const [key, value] of entries) {
+              const seq = key.slice(-SEQ_DIGITS)
+              readTo = Math.max(readTo, Number(seq))
+              const packet = packetCodec.decode(value)
+              this.#cache.streamed(clientId, tracker, seq, { ...packet }, brokerKeyOf(clientId, packet))
+              const delivery = drain === undefined ? undefined : deliveryKey(packet)
+              if (delivery !== undefined && !drain!.take(delivery)) continue
+              yield packet
+            }
           }
+        } finally {
+          await iterator.close()
         }
-      } finally {
-        await iterator.close()
+        if (drain === undefined) return
+        // the pass read all that was issued before it and still is
+        readTo = Math.max(readTo, issued)
+        // caught up when no seq past readTo was issued; else read those (issued before this check, so visible after a flush)
+        issued = await this.#withState(clientId, async (state) => {
+          // a state read again from the keys may not know seqs already read: never hand them out again
+          state.nextSeq = Math.max(state.nextSeq, readTo + 1)
+          if (state.nextSeq - 1 <= readTo) drain.caughtUp()
+          return state.nextSeq - 1
+        })
+        if (issued <= readTo) return
       }
     } finally {
       this.#cache.untrack(clientId, tracker)
+      drain?.ended()
     }
   }
 

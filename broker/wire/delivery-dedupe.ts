@@ -2,9 +2,16 @@ import type { Client } from 'aedes'
 
 /** How many recent deliveries per client are remembered; overlapping copies come within one emit. */
 const WINDOW = 1024
+/** Live copies held per connection while its stored queue is sent; more wait in the store for the next connection. */
+const MAX_DEFERRED = 10_000
 
-type Deliver = (packet: { brokerId?: string | null, brokerCounter?: number }, cb: () => void) => void
-interface ClientInternals { duplicates: Record<string, number>, deliver0: Deliver, deliverQoS: Deliver }
+type Deliver = (packet: { brokerId?: string | null, brokerCounter?: number, qos?: number, retain?: boolean }, cb: () => void) => void
+interface ClientInternals { id?: string | null, clean?: boolean, duplicates: Record<string, number>, deliver0: Deliver, deliverQoS: Deliver }
+
+/** The part of DrainHandovers (persistence/drain-handover.ts) the live path asks. */
+export interface LiveHandovers {
+  takeLive: (clientId: string, client: object, key: string) => boolean
+}
 
 /**
  * aedes 1.2 delivers a message once to a client whose subscriptions overlap,
@@ -18,30 +25,79 @@ interface ClientInternals { duplicates: Record<string, number>, deliver0: Delive
  * This replaces that high-water mark with the set of recently delivered
  * (broker, counter) pairs: a copy is dropped only when that very message was
  * delivered already. aedes' own check is neutralised (its map always reads 0).
+ *
+ * With `handovers` (a persistence that tracks drains), a persistent
+ * session's QoS > 0 copy is also held back while its stored queue is being
+ * drained, when the drain sends it (see DrainHandovers): a reconnect during
+ * a drain then gets each message once, in order.
  */
-export function exactDedupe (client: Client): void {
+/** Per client: claim a delivery by its (broker, counter); false if that message was delivered to it already. */
+const claims = new WeakMap<object, (key: string) => boolean>()
+
+/**
+ * Claims `packet` for `client` (see resumed-queue-dedupe.ts): true the first
+ * time, false once it was delivered live or claimed before. A client this
+ * module does not wrap, or a packet without a broker id, is always true.
+ */
+export function claimDelivery (client: object, packet: { brokerId?: string | null, brokerCounter?: number }): boolean {
+  const claim = claims.get(client)
+  return claim === undefined || !packet.brokerId || claim(`${packet.brokerId}:${packet.brokerCounter ?? 0}`)
+}
+
+export function exactDedupe (client: Client, handovers?: LiveHandovers): void {
   const internals = client as unknown as ClientInternals
   internals.duplicates = new Proxy(Object.create(null) as Record<string, number>, {
     get: () => 0,
     set: () => true
   })
   const seen = new Set<string>()
+  const claim = (key: string): boolean => {
+    if (seen.has(key)) return false
+    seen.add(key)
+    if (seen.size > WINDOW) seen.delete(seen.values().next().value as string)
+    return true
+  }
+  claims.set(client, claim)
   // aedes' deliverQoS hands a QoS 0 packet on to deliver0: checked once already.
   const checked = new WeakSet<object>()
   const wrap = (deliver: Deliver): Deliver => function deliverOnce (packet, cb) {
     if (checked.has(packet)) return deliver(packet, cb)
     if (packet.brokerId) {
       const key = `${packet.brokerId}:${packet.brokerCounter ?? 0}`
-      if (seen.has(key)) {
+      if (!claim(key)) {
         setImmediate(cb)
         return
       }
-      seen.add(key)
-      if (seen.size > WINDOW) seen.delete(seen.values().next().value as string)
       checked.add(packet)
+      const id = internals.id
+      if (handovers !== undefined && internals.clean === false && typeof id === 'string' && (packet.qos ?? 0) > 0 && packet.retain !== true) {
+        if (!handovers.takeLive(id, client, key)) {
+          setImmediate(cb)
+          return
+        }
+        if (deferred !== undefined) {
+          // after the stored queue, which aedes is still sending; the emitter
+          // is not kept waiting (it serves everyone), the copy is stored
+          if (deferred.length < MAX_DEFERRED) deferred.push(packet)
+          setImmediate(cb)
+          return
+        }
+      }
     }
     deliver(packet, cb)
   }
   internals.deliver0 = wrap(internals.deliver0)
   internals.deliverQoS = wrap(internals.deliverQoS)
+  if (handovers === undefined) return
+  /** Live copies held until aedes has sent the stored queue (its CONNECT chain ends with it). */
+  let deferred: Array<Parameters<Deliver>[0]> | undefined = []
+  const deliverQoS = internals.deliverQoS
+  client.once('connected', () => {
+    const held = deferred ?? []
+    deferred = undefined
+    for (const packet of held) deliverQoS(packet, noop)
+  })
+  client.conn.once('close', () => { deferred = undefined })
 }
+
+function noop (): void {}

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http'
-import { exactDedupe } from './delivery-dedupe.js'
+import { exactDedupe, type LiveHandovers } from './delivery-dedupe.js'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Aedes } from 'aedes'
@@ -60,6 +60,8 @@ export function guardedHandle (aedes: Aedes, opts: GuardedHandleOptions): (conn:
     throw new ConfigError(`guardedHandle: maxPacketSize must be an integer of at least 2, got ${maxPacketSize}`)
   }
   const logger = opts.logger ?? pino({ level: 'silent' })
+  // a persistence that tracks drains (LevelPersistence) says so with this property
+  const handovers = (aedes as unknown as { persistence?: { drainHandovers?: LiveHandovers } }).persistence?.drainHandovers
   const maxClientIdLength = opts.maxClientIdLength ??
     (aedes as unknown as { maxClientsIdLength?: number }).maxClientsIdLength ??
     DEFAULT_MAX_CLIENT_ID_LENGTH
@@ -68,7 +70,7 @@ export function guardedHandle (aedes: Aedes, opts: GuardedHandleOptions): (conn:
     // Read now: a socket forgets its peer once destroyed, and aedes destroys first.
     const address = (conn as Partial<Socket>).remoteAddress ?? req?.socket?.remoteAddress
     const client = aedes.handle(conn, req)
-    exactDedupe(client)
+    exactDedupe(client, handovers)
     const parser = (client as unknown as ClientInternals)._parser
     const parse = parser?.parse
     if (parser === undefined || typeof parse !== 'function' || typeof parser.prependListener !== 'function') {

@@ -1,0 +1,150 @@
+/** Keys delivered by the drain that a live copy may still follow, per connection. */
+const STREAMED_WINDOW = 4096
+/** How long a caught-up connection's handover is kept for live copies of packets the drain already sent. */
+const GRACE_MS = 10_000
+/** Packets stored lately remembered (over all clients): those whose live copy may still be on its way. */
+const RECENT_WINDOW = 8192
+/** Stored during one drain and remembered; past it a live copy may repeat one the drain sends (QoS 1 allows it). */
+const MAX_PENDING = 10_000
+
+/** What a drain reports to, and asks (see OutgoingQueue.stream()). */
+export interface DrainHooks {
+  /** Whether to hand out this packet (by `brokerId:brokerCounter`); false: it went live already. */
+  take: (key: string) => boolean
+  /** Every packet stored so far was handed out: later ones go live. Called under the client's lock. */
+  caughtUp: () => void
+  /** The stream ended (caught up, or not: its reader went away). */
+  ended: () => void
+}
+
+/** A delivered publish's identity: `brokerId:brokerCounter`. */
+export function deliveryKey (packet: { brokerId?: unknown, brokerCounter?: unknown }): string | undefined {
+  return typeof packet.brokerId === 'string' && packet.brokerId !== '' ? `${packet.brokerId}:${String(packet.brokerCounter)}` : undefined
+}
+
+/**
+ * One connection of a persistent session taking over its stored queue: from
+ * the CONNECT (fetchSubs) until its drain has read every packet stored for
+ * it, packets stored meanwhile reach it through the drain, not live, so they
+ * come in order after the older ones; and a packet is sent once per
+ * connection whichever path reaches it first.
+ */
+class Handover {
+  /** The connection registered when the CONNECT began (closed by the takeover). */
+  readonly previous: unknown
+  /** The connection, once aedes asked for its queue (emptyQueue). */
+  client: object | undefined
+  caughtUp = false
+  /** Stored for this client before the drain caught up: the drain sends them. */
+  readonly pending = new Set<string>()
+  /** Sent by the drain (the newest STREAMED_WINDOW). */
+  readonly streamed = new Set<string>()
+  /** Sent live before the drain caught up (few: published while the CONNECT ran). */
+  readonly live = new Set<string>()
+  timer: NodeJS.Timeout | undefined
+
+  /** DrainHandovers' store count when the CONNECT began. */
+  readonly since: number
+
+  constructor (previous: unknown, since: number) {
+    this.previous = previous
+    this.since = since
+  }
+}
+
+/**
+ * The handovers of one persistence, by client id: what makes a reconnect
+ * during a drain deliver each message once, in order (the queue side in
+ * OutgoingQueue.stream, the live side in broker/wire/delivery-dedupe.ts).
+ */
+export class DrainHandovers {
+  readonly #byId = new Map<string, Handover>()
+  /**
+   * `client \n key` of the packets stored lately: one stored just before a
+   * CONNECT may be emitted after it restored the session's subscriptions,
+   * and the drain sends it.
+   */
+  readonly #recent = new Map<string, number>()
+  /** Counts stores: when each recent one happened, and when each handover began. */
+  #tick = 0
+
+  /**
+   * A persistent session's CONNECT began (aedes' fetchSubs): a fresh
+   * handover. `previous` is the client aedes has registered under that id now.
+   */
+  connecting (clientId: string, previous: unknown): void {
+    const old = this.#byId.get(clientId)
+    if (old !== undefined) clearTimeout(old.timer)
+    this.#byId.set(clientId, new Handover(previous, this.#tick))
+  }
+
+  /** A packet was stored for the client: the drain sends it if it has not caught up. */
+  stored (clientId: string, key: string): void {
+    const handover = this.#byId.get(clientId)
+    if (handover !== undefined && !handover.caughtUp && handover.pending.size < MAX_PENDING) handover.pending.add(key)
+    // also when pending: a CONNECT starting now replaces that handover
+    this.#recent.set(clientId + '\n' + key, this.#tick++)
+    if (this.#recent.size > RECENT_WINDOW) this.#recent.delete(this.#recent.keys().next().value as string)
+  }
+
+  /**
+   * Whether `client` is an older connection of its session than the one
+   * taking over now: its messageId updates and acknowledgements must not
+   * touch the queue the new one is being sent from.
+   */
+  stale (clientId: string, client: unknown): boolean {
+    const handover = this.#byId.get(clientId)
+    if (handover === undefined) return false
+    return handover.client !== undefined ? handover.client !== client : handover.previous === client
+  }
+
+  /**
+   * aedes asks for `client`'s queue. Returns what the stream reports to, or
+   * undefined when no persistent CONNECT began for it (then the stream runs
+   * as a plain snapshot).
+   */
+  streaming (clientId: string, client: object): DrainHooks | undefined {
+    const handover = this.#byId.get(clientId)
+    if (handover === undefined || (handover.client !== undefined && handover.client !== client)) return undefined
+    handover.client = client
+    return {
+      take: (key) => {
+        if (handover.live.has(key)) return false
+        handover.streamed.add(key)
+        if (handover.streamed.size > STREAMED_WINDOW) handover.streamed.delete(handover.streamed.values().next().value as string)
+        return true
+      },
+      caughtUp: () => {
+        handover.caughtUp = true
+        handover.live.clear()
+        handover.timer = setTimeout(() => {
+          if (this.#byId.get(clientId) === handover) this.#byId.delete(clientId)
+        }, GRACE_MS)
+        handover.timer.unref()
+      },
+      ended: () => {
+        // a drain cut short (the connection closed): nothing more to hand over
+        if (!handover.caughtUp && this.#byId.get(clientId) === handover) this.#byId.delete(clientId)
+      }
+    }
+  }
+
+  /** Whether aedes may send `key` live to `client`. */
+  takeLive (clientId: string, client: object, key: string): boolean {
+    const handover = this.#byId.get(clientId)
+    if (handover === undefined) return true
+    // an older connection, closing: its copies are unacknowledged and sent again anyway
+    if (this.stale(clientId, client)) return true
+    if (handover.pending.delete(key)) return false
+    // stored before this CONNECT began: the drain read it
+    const recent = clientId + '\n' + key
+    const at = this.#recent.get(recent)
+    if (at !== undefined && at < handover.since) {
+      this.#recent.delete(recent)
+      return false
+    }
+    if (handover.streamed.has(key)) return false
+    if (!handover.caughtUp) handover.live.add(key)
+    return true
+  }
+}
