@@ -14,6 +14,7 @@ import { renderMarkdown } from './lib/report-md.mjs'
 import { renderSvg } from './lib/report-svg.mjs'
 import { summarise } from './lib/summary.mjs'
 import { chat } from './scenarios/chat.mjs'
+import { chatOverload } from './scenarios/chat-overload.mjs'
 import { connections } from './scenarios/connections.mjs'
 import { drain } from './scenarios/drain.mjs'
 import { fanin } from './scenarios/fanin.mjs'
@@ -32,7 +33,7 @@ for (const [signal, code] of /** @type {const} */ ([['SIGINT', 130], ['SIGTERM',
 }
 
 /** @type {Record<string, import('./scenarios/types.mjs').Scenario>} */
-const SCENARIOS = { fanin, connections, drain, chat, sfu, invite }
+const SCENARIOS = { fanin, connections, drain, chat, 'chat-overload': chatOverload, sfu, invite }
 
 async function main () {
   let options

@@ -48,7 +48,7 @@ export const imSchema = z.strictObject({
   /** ... and at once; more get HAIL_ERR_RATE_LIMITED and are not stored. */
   rateLimitBurst: positiveInt.default(2000),
   /** Messages stored and not yet fanned out; past it, senders' PUBACKs wait (backpressure). */
-  maxFanoutBacklog: positiveInt.default(2000),
+  maxFanoutBacklog: positiveInt.default(10_000),
   /** Milliseconds between retention passes over all conversations. */
   retentionIntervalMs: positiveInt.default(60 * 60 * 1000)
 })

@@ -26,7 +26,7 @@ Runs Hail side by side with mosquitto and writes bench/results/<time>.{json,md,s
   --render FILE.json   rewrite FILE.md and FILE.svg from a run's JSON, run nothing
   -h, --help           this text
 
-Scenarios: fanin, connections, drain, chat, sfu, invite (call set-up; hail only). SFU cells are named by shape,
+Scenarios: fanin, connections, drain, chat, chat-overload, sfu, invite (call set-up; hail only). SFU cells are named by shape,
 hail-PxS = P publishers → S subscribers (--set sfu.shapes=hail-1x10,hail-8x10).
 `
 
@@ -37,6 +37,8 @@ export const PRESETS = {
     connections: { count: 10_000, concurrency: 100, settleSeconds: 3 },
     drain: { messages: 100_000, size: 256, timeoutSeconds: 240 },
     chat: { clients: 1000, partners: 2, rate: 5000, seconds: 20, graceSeconds: 40 },
+    // 4× the knee Hail showed on the 2-core bench machine (about 3,000 msg/s, 2026-12-07)
+    'chat-overload': { clients: 1000, partners: 2, rate: 12_000, seconds: 20, graceSeconds: 60, probeRate: 10 },
     sfu: { shapes: 'hail-1x10,hail-4x10', pps: 200, size: 1000, warmupSeconds: 2, seconds: 8 },
     invite: { calls: 10 }
   },
@@ -45,6 +47,7 @@ export const PRESETS = {
     connections: { count: 1000, concurrency: 100, settleSeconds: 1 },
     drain: { messages: 5000, size: 256, timeoutSeconds: 60 },
     chat: { clients: 100, partners: 2, rate: 300, seconds: 5, graceSeconds: 15 },
+    'chat-overload': { clients: 100, partners: 2, rate: 2000, seconds: 5, graceSeconds: 15, probeRate: 10 },
     sfu: { shapes: 'hail-1x10', pps: 100, size: 1000, warmupSeconds: 1, seconds: 3 },
     invite: { calls: 3 }
   },
@@ -53,12 +56,13 @@ export const PRESETS = {
     connections: { count: 30, concurrency: 10, settleSeconds: 0.2 },
     drain: { messages: 300, size: 64, timeoutSeconds: 30 },
     chat: { clients: 6, partners: 1, rate: 60, seconds: 1, graceSeconds: 10 },
+    'chat-overload': { clients: 6, partners: 1, rate: 120, seconds: 1, graceSeconds: 10, probeRate: 5 },
     sfu: { shapes: 'hail-1x2', pps: 20, size: 200, warmupSeconds: 0.5, seconds: 1 },
     invite: { calls: 2 }
   }
 }
 
-export const ALL_SCENARIOS = ['fanin', 'connections', 'drain', 'chat', 'sfu', 'invite']
+export const ALL_SCENARIOS = ['fanin', 'connections', 'drain', 'chat', 'chat-overload', 'sfu', 'invite']
 export const DEFAULT_BROKERS = ['mosquitto', 'ejabberd', 'hail', 'hail-redis']
 /** Brokers that run only some scenarios: an XMPP server has no MQTT fan-in, drain or idle sessions to compare. */
 export const BROKER_SCENARIOS = /** @type {Record<string, string[]>} */ ({ ejabberd: ['chat'], 'ejabberd-nomam': ['chat'] })
@@ -129,7 +133,7 @@ function positive (flag, v) {
 export function planCells (o) {
   const params = structuredClone(PRESETS[o.preset])
   for (const s of o.sets) {
-    const m = /^(\w+)\.(\w+)=(.+)$/.exec(s)
+    const m = /^([\w-]+)\.(\w+)=(.+)$/.exec(s)
     if (m === null || !(m[1] in params)) throw new Error(`bad --set ${s}: want scenario.key=value`)
     const num = Number(m[3])
     const group = /** @type {Record<string, any>} */ (/** @type {any} */ (params)[m[1]])

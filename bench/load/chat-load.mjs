@@ -37,6 +37,13 @@ export function createChat () {
   let firstError
   let acked = 0
   let warmAcked = 0
+  // The probe (chat-overload): a low-rate conversation of its own alongside the flood.
+  const probeSeen = new SeenSet()
+  let probeLatency = new LatencyRecorder()
+  let probeSent = 0
+  let probeAcked = 0
+  /** @type {Set<number>} clients that send no flood messages (the probe's) */
+  let excluded = new Set()
 
   /** @param {number} i */
   const user = (i) => args.creds?.[i]?.user ?? `c${i}`
@@ -49,14 +56,16 @@ export function createChat () {
     const [a, b] = [user(from), user(to)].sort()
     return `im/send/d:${a}:${b}`
   }
-  /** @param {number} from @param {number} seq @param {boolean} warm */
+  /** The probe's two clients: not partners of each other in the flood (see partner()). */
+  const probePair = () => [0, Math.floor(args.clients / 2)]
+  /** @param {number} from @param {number} seq @param {boolean | 'probe'} warm */
   const payload = (from, seq, warm) => {
-    const stamp = `${warm ? 'w' : 'm'}:${now()}:${from}:${seq}`
+    const stamp = `${warm === 'probe' ? 'p' : warm ? 'w' : 'm'}:${now()}:${from}:${seq}`
     if (args.mode === 'mqtt') return Buffer.from(stamp.padEnd(args.size ?? 128, '.'))
     if (args.mode === 'xmpp') return stamp.padEnd(args.size ?? 128, '.')
-    return JSON.stringify({ cid: `b${warm ? 'w' : ''}${seq}`, kind: 'text', body: { text: stamp } })
+    return JSON.stringify({ cid: `b${warm === 'probe' ? 'p' : warm ? 'w' : ''}${seq}`, kind: 'text', body: { text: stamp } })
   }
-  /** Send one message from client `from` to client `to`; `onAck` at its PUBACK or stream-management ack. @param {number} from @param {number} to @param {number} seq @param {boolean} warm @param {() => void} onAck */
+  /** Send one message from client `from` to client `to`; `onAck` at its PUBACK or stream-management ack. @param {number} from @param {number} to @param {number} seq @param {boolean | 'probe'} warm @param {() => void} onAck */
   const send = (from, to, seq, warm, onAck) => {
     const client = clients[from]
     if (client instanceof XmppClient) client.sendMessage(topicTo(from, to), /** @type {string} */ (payload(from, seq, warm)), onAck)
@@ -65,6 +74,10 @@ export function createChat () {
   /** @param {string} text */
   const onStamp = (text) => {
     const [tag, at, from, seq] = text.split(':')
+    if (tag === 'p') {
+      if (probeSeen.mark(Number(from), Number(seq)) && measuring) probeLatency.add(Number(now() - BigInt(at)) / 1000)
+      return
+    }
     if (tag !== 'm') return
     if (!seen.mark(Number(from), Number(seq))) return
     if (measuring) latency.add(Number(now() - BigInt(at)) / 1000)
@@ -89,7 +102,7 @@ export function createChat () {
     return { connected: clients.length, connectMs: Number(now() - t0) / 1e6 }
   }
 
-  return {
+  const api = {
     /** @param {ChatArgs} a */
     async connect (a) {
       args = a
@@ -121,15 +134,48 @@ export function createChat () {
       return { connected: clients.length, connectMs: Number(now() - t0) / 1e6 }
     },
 
-    /** One message from every client to each partner (creates Hail's direct conversations), acknowledged. */
-    async warmup () {
+    /** One message from every client to each partner (creates Hail's direct conversations), acknowledged; `probe`: the probe pair's too. @param {{ probe?: boolean }} [w] */
+    async warmup (w = {}) {
       const total = clients.length * args.partners
       await pool(clients, 50, async (client, i) => {
         for (let k = 0; k < args.partners; k++) {
           await new Promise((resolve) => send(i, partner(i, k), k, true, () => { warmAcked++; resolve(undefined) }))
         }
       })
+      if (w.probe === true) {
+        const [a, b] = probePair()
+        await new Promise((resolve) => send(a, b, args.partners, true, () => resolve(undefined)))
+      }
       return { warmed: warmAcked, expected: total }
+    },
+
+    /**
+     * chat-overload: run() with a probe alongside: the probe pair writes to
+     * each other at `probeRate` msg/s, in their own conversation, while the
+     * flood runs; its latency is reported apart.
+     * @param {{ rate: number, seconds: number, graceMs: number, probeRate: number }} a
+     */
+    async runWithProbe (a) {
+      probeLatency = new LatencyRecorder()
+      const [pa, pb] = probePair()
+      excluded = new Set([pa, pb])
+      let stop = false
+      const probing = (async () => {
+        const t0 = Date.now()
+        while (!stop) {
+          const due = Math.floor((Date.now() - t0) / 1000 * a.probeRate)
+          while (probeSent < due) {
+            const from = probeSent % 2 === 0 ? pa : pb
+            send(from, from === pa ? pb : pa, probeSent, 'probe', () => { probeAcked++ })
+            probeSent++
+          }
+          await sleep(5)
+        }
+      })()
+      const flood = await api.run(a)
+      stop = true
+      await probing
+      return { ...flood, probe: { sent: probeSent, acked: probeAcked, unique: probeSeen.unique, duplicates: probeSeen.duplicates, latency: probeLatency.summary() } }
     },
 
     /** Send `rate` msg/s for `seconds`, then wait up to graceMs for every acknowledged one to arrive. @param {{ rate: number, seconds: number, graceMs: number }} a */
@@ -138,13 +184,16 @@ export function createChat () {
       latency = new LatencyRecorder()
       const total = Math.round(a.rate * a.seconds)
       let sent = 0
+      let slot = 0
       const t0 = Date.now()
       await new Promise((resolve) => {
         const tick = () => {
           const due = Math.min(total, Math.floor((Date.now() - t0) / 1000 * a.rate))
           while (sent < due) {
-            const i = sent % clients.length
-            const to = partner(i, Math.floor(sent / clients.length) % args.partners)
+            const n = slot++
+            const i = n % clients.length
+            if (excluded.has(i)) continue // the probe's clients stay out of the flood
+            const to = partner(i, Math.floor(n / clients.length) % args.partners)
             send(i, to, sent, false, () => { acked++ })
             sent++
           }
@@ -192,4 +241,5 @@ export function createChat () {
       return {}
     }
   }
+  return api
 }

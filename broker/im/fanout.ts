@@ -27,17 +27,27 @@ export class Fanout {
   readonly #onStored: OnStored | undefined
   readonly #chains = new Map<string, Promise<void>>()
   readonly #maxBacklog: number
+  readonly #maxPerConversation: number
   /** Messages whose fan-out has not finished. */
   #backlog = 0
-  /** Senders waiting for the backlog to fall (see room()). */
+  /** Senders waiting for the whole backlog to fall (see room()). */
   #waiting: Array<() => void> = []
+  /** Per conversation: messages whose fan-out has not finished, and the senders waiting for them. */
+  readonly #convs = new Map<string, { count: number, waiting: Array<() => void> }>()
 
-  constructor (publisher: Publisher, membership: Membership, logger: Logger, onStored?: OnStored, maxBacklog = Infinity) {
+  /**
+   * `maxBacklog` bounds the messages not yet fanned out on this node;
+   * `maxPerConversation` those of one conversation, whose deliveries are
+   * serial and wait for slow readers' sockets to drain: so a conversation
+   * whose recipients do not keep up slows its own senders, not everyone.
+   */
+  constructor (publisher: Publisher, membership: Membership, logger: Logger, onStored?: OnStored, maxBacklog = Infinity, maxPerConversation = Infinity) {
     this.#publisher = publisher
     this.#membership = membership
     this.#log = logger
     this.#onStored = onStored
     this.#maxBacklog = maxBacklog
+    this.#maxPerConversation = maxPerConversation
   }
 
   /** Messages stored whose fan-out has not finished. */
@@ -46,15 +56,23 @@ export class Fanout {
   }
 
   /**
-   * Resolves at once while the backlog is under its bound, else once it has
-   * fallen to three quarters of it. The send path awaits it before the
-   * PUBACK (the message is already in the log): past the bound, senders are
-   * slowed (aedes reads no more of a client's socket while its publish is
-   * unanswered) instead of the backlog and its memory growing without end.
+   * Undefined while the node's backlog and `conv`'s are under their bounds;
+   * else a promise that resolves once both are (a bound passed is left at
+   * three quarters of it). The send path awaits it before the PUBACK (the
+   * message is already in the log): past a bound, senders are slowed (aedes
+   * reads no more of a client's socket while its publish is unanswered)
+   * instead of the backlog and its memory growing without end.
    */
-  room (): Promise<void> | undefined {
-    if (this.#backlog < this.#maxBacklog) return undefined
-    return new Promise((resolve) => this.#waiting.push(resolve))
+  room (conv: string): Promise<void> | undefined {
+    if ((this.#convs.get(conv)?.count ?? 0) < this.#maxPerConversation && this.#backlog < this.#maxBacklog) return undefined
+    return (async () => {
+      for (;;) {
+        const c = this.#convs.get(conv)
+        if (c !== undefined && c.count >= this.#maxPerConversation) await new Promise<void>((resolve) => c.waiting.push(resolve))
+        else if (this.#backlog >= this.#maxBacklog) await new Promise<void>((resolve) => this.#waiting.push(resolve))
+        else return
+      }
+    })()
   }
 
   message (envelope: Envelope): void {
@@ -63,6 +81,9 @@ export class Fanout {
     rememberMessage(payload, { conv: envelope.conv, seq: envelope.seq, from: envelope.from })
     if (this.#onStored !== undefined && !envelope.conv.startsWith('c:')) this.#told(this.#onStored, envelope)
     this.#backlog++
+    const c = this.#convs.get(envelope.conv)
+    if (c === undefined) this.#convs.set(envelope.conv, { count: 1, waiting: [] })
+    else c.count++
     this.#chain(envelope.conv, async () => {
       if (envelope.conv.startsWith('c:')) {
         await this.#publisher.send(topics.feed(envelope.conv), payload)
@@ -73,8 +94,14 @@ export class Fanout {
     })
   }
 
-  #done (): void {
+  #done (conv: string): void {
     this.#backlog--
+    const c = this.#convs.get(conv)
+    if (c !== undefined) {
+      c.count--
+      if (c.waiting.length > 0 && c.count <= this.#maxPerConversation * 0.75) for (const resolve of c.waiting.splice(0)) resolve()
+      if (c.count <= 0 && c.waiting.length === 0) this.#convs.delete(conv)
+    }
     if (this.#waiting.length === 0 || this.#backlog > this.#maxBacklog * 0.75) return
     const waiting = this.#waiting
     this.#waiting = []
@@ -102,7 +129,7 @@ export class Fanout {
     const next = previous.then(work).catch((err: unknown) => {
       // The message is in the log; devices get it by sync.
       this.#log.warn({ err, conv }, 'fan-out failed')
-    }).finally(() => this.#done())
+    }).finally(() => this.#done(conv))
     this.#chains.set(conv, next)
     void next.then(() => {
       if (this.#chains.get(conv) === next) this.#chains.delete(conv)

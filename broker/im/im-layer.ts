@@ -35,8 +35,11 @@ export const defaultImLimits: ImLimits = {
   retentionIntervalMs: 60 * 60 * 1000,
   rateLimitPerSecond: 500,
   rateLimitBurst: 2000,
-  maxFanoutBacklog: 2000
+  maxFanoutBacklog: 10_000
 }
+
+/** Messages of one conversation not yet fanned out past which its senders wait (fanout.ts). */
+const FANOUT_PER_CONVERSATION = 100
 
 /** The engine's own subtrees of im/, which no extension may take. */
 const BUILT_IN_SUBTREES = new Set(['send', 'cmd', 'typing', 'inbox', 'reply', 'presence', 'conv', 'file'])
@@ -91,7 +94,7 @@ export class ImLayer {
       stores: options.stores,
       membership,
       publisher,
-      fanout: new Fanout(publisher, membership, log, options.onStored, limits.maxFanoutBacklog),
+      fanout: new Fanout(publisher, membership, log, options.onStored, limits.maxFanoutBacklog, FANOUT_PER_CONVERSATION),
       presence: cluster.presence(publisher, log, limits.presenceDebounceMs),
       receipts: new Receipts(options.stores.receipts, membership, publisher, log, limits.receiptFanoutLimit),
       limits,

@@ -22,7 +22,7 @@ export async function handleSend (ctx: ImContext, caller: Caller, conv: string, 
     // QoS 0: a lost `sent` is recovered from the echo or by sync (docs/protocol.md, "Sending")
     reply(ctx, caller, { type: 'sent', cid: envelope.cid, conv: envelope.conv, seq: envelope.seq, id: envelope.id, ts: envelope.ts, duplicate }, 0)
     // backpressure: past the fan-out's bound the PUBACK waits (the message is stored already)
-    await ctx.fanout.room()
+    await ctx.fanout.room(envelope.conv)
   } catch (err) {
     if (!(err instanceof ImError)) throw err
     reply(ctx, caller, { type: 'error', ref: refOf(payload, 'cid'), conv, error: errorBody(err) })

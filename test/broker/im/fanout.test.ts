@@ -30,11 +30,11 @@ t.test('past its bound the backlog makes senders wait, until it falls to three q
   for (const c of convs) for (const u of c.split(':').slice(1)) membership.set(c, u, 'member')
   const { publisher, release } = heldPublisher()
   const fanout = new Fanout(publisher, membership, pino({ level: 'silent' }), undefined, 4)
-  t.equal(fanout.room(), undefined, 'room at once while under the bound')
+  t.equal(fanout.room(convs[4]!), undefined, 'room at once while under the bound')
   for (const [i, c] of convs.slice(0, 4).entries()) fanout.message(envelope(c, i + 1))
   t.equal(fanout.backlog, 4)
   let roomy = false
-  const room = fanout.room()
+  const room = fanout.room(convs[4]!)
   t.ok(room instanceof Promise, 'at the bound a sender waits')
   void room?.then(() => { roomy = true })
   await turns()
@@ -43,6 +43,32 @@ t.test('past its bound the backlog makes senders wait, until it falls to three q
   await turns()
   t.ok(roomy, 'released once the backlog fell')
   t.equal(fanout.backlog, 0)
+  await fanout.settle()
+})
+
+t.test('a conversation past its own bound slows its senders only', async (t) => {
+  const membership = new Membership()
+  for (const c of [conv, 'd:carol:dave']) for (const u of c.split(':').slice(1)) membership.set(c, u, 'member')
+  // the publisher holds what goes to bob (a reader who does not keep up), not carol's or dave's
+  const held: Array<() => void> = []
+  const publisher = {
+    send: async (topic: string) => { if (topic.includes('/bob/')) await new Promise<void>((resolve) => held.push(resolve)) }
+  } as unknown as Publisher
+  const fanout = new Fanout(publisher, membership, pino({ level: 'silent' }), undefined, 100, 4)
+  for (let seq = 1; seq <= 4; seq++) fanout.message(envelope(conv, seq))
+  fanout.message(envelope('d:carol:dave', 1))
+  await turns()
+  t.equal(fanout.room('d:carol:dave'), undefined, 'another conversation sends on')
+  let roomy = false
+  void fanout.room(conv)?.then(() => { roomy = true })
+  await turns()
+  t.notOk(roomy, 'the stuck conversation\'s sender waits')
+  for (let i = 0; i < 2; i++) {
+    held.shift()?.()
+    await turns()
+  }
+  t.ok(roomy, 'and goes on once its backlog fell to three quarters')
+  while (held.length > 0 || fanout.backlog > 0) { held.shift()?.(); await turns() }
   await fanout.settle()
 })
 
