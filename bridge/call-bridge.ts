@@ -51,6 +51,12 @@ export class CallBridge extends EventEmitter<CallBridgeEvents> implements ImExte
   readonly #sessions = new Map<string, CallSession>()
   readonly #timers = new Map<string, NodeJS.Timeout>()
   readonly #pending = new Set<Promise<void>>()
+  /**
+   * Users between the busy check and entering a call (an invite being
+   * placed, an accept or join under way): both await stores, so without this
+   * requests published back to back all pass the check before any is in.
+   */
+  readonly #entering = new Set<string>()
   #host: ImHost | undefined
   #media: MediaRooms | undefined
   #closing: Promise<void> | undefined
@@ -121,6 +127,23 @@ export class CallBridge extends EventEmitter<CallBridgeEvents> implements ImExte
 
   async invite (caller: Caller, args: InviteArgs): Promise<unknown> {
     if (!this.#limiter.take(caller.user)) throw new ImError('HAIL_ERR_RATE_LIMITED', 'too many calls placed; wait a moment')
+    this.#enter(caller.user)
+    try {
+      return await this.#place(caller, args)
+    } finally {
+      this.#entering.delete(caller.user)
+    }
+  }
+
+  /** Busy unless the user is in no call and enters none now; then they are entering until the caller deletes them. */
+  #enter (user: string, callId?: string): void {
+    const other = this.#callOf(user)?.id
+    if (other !== undefined && other !== callId) throw new ImError('HAIL_ERR_BUSY', `you are in call ${other}; hang it up first`)
+    if (this.#entering.has(user)) throw new ImError('HAIL_ERR_BUSY', 'you are entering another call')
+    this.#entering.add(user)
+  }
+
+  async #place (caller: Caller, args: InviteArgs): Promise<unknown> {
     const { conv, callees, group } = await this.#resolve(caller, args)
     if (group && args.mode === 'p2p') throw new ImError('HAIL_ERR_BAD_REQUEST', 'p2p mode is for 1:1 calls only')
     // Several nodes: who is in a call any node runs (Redis); then this node's own calls.
@@ -215,6 +238,17 @@ export class CallBridge extends EventEmitter<CallBridgeEvents> implements ImExte
       if (answer !== undefined) return answer.result
     }
     if (call === undefined || !this.#mayAct(call, caller, action)) throw new ImError('HAIL_ERR_CALL_NOT_FOUND', `no call ${callId}`)
+    const entering = action === 'accept' || action === 'join'
+    if (entering) this.#enter(caller.user, callId)
+    try {
+      return await this.#perform(call, caller, action)
+    } finally {
+      if (entering) this.#entering.delete(caller.user)
+    }
+  }
+
+  async #perform (call: Call, caller: Caller, action: CallAction): Promise<unknown> {
+    const callId = call.id
     if (action === 'accept' || action === 'join') {
       // Several nodes: enter the user in Redis at once, unless a call any node runs has them (alone: nothing to enter).
       const there = await this.#ownership.enterCall(callId, caller.user)
@@ -351,7 +385,7 @@ export class CallBridge extends EventEmitter<CallBridgeEvents> implements ImExte
     this.#metrics?.callEnded(call.id, call.reason ?? 'failed')
     this.#track((async () => {
       await session?.close().catch((err: unknown) => this.#log.warn({ err, callId: call.id }, 'closing call media failed'))
-      const record = callRecord(call, session?.lastStats)
+      const record = callRecord(call, session?.recordStats)
       try {
         await this.#requireHost().append(call.conv, { from: call.caller.user, device: call.caller.device, cid: `call-${call.id}`, kind: 'call', body: record })
       } catch (err) {

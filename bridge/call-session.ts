@@ -20,8 +20,12 @@ export class CallSession {
   readonly #handlers: CallSessionHandlers
   readonly #log: Logger
   #room: MediaRoom | undefined
-  /** Latest figures per peer, kept after the peer left, for the record. */
+  /** Latest figures of each device's current stay, for the record. */
   readonly #peerStats = new Map<string, PeerStats>()
+  /** Latest figures of stays that ended (a device may leave a group call and join again). */
+  readonly #stays: PeerStats[] = []
+  /** Devices that left: figures of their closing peer that come late are not a new stay. */
+  readonly #gone = new Set<string>()
   #lastTs = 0
   #closed = false
 
@@ -32,14 +36,20 @@ export class CallSession {
     this.#log = logger
   }
 
-  /** The latest figures of the room (sfu), for the call record. */
-  get lastStats (): RoomStats | undefined {
+  /**
+   * The latest figures of every stay of every device (sfu; a device that
+   * joined twice has two entries), for the call record. Each track's
+   * `bitrateKbps` is the last figure of the live stats, not of the snapshot
+   * taken as the device left (a few ms after the previous one: 0).
+   */
+  get recordStats (): RoomStats | undefined {
     if (this.#room === undefined) return undefined
-    return { roomId: this.#call.id, ts: this.#lastTs, peers: [...this.#peerStats.values()] }
+    return { roomId: this.#call.id, ts: this.#lastTs, peers: [...this.#stays, ...this.#peerStats.values()] }
   }
 
   join (device: string): void {
     if (this.#call.mode === 'p2p' || this.#closed) return
+    this.#gone.delete(device)
     const room = this.#room ??= this.#openRoom()
     const peer: MediaPeer = room.addPeer(device)
     peer.on('signal', (signal) => this.#handlers.signal(device, signal))
@@ -48,6 +58,10 @@ export class CallSession {
   leave (device: string): void {
     const peer = this.#room?.peer(device)
     if (peer !== undefined) this.#snapshot()
+    const stay = this.#peerStats.get(device)
+    if (stay !== undefined) this.#stays.push(stay)
+    this.#peerStats.delete(device)
+    this.#gone.add(device)
     peer?.close().catch((err: unknown) => this.#log.warn({ err, device }, 'closing a media peer failed'))
   }
 
@@ -76,7 +90,7 @@ export class CallSession {
   #openRoom (): MediaRoom {
     const room = this.#media().createRoom(this.#call.id)
     room.on('stats', (stats) => {
-      this.#keep(stats)
+      this.#keep(stats, true)
       this.#handlers.stats(stats)
     })
     return room
@@ -84,14 +98,25 @@ export class CallSession {
 
   #snapshot (): void {
     try {
-      if (this.#room !== undefined) this.#keep(this.#room.stats())
+      if (this.#room !== undefined) this.#keep(this.#room.stats(), false)
     } catch (err) {
       this.#log.debug({ err }, 'no room stats')
     }
   }
 
-  #keep (stats: RoomStats): void {
+  /** Keep the figures of devices in the call; a snapshot's bitrate (since the last sample, moments ago) gives way to the live one. */
+  #keep (stats: RoomStats, live: boolean): void {
     this.#lastTs = stats.ts
-    for (const peer of stats.peers) this.#peerStats.set(peer.peerId, peer)
+    for (const peer of stats.peers) {
+      if (this.#gone.has(peer.peerId)) continue
+      const before = this.#peerStats.get(peer.peerId)
+      const tracks = live || before === undefined
+        ? peer.tracks
+        : peer.tracks.map((t) => {
+          const was = before.tracks.find((b) => b.trackId === t.trackId && b.direction === t.direction)
+          return was === undefined ? t : { ...t, bitrateKbps: was.bitrateKbps }
+        })
+      this.#peerStats.set(peer.peerId, { ...peer, tracks })
+    }
   }
 }

@@ -41,6 +41,8 @@ export const imSchema = z.strictObject({
   rateLimitPerSecond: positiveInt.default(500),
   /** ... and at once; more get HAIL_ERR_RATE_LIMITED and are not stored. */
   rateLimitBurst: positiveInt.default(2000),
+  /** Messages stored and not yet fanned out; past it, senders' PUBACKs wait (backpressure). */
+  maxFanoutBacklog: positiveInt.default(2000),
   /** Milliseconds between retention passes over all conversations. */
   retentionIntervalMs: positiveInt.default(60 * 60 * 1000)
 })

@@ -25,6 +25,7 @@ import { backupDataDir } from './integrity/index.js'
 import { LoginGuard } from './users/login-guard.js'
 import { guardedHandle } from './wire/guarded-handle.js'
 import { createAedes } from './mqtt/create-aedes.js'
+import { SharedSubscriptions } from './mqtt/shared-subscriptions.js'
 import { hailVersion } from './version.js'
 import { ImLayer } from './im/im-layer.js'
 import type { ImExtensionFactory } from './im/im-extension.js'
@@ -101,6 +102,7 @@ export class HailServer extends EventEmitter<ServerEvents> {
   #im: ImLayer | undefined
   #push: PushHook | undefined
   #files: FileStore | undefined
+  #shared: SharedSubscriptions | undefined
 
   constructor (options: CreateServerOptions = {}) {
     super()
@@ -343,6 +345,8 @@ export class HailServer extends EventEmitter<ServerEvents> {
     this.access.setReservedAuthority(im.authority)
     const aedes = createAedes({ id: backend.runId, limits, persistence: backend.persistence, mq: backend.emitter, authenticate, access: this.access, durable, metrics: this.metrics, log, im })
     im.attach(aedes)
+    const shareLog = this.logger.child({ part: 'shared-subscriptions' })
+    this.#shared = new SharedSubscriptions(aedes, { logger: shareLog, cluster: backend.shareCluster(shareLog) })
     logConnections(aedes, { access: this.access, log, closing: () => this.#state === 'closing' })
     this.#aedes = aedes
     await aedes.listen()
@@ -392,6 +396,7 @@ export class HailServer extends EventEmitter<ServerEvents> {
     // Deliveries already started finish while the broker still runs.
     await step('im', async () => { await this.#im?.close() })
     await step('push', async () => { await this.#push?.close() })
+    await step('shared subscriptions', async () => { await this.#shared?.close() })
     const aedes = this.#aedes
     if (aedes !== undefined && !aedes.closed) {
       await step('broker', () => new Promise<void>((resolve) => aedes.close(() => resolve())))

@@ -27,7 +27,7 @@ export function isSignal (value: unknown): value is Signal {
  * a call message at all, or a problem when it claims to be one but is not.
  */
 export function parseCallPayload (value: unknown): CallPayload | { problem: string } | undefined {
-  if (!isObject(value) || value.v !== 1 || !isString(value.type) || !value.type.startsWith('call')) return undefined
+  if (!isObject(value) || (value.v !== 1 && value.v !== 2) || !isString(value.type) || !value.type.startsWith('call')) return undefined
   const callId = value.callId
   if (!isString(callId)) return { problem: `a ${value.type} without a callId` }
   switch (value.type) {

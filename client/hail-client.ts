@@ -37,6 +37,8 @@ export class HailClient extends TypedEmitter<ClientEvents> {
   readonly #log: Logger
   readonly #replies = new Replies()
   readonly #watched = new Set<string>()
+  /** Sends waiting for their reply: cid → conversation. */
+  readonly #sending = new Map<string, string>()
   #state: 'new' | 'connecting' | 'open' | 'closed' = 'new'
   /** Inbound events wait here until connect() has resolved, so listeners attached after it miss nothing. */
   #held: Array<[string, Uint8Array]> | undefined = []
@@ -74,7 +76,10 @@ export class HailClient extends TypedEmitter<ClientEvents> {
       transport: this.#transport,
       conversations: async () => await this.conversations(),
       fetch: async (conv, after) => await this.request('sync', { conv, after }),
-      deliver: (message) => this.emit('message', message),
+      deliver: (message) => {
+        this.#settleOwn(message)
+        this.emit('message', message)
+      },
       synced: () => this.emit('synced'),
       report: (err) => this.#report(err),
       logger: this.#log
@@ -130,8 +135,13 @@ export class HailClient extends TypedEmitter<ClientEvents> {
     const cid = options.cid ?? newId()
     if (!CLIENT_REF.test(cid)) throw new HailClientError('HAIL_ERR_BAD_ARGUMENT', `cid '${cid}' is not 1-64 of A-Z a-z 0-9 _ -`)
     const reply = this.#replies.sends.wait(cid, options.timeout ?? this.#timeout)
+    this.#sending.set(cid, conv)
     this.#publish(topics.send(conv), { cid, kind: message.kind, body: message.body }, (err) => this.#replies.sends.reject(cid, err))
-    return await reply
+    try {
+      return await reply
+    } finally {
+      if (!this.#replies.sends.has(cid)) this.#sending.delete(cid)
+    }
   }
 
   async text (conv: string, text: string, options?: SendOptions): Promise<SendResult> {
@@ -369,7 +379,20 @@ export class HailClient extends TypedEmitter<ClientEvents> {
       this.#report(new HailClientError('HAIL_ERR_BAD_PAYLOAD', `${topic}: carries a message of ${message.conv}`))
       return
     }
+    this.#settleOwn(message)
     this.#sync.push(message)
+  }
+
+  /**
+   * This device's own message, live (the echo in its inbox) or from sync,
+   * settles a send still waiting for its `sent` reply: the server sends that
+   * reply at QoS 0 (protocol v2), so a connection lost after the PUBACK may
+   * lose it, never the message.
+   */
+  #settleOwn (message: Envelope): void {
+    if (message.from !== this.user || message.device !== this.device || this.#sending.get(message.cid) !== message.conv) return
+    const { cid, conv, seq, id, ts } = message
+    this.#replies.sends.resolve(cid, { cid, conv, seq, id, ts, duplicate: false })
   }
 
   #onConversation (event: ClientEvents['conversation'][0]): void {

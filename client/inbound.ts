@@ -41,10 +41,10 @@ export function parseServerEvent (payload: Uint8Array): { event: ServerEvent } |
     return { problem: 'not JSON' }
   }
   if (!isObject(value)) return { problem: 'not a JSON object' }
-  if (value.v !== 1) return { problem: `protocol version ${String(value.v)}, expected 1` }
+  if (value.v !== 1 && value.v !== 2) return { problem: `protocol version ${String(value.v)}, expected 1 or 2` }
   const type = value.type
   if (!isString(type) || !Object.hasOwn(checks, type)) return { problem: `unknown type ${String(type)}` }
-  if (!checks[type as ServerEvent['type']](value)) return { problem: `a ${type} without the fields of protocol v1` }
+  if (!checks[type as ServerEvent['type']](value)) return { problem: `a ${type} without the fields of protocol v${String(value.v)}` }
   return { event: value as unknown as ServerEvent }
 }
 

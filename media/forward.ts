@@ -1,13 +1,16 @@
 /**
  * One incoming track copied to one subscriber: a sendonly transceiver on the
- * subscriber's connection fed with the source's RTP. werift's sender rewrites
- * SSRC, payload type, sequence numbers and header extensions, and answers the
- * subscriber's NACKs from its 128-packet history. Keyframe requests (PLI and
+ * subscriber's connection fed with the source's RTP through the fast path
+ * (media/rtp-fast-path.ts), which rewrites SSRC, payload type, sequence
+ * numbers and header extensions as werift's sender would and keeps its
+ * 128-packet history, from which werift answers the subscriber's NACKs. Keyframe requests (PLI and
  * FIR, read off the subscriber's transport by Peer -> 'keyframeRequest' ->
  * Room, matched on this sender's SSRC) go back to the source device as a PLI.
  */
 import { MediaStreamTrack, PictureLossIndication, RtcpPayloadSpecificFeedback, type RTCRtpSender, type RTCRtpTransceiver, type RtcpPacket } from 'werift'
 import type { IncomingTrack, Peer } from './peer.js'
+import { RtpFastPath } from './rtp-fast-path.js'
+import { LATE_MS, loopLag, QUEUE_VIDEO_MAX, VideoGate } from './video-gate.js'
 
 /** Sender SSRC of the SFU's keyframe requests; never announced in SDP. */
 const KEYFRAME_SENDER_SSRC = 1
@@ -21,6 +24,10 @@ export class Forward {
   readonly subscriber: Peer
   readonly sender: RTCRtpSender
   readonly transceiver: RTCRtpTransceiver
+  /** Sends the source's packets on this.sender. */
+  readonly fast: RtpFastPath
+  /** The overload policy for a video source (media/video-gate.ts). */
+  readonly gate: VideoGate | undefined
   /** Keyframe requests relayed to the source on behalf of this subscriber. */
   keyframeRequests = 0
   /** Set once a PLI was sent after the subscriber's transport came up. */
@@ -39,8 +46,17 @@ export class Forward {
     transceiver.sender.streamId = source.peerId
     this.transceiver = transceiver
     this.sender = transceiver.sender
+    this.fast = new RtpFastPath(this.sender)
+    this.gate = source.kind === 'video' ? new VideoGate() : undefined
+    if (this.gate !== undefined) {
+      loopLag.acquire()
+      this.stops.push(() => loopLag.release())
+    }
+    // the local track only names the m-line (kind, msid); packets skip it
     const rtp = source.track.onReceiveRtp.subscribe((packet) => {
-      if (!this.stopped) local.writeRtp(packet)
+      if (this.stopped) return
+      if (this.gate !== undefined && !this.admitVideo(packet.header.timestamp)) return
+      this.fast.send(packet)
     })
     this.stops.push(() => rtp.unSubscribe())
     const rtcp = this.sender.onRtcp.subscribe((p: RtcpPacket) => {
@@ -53,6 +69,20 @@ export class Forward {
     })
     this.stops.push(() => rtcp.unSubscribe())
     this.stops.push(() => local.stop())
+  }
+
+  private readonly overloaded = (): boolean =>
+    loopLag.lagMs > LATE_MS || this.fast.sendQueueSize() > QUEUE_VIDEO_MAX
+
+  /** The overload policy on one video packet (media/video-gate.ts); false: dropped. */
+  private admitVideo (timestamp: number): boolean {
+    const { decision, started } = this.gate!.admit(timestamp, this.source.keyframe, this.overloaded, Date.now())
+    if (started) this.source.overloadedAt = Date.now()
+    // video resumes at the next keyframe: ask for one (throttled per source) while waiting
+    if (this.gate!.dropping) this.requestKeyframe()
+    if (decision === 'send') return true
+    this.fast.skip()
+    return false
   }
 
   /** True once the subscriber's answer made this m-line sending. */

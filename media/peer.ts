@@ -21,6 +21,7 @@ import { MediaError } from './errors.js'
 import { alignHeaderExtensionIds } from './header-extension-ids.js'
 import { sendRemb } from './remb.js'
 import { checkCandidate, checkSdp } from './sdp-check.js'
+import { isKeyframeStart } from './video-gate.js'
 import type { PeerState, Signal } from './types.js'
 
 /** What every peer connection of a MediaServer shares. */
@@ -41,6 +42,10 @@ export interface IncomingTrack {
   receiver: RTCRtpReceiver
   /** Date.now() of the last keyframe request sent for it (Forward throttles). */
   lastKeyframeRequestAt: number
+  /** Of the packet being forwarded now: it starts a keyframe. */
+  keyframe: boolean
+  /** Date.now() when the overload policy last dropped this track's video for someone. */
+  overloadedAt: number
 }
 
 export type PeerEvents = {
@@ -307,8 +312,25 @@ export class Peer extends EventEmitter<PeerEvents> {
   private onTrack (track: MediaStreamTrack, receiver: RTCRtpReceiver, transceiver: RTCRtpTransceiver): void {
     const id = `${this.id}#${transceiver.mid ?? track.uuid}`
     if (this.incoming.has(id)) return
-    const t: IncomingTrack = { id, peerId: this.id, kind: track.kind === 'video' ? 'video' : 'audio', track, receiver, lastKeyframeRequestAt: 0 }
+    const kind = track.kind === 'video' ? 'video' : 'audio'
+    const t: IncomingTrack = {
+      id,
+      peerId: this.id,
+      kind,
+      track,
+      receiver,
+      lastKeyframeRequestAt: 0,
+      keyframe: false,
+      overloadedAt: 0
+    }
     this.incoming.set(id, t)
+    if (kind === 'video') {
+      // subscribed before any Forward: once per packet, for every forward of it
+      const codecs = (receiver as unknown as { codecs: Record<number, { name: string } | undefined> }).codecs
+      track.onReceiveRtp.subscribe((rtp) => {
+        t.keyframe = isKeyframeStart(codecs[rtp.header.payloadType]?.name ?? '', rtp.payload)
+      })
+    }
     this.log.debug({ track: id, kind: t.kind }, 'incoming track')
     this.emit('track', t)
   }
@@ -318,11 +340,14 @@ export class Peer extends EventEmitter<PeerEvents> {
     channel.onMessage.subscribe((data) => this.emit('data', channel.label, data))
   }
 
+  /** The REMB cap, halved for a track whose video the overload policy dropped in the last 2 s. */
   private sendRembs (): void {
     if (this._state !== 'connected') return
+    const now = Date.now()
     for (const t of this.incoming.values()) {
       if (t.kind === 'video' && t.track.ssrc !== undefined) {
-        sendRemb(t.receiver, t.track.ssrc, this.setup.maxVideoBitrateKbps * 1000).catch(() => {})
+        const cap = this.setup.maxVideoBitrateKbps * 1000
+        sendRemb(t.receiver, t.track.ssrc, now - t.overloadedAt < 2000 ? cap / 2 : cap).catch(() => {})
       }
     }
   }

@@ -81,7 +81,8 @@ export class TrackStatsReader {
       bitrateKbps: this.bitrate(`${f.subscriber.id}|out|${f.source.id}`, bytes, now),
       pli: f.keyframeRequests,
       nack: num(o?.nackCount),
-      retransmitted: num(o?.retransmittedPacketsSent)
+      retransmitted: num(o?.retransmittedPacketsSent),
+      ...(f.gate !== undefined ? { droppedFrames: f.gate.droppedFrames } : {})
     }
   }
 

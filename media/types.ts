@@ -47,6 +47,8 @@ export interface TrackStats {
   pli: number
   nack: number
   retransmitted: number
+  /** Out video tracks: frames the overload policy dropped (media/video-gate.ts). */
+  droppedFrames?: number
 }
 
 export interface PeerStats { peerId: string, state: PeerState, tracks: TrackStats[] }

@@ -67,8 +67,13 @@ export interface CallQuality {
   peers: Array<{ peerId: string, state: string, tracks: TrackQuality[] }>
 }
 
-/** One track as the relay received it, in a call record: the live figures without ids and direction. */
-export type RecordedTrackQuality = Omit<TrackQuality, 'trackId' | 'direction'>
+/**
+ * One track as the relay received it, in a call record: the live figures
+ * without ids and direction, summed over every stay of its device in the
+ * call; `bitrateKbps` is the call's average (bytes over the device's time in
+ * the call), `lastBitrateKbps` the last live figure.
+ */
+export type RecordedTrackQuality = Omit<TrackQuality, 'trackId' | 'direction'> & { lastBitrateKbps: number }
 
 /** The body of the message of kind `call` appended to the conversation when a call ends. */
 export interface CallRecord {

@@ -4,7 +4,13 @@
  */
 import type { ErrorBody } from './error-codes.js'
 
-export const PROTOCOL_VERSION = 1
+/**
+ * 2: `sent` replies and receipts are sent at QoS 0, never queued on disk
+ * (docs/protocol.md, "Versioning"). Clients of this package read 1 and 2.
+ */
+export const PROTOCOL_VERSION = 2
+/** The versions this package's client reads. */
+export type ProtocolVersion = 1 | 2
 
 /** A stored message; everything but `cid`, `kind` and `body` is stamped by the server (DESIGN invariant 2). */
 export interface Envelope {
@@ -25,12 +31,12 @@ export type Role = 'owner' | 'admin' | 'member' | 'follower'
 export type PresenceStatus = 'online' | 'away' | 'busy' | 'offline'
 
 export type ServerEvent =
-  | { v: 1, type: 'message', msg: Envelope }
-  | { v: 1, type: 'receipt', conv: string, user: string, delivered: number, read: number }
-  | { v: 1, type: 'typing', conv: string, from: string, device: string, typing: boolean }
-  | { v: 1, type: 'presence', user: string, status: PresenceStatus, lastSeen: number }
-  | { v: 1, type: 'conversation', event: 'added' | 'removed' | 'updated', conv: string, name?: string, role?: Role }
-  | { v: 1, type: 'sent', cid: string, conv: string, seq: number, id: string, ts: number, duplicate: boolean }
-  | { v: 1, type: 'error', ref: string | null, conv?: string, error: ErrorBody }
-  | { v: 1, type: 'result', req: string | null, ok: true, result: unknown }
-  | { v: 1, type: 'result', req: string | null, ok: false, error: ErrorBody }
+  | { v: ProtocolVersion, type: 'message', msg: Envelope }
+  | { v: ProtocolVersion, type: 'receipt', conv: string, user: string, delivered: number, read: number }
+  | { v: ProtocolVersion, type: 'typing', conv: string, from: string, device: string, typing: boolean }
+  | { v: ProtocolVersion, type: 'presence', user: string, status: PresenceStatus, lastSeen: number }
+  | { v: ProtocolVersion, type: 'conversation', event: 'added' | 'removed' | 'updated', conv: string, name?: string, role?: Role }
+  | { v: ProtocolVersion, type: 'sent', cid: string, conv: string, seq: number, id: string, ts: number, duplicate: boolean }
+  | { v: ProtocolVersion, type: 'error', ref: string | null, conv?: string, error: ErrorBody }
+  | { v: ProtocolVersion, type: 'result', req: string | null, ok: true, result: unknown }
+  | { v: ProtocolVersion, type: 'result', req: string | null, ok: false, error: ErrorBody }

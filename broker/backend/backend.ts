@@ -7,6 +7,7 @@ import type { ImCluster } from '../im/cluster/index.js'
 import type { ImStores } from '../im/store/index.js'
 import type { Metrics } from '../metrics.js'
 import type { DurablePublish } from '../mqtt/durable-publish.js'
+import type { ShareCluster } from '../mqtt/shared-subscriptions.js'
 import type { MqttPersistence } from '../persistence/mqtt-persistence.js'
 import type { PublishJournal } from '../persistence/publish-journal.js'
 import type { UserStore } from '../users/index.js'
@@ -71,6 +72,8 @@ export interface Backend {
   readonly imCluster: ImCluster
   /** Whether every store is reachable now (`/healthz`). */
   readonly healthy: boolean
+  /** With several nodes, which one delivers a shared subscription's message; none on one node. */
+  shareCluster (logger: Logger): ShareCluster | undefined
   /** What /healthz shows of the stores and, with Redis, of the other nodes. */
   status (): Promise<BackendStatus>
   /**

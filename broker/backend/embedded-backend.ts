@@ -23,6 +23,10 @@ export class EmbeddedBackend implements Backend {
   readonly kind = 'embedded'
   readonly healthy = true
 
+  shareCluster (): undefined {
+    return undefined
+  }
+
   async status (): Promise<BackendStatus> {
     return { store: 'embedded' }
   }
@@ -30,8 +34,12 @@ export class EmbeddedBackend implements Backend {
   readonly nodeId: string
   readonly runId: string
   readonly persistence: MqttPersistence
-  // As aedes makes its own: `#` matches the parent level too [MQTT-4.7.1-3]; aedes' default concurrency.
-  readonly emitter: MQEmitter = mqemitter({ concurrency: 100, matchEmptyLevels: true })
+  // As aedes makes its own (`#` matches the parent level too [MQTT-4.7.1-3]) but with no concurrency
+  // limit: past one, mqemitter queues in an array it shift()s, O(n) per message once the queue is long,
+  // which was most of the CPU of the chat cell's collapse (issue 12). What is in flight stays bounded
+  // without it: aedes reads no more of a client's socket until its publish was emitted, and the IM
+  // fan-out holds PUBACKs past im.maxFanoutBacklog. Deliveries keep the order of emits either way.
+  readonly emitter: MQEmitter = mqemitter({ concurrency: 0, matchEmptyLevels: true })
   readonly users: LevelUserStore
   readonly imStores: ImStores
   readonly journal: Journal

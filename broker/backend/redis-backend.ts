@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis'
+import type { Logger } from 'pino'
 import { Counter, Gauge } from 'prom-client'
 import MQEmitterRedis from 'mqemitter-redis'
 import type { MQEmitter } from 'mqemitter'
@@ -12,6 +13,8 @@ import { JournalAdopter } from '../redis/journal-adopter.js'
 import { openRedis, redactUrl } from '../redis/redis-connection.js'
 import { checkRedisDurability } from '../redis/redis-durability.js'
 import { RedisHealth } from '../redis/redis-health.js'
+import { RedisShareCluster } from '../redis/redis-share-cluster.js'
+import type { ShareCluster } from '../mqtt/shared-subscriptions.js'
 import { RedisUserNotices, RedisUserStore } from '../users/index.js'
 import type { Backend, BackendOptions, BackendStart, BackendStatus } from './backend.js'
 import { DataDir } from './data-dir.js'
@@ -142,6 +145,15 @@ export class RedisBackend implements Backend {
 
   get healthy (): boolean {
     return this.#health.healthy
+  }
+
+  shareCluster (logger: Logger): ShareCluster {
+    return new RedisShareCluster({
+      redis: this.redis,
+      run: this.runId,
+      peers: async () => (await this.imCluster.peers()).map((p) => p.run),
+      logger
+    })
   }
 
   async status (): Promise<BackendStatus> {

@@ -13,6 +13,16 @@ import { parseClientId } from '../../protocol/index.js'
  * and replies, presence, or a channel feed it follows; deliveries are checked
  * again per concrete topic, so a removed member stops receiving at once.
  */
+/** `im/send`, `im/cmd` or `im/file` and whatever follows: requests, malformed or not. */
+/** Whether `conv` is a direct conversation id that names `user` (d:{a}:{b}). */
+function directOf (conv: string, user: string): boolean {
+  if (!conv.startsWith('d:')) return false
+  const [, a, b] = conv.split(':')
+  return a === user || b === user
+}
+
+const MALFORMED_REQUEST = /^im\/(send|cmd|file)(\/|$)/
+
 export class ImAuthority implements TopicAuthority {
   readonly #membership: Membership
   readonly #extensions: ReadonlyMap<string, ImExtension>
@@ -26,6 +36,8 @@ export class ImAuthority implements TopicAuthority {
   canPublish (identity: Identity, topic: string): boolean {
     if (identity.user === null) return false
     const t = parseImTopic(topic)
+    // A malformed request topic reaches the engine, which answers it with an error (ImLayer).
+    if (t === null && MALFORMED_REQUEST.test(topic)) return true
     if (t === null) return this.#extension(identity, topic, (ext, caller) => ext.canPublish(caller, topic))
     return t.kind === 'send' || t.kind === 'cmd' || t.kind === 'typing' || t.kind === 'file'
   }
@@ -37,8 +49,12 @@ export class ImAuthority implements TopicAuthority {
     if (levels[0] !== 'im') return false
     switch (levels[1]) {
       case 'inbox':
-        // im/inbox/{self}, im/inbox/{self}/#, im/inbox/{self}/+ or one conversation of it
-        return levels[2] === user && (levels.length === 3 || (levels.length === 4 && levels[3] !== ''))
+        // im/inbox/{self}, im/inbox/{self}/#, im/inbox/{self}/+ or one conversation of it the
+        // user is in (a direct one naming the user counts before its first message)
+        if (levels[2] !== user) return false
+        if (levels.length === 3) return true
+        if (levels.length !== 4 || levels[3] === '') return false
+        return levels[3] === '#' || levels[3] === '+' || this.#membership.role(levels[3]!, user) !== undefined || directOf(levels[3]!, user)
       case 'reply': {
         const own = parseClientId(identity.clientId)
         return levels.length === 4 && levels[2] === user && own !== null && levels[3] === own.device

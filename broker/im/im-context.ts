@@ -27,6 +27,8 @@ export interface ImLimits {
   /** Requests per device per second, and burst. */
   readonly rateLimitPerSecond: number
   readonly rateLimitBurst: number
+  /** Messages stored whose fan-out has not finished; past it, senders' PUBACKs wait (backpressure). */
+  readonly maxFanoutBacklog: number
 }
 
 /** What every IM handler works with. */

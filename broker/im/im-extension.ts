@@ -39,7 +39,7 @@ export interface ImExtensionCommand {
 
 /** What the engine offers an extension. */
 export interface ImHost {
-  /** Publish `{ v: 1, ...event }` as JSON through the broker (authorized per subscriber at delivery). */
+  /** Publish `{ v: PROTOCOL_VERSION, ...event }` as JSON through the broker (authorized per subscriber at delivery). */
   publish: (topic: string, event: Record<string, unknown>, qos?: 0 | 1) => Promise<void>
   /** Topic names: every device of a user; one device's replies. */
   inboxTopic: (user: string) => string

@@ -15,8 +15,11 @@ import { ImAuthority } from './im-authority.js'
 import type { ImExtension, ImExtensionFactory, ImHost } from './im-extension.js'
 import type { Caller, ImContext, ImLimits } from './im-context.js'
 import { ImError } from './im-error.js'
+import { StoreError } from '../errors.js'
+import { StoreInputError } from './store/errors.js'
 import type { ImStores } from './im-stores.js'
 import { Membership } from './membership.js'
+import { messageOf, type MessagePayload } from './message-payloads.js'
 import { Publisher } from './publisher.js'
 import { RateLimiter } from './rate-limiter.js'
 import { Receipts } from './receipts.js'
@@ -31,7 +34,8 @@ export const defaultImLimits: ImLimits = {
   retentionMaxAgeMs: null,
   retentionIntervalMs: 60 * 60 * 1000,
   rateLimitPerSecond: 500,
-  rateLimitBurst: 2000
+  rateLimitBurst: 2000,
+  maxFanoutBacklog: 2000
 }
 
 /** The engine's own subtrees of im/, which no extension may take. */
@@ -83,7 +87,7 @@ export class ImLayer {
       stores: options.stores,
       membership,
       publisher,
-      fanout: new Fanout(publisher, membership, log, options.onStored),
+      fanout: new Fanout(publisher, membership, log, options.onStored, limits.maxFanoutBacklog),
       presence: cluster.presence(publisher, log, limits.presenceDebounceMs),
       receipts: new Receipts(options.stores.receipts, membership, publisher, log, limits.receiptFanoutLimit),
       limits,
@@ -127,6 +131,7 @@ export class ImLayer {
   /** Whether a client's publish on `topic` is the engine's to handle. */
   handles (topic: string): boolean {
     if (topic.startsWith('im/send/') || topic.startsWith('im/cmd/') || topic.startsWith('im/typing/') || topic.startsWith('im/file/')) return true
+    if (topic === 'im/send' || topic === 'im/cmd' || topic === 'im/file') return true // malformed: answered, not routed
     const levels = topic.split('/')
     return levels[0] === 'im' && levels.length > 2 && this.#extensions.has(levels[1]!)
   }
@@ -141,8 +146,13 @@ export class ImLayer {
     const caller = callerOf(identity)
     const topic = parseImTopic(packet.topic)
     const ext = topic === null ? this.#extensions.get(packet.topic.split('/')[1] ?? '') : undefined
-    if (caller === null || (topic === null && ext === undefined)) return
+    if (caller === null) return
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload)
+    if (topic === null && ext === undefined) {
+      // im/send, im/send/{conv}/extra, im/file/{id}/-1 ...: told, not dropped without a word.
+      this.#refuseMalformed(caller, packet.topic, payload)
+      return
+    }
     if (!this.#rate.take(identity.clientId)) {
       this.#onLimit('imRate')
       if (topic !== null) this.#refuse(caller, topic, payload, new ImError('HAIL_ERR_RATE_LIMITED', 'too many requests from this device; slow down and retry'))
@@ -152,16 +162,40 @@ export class ImLayer {
       await ext!.publish(caller, packet.topic, payload)
       return
     }
-    switch (topic.kind) {
-      case 'send':
-        return await handleSend(this.#ctx, caller, topic.conv, payload)
-      case 'cmd':
-        return await handleCommand(this.#ctx, caller, topic.method, payload, (method) => this.#extensionFor(method))
-      case 'typing':
-        return handleTyping(this.#ctx, caller, topic.conv, payload)
-      case 'file':
-        return await handleFileChunk(this.#ctx, caller, topic.uploadId, topic.index, payload)
+    try {
+      switch (topic.kind) {
+        case 'send':
+          return await handleSend(this.#ctx, caller, topic.conv, payload)
+        case 'cmd':
+          return await handleCommand(this.#ctx, caller, topic.method, payload, (method) => this.#extensionFor(method))
+        case 'typing':
+          return handleTyping(this.#ctx, caller, topic.conv, payload)
+        case 'file':
+          return await handleFileChunk(this.#ctx, caller, topic.uploadId, topic.index, payload)
+      }
+    } catch (err) {
+      // A store that cannot write now: no PUBACK, the device sends again (nothing was stored).
+      if (err instanceof StoreError) throw err
+      // Anything else is a refusal the handlers did not foresee (a bug, or input that slipped
+      // past validation): answered and acknowledged, so no payload can close its sender's
+      // connection on every resend.
+      const refusal = err instanceof ImError
+        ? err
+        : err instanceof StoreInputError
+          ? new ImError('HAIL_ERR_BAD_REQUEST', err.message)
+          : new ImError('HAIL_ERR_INTERNAL', 'the server could not handle this request; it was not stored')
+      if (!(err instanceof ImError) && !(err instanceof StoreInputError)) this.#log.error({ err, topic: packet.topic, clientId: identity.clientId }, 'IM request failed unexpectedly: refused')
+      this.#refuse(caller, topic, payload, refusal)
     }
+  }
+
+  /** A publish under im/{send,cmd,typing,file}/ whose topic has the wrong shape. */
+  #refuseMalformed (caller: Caller, topic: string, payload: Buffer): void {
+    const kind = topic.split('/')[1]
+    const err = new ImError('HAIL_ERR_BAD_REQUEST', `${topic.slice(0, 200)} is not an IM topic (im/send/{conv}, im/cmd/{method}, im/typing/{conv}, im/file/{uploadId}/{index})`)
+    if (kind === 'cmd') reply(this.#ctx, caller, { type: 'result', req: refOf(payload, 'req'), ok: false, error: errorBody(err) })
+    else if (kind === 'send' || kind === 'file') reply(this.#ctx, caller, { type: 'error', ref: kind === 'send' ? refOf(payload, 'cid') : topic.split('/')[2]?.slice(0, 64) ?? '', error: errorBody(err) })
+    // typing is fire and forget: nothing to answer
   }
 
   /** Whether any device of `user` is connected now (undebounced, unlike presence announcements). */
@@ -188,19 +222,27 @@ export class ImLayer {
   /** A device acknowledged a QoS 1 delivery: a message in its inbox means *delivered*. */
   acknowledged (identity: Identity, packet: { topic?: string, payload?: Buffer | string } | undefined): void {
     if (identity.user === null || packet?.topic === undefined || !packet.topic.startsWith('im/inbox/')) return
-    const t = parseImTopic(packet.topic)
-    if (t?.kind !== 'inbox' || t.conv === undefined || t.user !== identity.user) return
-    let seq: number | undefined
+    // the payload Fanout encoded carries its record; only one read back from the durable queue is parsed
+    const message = messageOf(packet.payload) ?? this.#parseMessage(packet)
+    // The author's own devices getting the echo of a message is no news to anyone.
+    if (message === undefined || message.from === identity.user) return
+    // the inbox topic must be the acknowledging user's, of the message's conversation
+    if (packet.topic !== topics.inbox(identity.user, message.conv)) return
+    this.#ctx.receipts.delivered(message.conv, identity.user, message.seq)
+  }
+
+  /** A message delivery read back from the durable queue (not the Buffer Fanout encoded). */
+  #parseMessage (packet: { topic?: string, payload?: Buffer | string }): MessagePayload | undefined {
+    const t = parseImTopic(packet.topic ?? '')
+    if (t?.kind !== 'inbox' || t.conv === undefined) return undefined
     try {
-      const event = JSON.parse(String(packet.payload)) as { type?: string, msg?: { seq?: number, from?: string } }
-      // The author's own devices getting the echo of a message is no news to anyone.
-      if (event.type === 'message' && event.msg?.from !== identity.user) seq = event.msg?.seq
+      const event = JSON.parse(String(packet.payload)) as { type?: string, msg?: { seq?: unknown, from?: unknown } }
+      const { seq, from } = event.msg ?? {}
+      if (event.type !== 'message' || typeof seq !== 'number' || typeof from !== 'string') return undefined
+      return { conv: t.conv, seq, from }
     } catch {
-      return
+      return undefined
     }
-    if (typeof seq !== 'number') return
-    this.#ctx.receipts.delivered(t.conv, identity.user, seq)
-      .catch((err: unknown) => this.#log.warn({ err, conv: t.conv }, 'delivered receipt failed'))
   }
 
   async close (): Promise<void> {
@@ -214,12 +256,14 @@ export class ImLayer {
     }
     await this.retention.stop()
     await this.#ctx.fanout.settle()
+    await this.#ctx.receipts.settle()
     await this.#ctx.presence.close()
     await this.#cluster.close()
   }
 
   /** Answer a refused request the way its kind is answered (typing is dropped). */
   #refuse (caller: Caller, topic: ImTopic, payload: Buffer, err: ImError): void {
+    if (topic.kind === 'file') reply(this.#ctx, caller, { type: 'error', ref: topic.uploadId.slice(0, 64), error: errorBody(err) })
     if (topic.kind === 'send') reply(this.#ctx, caller, { type: 'error', ref: refOf(payload, 'cid'), conv: topic.conv, error: errorBody(err) })
     if (topic.kind === 'cmd') reply(this.#ctx, caller, { type: 'result', req: refOf(payload, 'req'), ok: false, error: errorBody(err) })
   }

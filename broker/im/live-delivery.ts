@@ -1,8 +1,9 @@
 import type { StoredPacket } from '../persistence/packet-codec.js'
 import { PROTOCOL_VERSION } from '../../protocol/index.js'
+import { messageOf } from './message-payloads.js'
 
 const INBOX = 'im/inbox/'
-/** How Publisher.encode() starts a message event: `{"v":1,"type":"message",...`. */
+/** How Publisher.encode() starts a message event: `{"v":2,"type":"message",...`. */
 const MESSAGE_PREFIX = Buffer.from(`{"v":${PROTOCOL_VERSION},"type":"message",`)
 
 /**
@@ -23,7 +24,8 @@ export function isLiveImDelivery (packet: StoredPacket): boolean {
   // im/inbox/{user}/{conv}: the per-user topic carries conversation events
   const slash = topic.indexOf('/', INBOX.length)
   if (slash < 0) return false
-  if (startsWith(payload, MESSAGE_PREFIX)) return true
+  // a payload Fanout encoded says what it is; one read back from the store is sniffed
+  if (messageOf(payload) !== undefined || startsWith(payload, MESSAGE_PREFIX)) return true
   // user names and conversation ids need no JSON escaping, so the bytes are known
   const user = topic.slice(INBOX.length, slash)
   const conv = topic.slice(slash + 1)

@@ -1,7 +1,7 @@
 import type { Aedes } from 'aedes'
 import { PROTOCOL_VERSION, type ServerEvent } from '../../protocol/index.js'
 
-type EventBody = ServerEvent extends infer E ? E extends { v: 1 } ? Omit<E, 'v'> : never : never
+type EventBody = ServerEvent extends infer E ? E extends unknown ? Omit<E, 'v'> : never : never
 
 /**
  * The engine's only way to speak: server events as JSON through aedes, so

@@ -3,9 +3,14 @@ import type { Caller, ImContext } from './im-context.js'
 import { ImError } from './im-error.js'
 import type { EventBody } from './publisher.js'
 
-/** Answer one device on its reply topic (im/reply/{user}/{device}); a lost answer is logged, never thrown. */
-export function reply (ctx: ImContext, caller: Caller, event: EventBody): void {
-  ctx.publisher.event(topics.reply(caller.user, caller.device), event)
+/**
+ * Answer one device on its reply topic (im/reply/{user}/{device}); a lost
+ * answer is logged, never thrown. QoS 0 for what the device can recover by
+ * itself (`sent`: the message's echo in its inbox, or sync, settles the
+ * send), so it never takes a durable queue.
+ */
+export function reply (ctx: ImContext, caller: Caller, event: EventBody, qos: 0 | 1 = 1): void {
+  ctx.publisher.event(topics.reply(caller.user, caller.device), event, qos)
     .catch((err: unknown) => ctx.log.warn({ err }, 'reply failed'))
 }
 

@@ -4,8 +4,10 @@ import { Aedes, type AuthenticateError, type Client, type PublishPacket } from '
 import type { Logger } from 'pino'
 import type { Access, Identity } from './access.js'
 import type { Authenticate } from './authenticate.js'
+import { parseShare } from './shared-subscriptions.js'
 import { clientErrorLimit } from './client-error-limit.js'
 import { guardRegistration } from './register-guard.js'
+import { dedupeResumedQueue } from '../wire/resumed-queue-dedupe.js'
 import type { Limits } from '../config.js'
 import type { DurablePublish } from './durable-publish.js'
 import type { Metrics } from '../metrics.js'
@@ -58,7 +60,7 @@ export function createAedes (parts: AedesParts): Aedes {
     // wills it stored; aedes' default (60 s, checked every 4 min) left a crashed node's wills
     // unpublished for minutes. A heartbeat is one tiny publish.
     heartbeatInterval: HEARTBEAT_MS,
-    persistence,
+    persistence: dedupeResumedQueue(persistence),
     mq,
     connectTimeout: limits.connectTimeout,
     drainTimeout: limits.drainTimeout,
@@ -118,7 +120,13 @@ export function createAedes (parts: AedesParts): Aedes {
       durable.accept(packet, done)
     },
     authorizeSubscribe (client, subscription, done) {
-      if (access.canSubscribe(client, subscription.topic)) return done(null, subscription)
+      // `$share/{group}/{filter}`: the ACL judges the filter itself (shared-subscriptions.ts).
+      const share = parseShare(subscription.topic)
+      if (share === null) {
+        log.debug({ clientId: client.id, filter: subscription.topic }, 'malformed shared subscription refused ($share/{group}/{filter})')
+        return done(null, null)
+      }
+      if (access.canSubscribe(client, share === undefined ? subscription.topic : share.filter)) return done(null, subscription)
       metrics.aclDenied.inc({ action: 'subscribe' })
       log.debug({ clientId: client.id, filter: subscription.topic }, 'subscribe refused by access control')
       done(null, null) // SUBACK 0x80 for this filter [MQTT-3.9.3-2]

@@ -21,7 +21,8 @@ function firstLevelIs (topic: string, root: string): boolean {
 
 /** Whether a concrete topic (a PUBLISH topic name) belongs to Hail. */
 export function isReservedTopic (topic: string): boolean {
-  return firstLevelIs(topic, 'im') || firstLevelIs(topic, '$SYS') || firstLevelIs(topic, '$hail')
+  // `$share/…` names shared subscriptions: a PUBLISH there would reach their members directly.
+  return firstLevelIs(topic, 'im') || firstLevelIs(topic, '$SYS') || firstLevelIs(topic, '$hail') || firstLevelIs(topic, '$share')
 }
 
 /**
@@ -33,13 +34,11 @@ export function isReservedTopic (topic: string): boolean {
  * starting with `$` [MQTT-4.7.2-1]; for `im/` it is the delivery check alone.
  */
 export function isReservedFilter (filter: string): boolean {
-  if (isReservedTopic(filter)) return true
-  // `$share/{group}/{filter}` (shared subscriptions, MQTT 5 §4.8.2) names
-  // its real filter after two levels. aedes 1.2 does not implement them, but
-  // if it ever does, `$share/g/im/#` must not read as an ordinary filter.
+  // `$share/{group}/{filter}` (shared subscriptions, mqtt/shared-subscriptions.ts) names
+  // its real filter after two levels: `$share/g/im/#` is as reserved as `im/#`.
   if (firstLevelIs(filter, '$share')) {
     const groupEnd = filter.indexOf('/', '$share/'.length)
     return groupEnd !== -1 && isReservedTopic(filter.slice(groupEnd + 1))
   }
-  return false
+  return isReservedTopic(filter)
 }

@@ -80,6 +80,7 @@ export function checkConnect (buf: Buffer, start: number, end: number, maxClient
     p += topicLength
     if (end - p < 2) return null
     p += 2 + ((buf[p]! << 8) | buf[p + 1]!) // Will Message: binary, anything goes
+    if (p > end) return null
   }
 
   if ((flags & USERNAME) !== 0) {
@@ -89,7 +90,17 @@ export function checkConnect (buf: Buffer, start: number, end: number, maxClient
     if (p + userLength > end) return null
     const badUser = checkString(buf, p, p + userLength) // [MQTT-3.1.3-11]
     if (badUser !== null) return badUser
+    p += userLength
   }
+
+  if ((flags & PASSWORD) !== 0) {
+    if (end - p < 2) return null
+    p += 2 + ((buf[p]! << 8) | buf[p + 1]!) // Password: binary
+  }
+  // Fields running past the packet are mqtt-packet's to refuse; bytes left
+  // over are fields the flags say are absent (a user name without its flag,
+  // say), which mqtt-packet skips and aedes would serve [MQTT-3.1.2-18/-20].
+  if (p < end) return rejections.connectLength
   return null
 }
 

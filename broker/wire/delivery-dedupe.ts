@@ -31,6 +31,19 @@ export interface LiveHandovers {
  * drained, when the drain sends it (see DrainHandovers): a reconnect during
  * a drain then gets each message once, in order.
  */
+/** Per client: claim a delivery by its (broker, counter); false if that message was delivered to it already. */
+const claims = new WeakMap<object, (key: string) => boolean>()
+
+/**
+ * Claims `packet` for `client` (see resumed-queue-dedupe.ts): true the first
+ * time, false once it was delivered live or claimed before. A client this
+ * module does not wrap, or a packet without a broker id, is always true.
+ */
+export function claimDelivery (client: object, packet: { brokerId?: string | null, brokerCounter?: number }): boolean {
+  const claim = claims.get(client)
+  return claim === undefined || !packet.brokerId || claim(`${packet.brokerId}:${packet.brokerCounter ?? 0}`)
+}
+
 export function exactDedupe (client: Client, handovers?: LiveHandovers): void {
   const internals = client as unknown as ClientInternals
   internals.duplicates = new Proxy(Object.create(null) as Record<string, number>, {
@@ -38,18 +51,23 @@ export function exactDedupe (client: Client, handovers?: LiveHandovers): void {
     set: () => true
   })
   const seen = new Set<string>()
+  const claim = (key: string): boolean => {
+    if (seen.has(key)) return false
+    seen.add(key)
+    if (seen.size > WINDOW) seen.delete(seen.values().next().value as string)
+    return true
+  }
+  claims.set(client, claim)
   // aedes' deliverQoS hands a QoS 0 packet on to deliver0: checked once already.
   const checked = new WeakSet<object>()
   const wrap = (deliver: Deliver): Deliver => function deliverOnce (packet, cb) {
     if (checked.has(packet)) return deliver(packet, cb)
     if (packet.brokerId) {
       const key = `${packet.brokerId}:${packet.brokerCounter ?? 0}`
-      if (seen.has(key)) {
+      if (!claim(key)) {
         setImmediate(cb)
         return
       }
-      seen.add(key)
-      if (seen.size > WINDOW) seen.delete(seen.values().next().value as string)
       checked.add(packet)
       const id = internals.id
       if (handovers !== undefined && internals.clean === false && typeof id === 'string' && (packet.qos ?? 0) > 0 && packet.retain !== true) {

@@ -26,6 +26,7 @@ const UNSUBSCRIBE = 5
 const EMPTY = 6 // PINGREQ, DISCONNECT: Remaining Length 0
 const ACK = 7 // PUBACK, PUBREC, PUBREL, PUBCOMP: Remaining Length 2
 const SERVER_ONLY = 8 // CONNACK, SUBACK, UNSUBACK, PINGRESP
+const PUBLISH_DUP0 = 9 // QoS 0 with DUP set [MQTT-3.3.1-2]
 
 // Only first bytes with the flags the spec requires get a kind: any other
 // flags [MQTT-2.2.2-2], QoS 3 [MQTT-3.3.1-4] and the reserved types 0 and 15
@@ -39,7 +40,7 @@ const NOT_CONNECTED = new Uint8Array(256)
 const CONNECTED = new Uint8Array(256)
 for (let b = 0x30; b <= 0x3f; b++) {
   const qos = (b >> 1) & 3
-  CONNECTED[b] = qos === 0 ? PUBLISH_QOS0 : qos === 3 ? SKIP : PUBLISH_QOS12
+  CONNECTED[b] = qos === 0 ? ((b & 0x08) === 0 ? PUBLISH_QOS0 : PUBLISH_DUP0) : qos === 3 ? SKIP : PUBLISH_QOS12
 }
 for (const b of [0x40, 0x50, 0x62, 0x70]) CONNECTED[b] = ACK
 for (const b of [0xc0, 0xe0]) CONNECTED[b] = EMPTY
@@ -175,7 +176,11 @@ export class FrameScanner {
       case EMPTY:
         return length === 0 ? null : rejections.remainingLength // §3.12.1, §3.14.1
       case ACK:
-        return length === 2 ? null : rejections.remainingLength // §3.4.1 to §3.7.1
+        if (length !== 2) return rejections.remainingLength // §3.4.1 to §3.7.1
+        this.#capture(2) // the packet id
+        return null
+      case PUBLISH_DUP0:
+        return rejections.publishDup
       case SERVER_ONLY:
         return rejections.serverPacket
       case PUBLISH_QOS0:
@@ -233,6 +238,9 @@ export class FrameScanner {
         return checkSubscribe(buf, start, end, false)
       case CONNECT:
         return checkConnect(buf, start, end, this.#maxClientIdLength)
+      case ACK:
+        // aedes ignores PUBACK and PUBCOMP 0, and answers PUBREC and PUBREL 0 with ids of its own.
+        return buf[start] === 0 && buf[start + 1] === 0 ? rejections.packetIdZero : null // [MQTT-2.3.1-1]
       default:
         return null
     }

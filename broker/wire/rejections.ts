@@ -34,6 +34,9 @@ export const rejections = {
   invalidUtf8: rule({ reason: 'invalid_utf8', clause: 'MQTT-1.5.3-1', by: 'hail' }),
   nullChar: rule({ reason: 'null_char', clause: 'MQTT-1.5.3-2', by: 'hail' }),
   packetIdZero: rule({ reason: 'packet_id_zero', clause: 'MQTT-2.3.1-1', by: 'hail' }),
+  // Bytes after the last field the flags announce, or a field they say is absent [MQTT-3.1.2-9/-18/-20].
+  connectLength: rule({ reason: 'connect_length', clause: 'MQTT-3.1.4-1', by: 'hail' }),
+  publishDup: rule({ reason: 'publish_dup', clause: 'MQTT-3.3.1-2', by: 'hail' }),
   noTopicFilters: rule({ reason: 'no_topic_filters', clause: 'MQTT-3.8.3-3', by: 'hail' }),
   noUnsubscribeFilters: rule({ reason: 'no_topic_filters', clause: 'MQTT-3.10.3-2', by: 'hail' }),
   invalidFilter: rule({ reason: 'invalid_filter', clause: 'MQTT-4.7.1-2', by: 'hail' }),

@@ -30,7 +30,7 @@ t.test('an invite rings every device of the callee; the first accept wins, the o
   t.match(placed, { callId: /^[a-z2-7]{24}$/, conv: 'd:alice:bob', mode: 'p2p', iceServers: [] })
   const ring = await waitCallEvent(bobPhone, placed.callId, 'ring')
   await waitCallEvent(bobPc, placed.callId, 'ring')
-  t.match(ring, { v: 1, type: 'call', from: 'alice', conv: 'd:alice:bob', media: audio, mode: 'p2p' })
+  t.match(ring, { v: 2, type: 'call', from: 'alice', conv: 'd:alice:bob', media: audio, mode: 'p2p' })
 
   t.match(await bobPc.request('call.accept', { callId: placed.callId }), { callId: placed.callId, mode: 'p2p' })
   t.match(await waitCallEvent(alice, placed.callId, 'accepted'), { by: 'bob/pc' })
@@ -111,6 +111,9 @@ t.test('reject and cancel end a ringing call with their reason', async (t) => {
   await alice.request('call.hangup', { callId: second.callId })
   await waitCallEvent(bob, second.callId, 'cancelled')
   t.equal((await waitCallRecord(bob, second.callId)).body.reason, 'cancelled')
+  // The record comes after the final event: had an 'ended' followed, it would be here by now.
+  await waitCallRecord(alice, second.callId)
+  for (const d of [alice, bob]) t.same(callEvents(d, undefined, 'ended'), [], `${d.user}: rejected and cancelled are final, no 'ended' follows`)
 })
 
 t.test('an unanswered call is missed when the ring timeout passes', async (t) => {
@@ -120,7 +123,19 @@ t.test('an unanswered call is missed when the ring timeout passes', async (t) =>
   const { callId } = await alice.request('call.invite', { to: 'bob', media: audio })
   await waitCallEvent(bob, callId, 'missed')
   await waitCallEvent(alice, callId, 'missed')
-  t.equal((await waitCallRecord(bob, callId)).body.reason, 'missed')
+  const record = await waitCallRecord(bob, callId)
+  t.match(record.body, { reason: 'missed', mode: 'sfu' })
+  t.same(record.body.quality, { tracks: [] }, 'an sfu call nobody answered has no track figures')
+  await waitCallRecord(alice, callId)
+  t.same(callEvents(alice, callId, 'ended'), [], 'missed is final')
+})
+
+t.test('refused invites count toward the invite limit', async (t) => {
+  const { port } = await callServer(t, ['alice', 'bob'], { calls: { invitesPerMinute: 1, inviteBurst: 2 } })
+  const alice = await RawDevice.connect(t, port, 'alice', 'phone')
+  t.equal(await refused(alice, 'call.invite', { to: 'nobody', media: audio }), 'HAIL_ERR_NOT_FOUND')
+  t.equal(await refused(alice, 'call.invite', { to: 'alice', media: audio }), 'HAIL_ERR_BAD_REQUEST')
+  t.equal(await refused(alice, 'call.invite', { to: 'bob', media: audio }), 'HAIL_ERR_RATE_LIMITED', 'the burst went on the refused ones')
 })
 
 t.test('a callee in another call is busy: the caller gets HAIL_ERR_BUSY and a record says so', async (t) => {
@@ -135,6 +150,25 @@ t.test('a callee in another call is busy: the caller gets HAIL_ERR_BUSY and a re
   t.match(record, { conv: 'd:bob:carol', body: { reason: 'busy' } })
   t.equal(await refused(alice, 'call.invite', { to: 'carol', media: audio }), 'HAIL_ERR_BUSY', 'a caller already in a call is busy too')
   t.equal(bob.of('call').filter((e) => e.event === 'ring' && e.callId !== callId).length, 0, 'a busy callee is not rung')
+})
+
+t.test('invites published back to back by one device place one call: the rest are HAIL_ERR_BUSY and the callee rings once', async (t) => {
+  const { port } = await callServer(t, ['alice', 'bob'], { calls: { invitesPerMinute: 60, inviteBurst: 20 } })
+  const alice = await RawDevice.connect(t, port, 'alice', 'phone')
+  const bob = await RawDevice.connect(t, port, 'bob', 'phone')
+  const codes = await Promise.all(Array.from({ length: 20 }, async () => {
+    try {
+      await alice.request('call.invite', { to: 'bob', media: audio })
+      return 'ok'
+    } catch (err) {
+      return (err as { code: string }).code
+    }
+  }))
+  t.same(codes.filter((c) => c === 'ok').length, 1, `one call placed: ${codes.join(',')}`)
+  t.ok(codes.every((c) => c === 'ok' || c === 'HAIL_ERR_BUSY'), 'the others are busy, not rate-limited')
+  await waitCallEvent(bob, alice.of('result').find((r) => r.ok === true).result.callId, 'ring')
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  t.equal(callEvents(bob, undefined, 'ring').length, 1, 'the callee rings once')
 })
 
 t.test('a device that vanishes ends its call as disconnected', async (t) => {

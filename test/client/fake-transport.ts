@@ -76,9 +76,9 @@ export class FakeTransport implements Transport {
     this.closed = true
   }
 
-  /** A server event on a topic, as JSON with `v: 1` added. */
+  /** A server event on a topic, as JSON with `v: 2` added. */
   deliver (topic: string, event: unknown): void {
-    const payload = typeof event === 'string' ? event : JSON.stringify({ v: 1, ...(event as object) })
+    const payload = typeof event === 'string' ? event : JSON.stringify({ v: 2, ...(event as object) })
     this.#emit('message', topic, new TextEncoder().encode(payload))
   }
 

@@ -98,6 +98,25 @@ t.test('a resend with the same cid resolves once per call with the stored seq an
   t.match(await later, { seq: 3, duplicate: true })
 })
 
+t.test('a send whose sent reply is lost settles from its echo in the inbox, or from sync (protocol v2: sent is QoS 0)', async (t) => {
+  const { client, fake } = await connected(t, { timeout: 2000 })
+  const echoed = client.text(DM, 'hi', { cid: 'echo-1' })
+  const other = client.text(GROUP, 'hi', { cid: 'echo-2' })
+  await tick()
+  const own = (conv: string, seq: number, cid: string, device = 'phone'): Envelope => ({ ...env(conv, seq), from: 'alice', device, cid })
+  // the same cid from another device, or in another conversation, is not this send
+  fake.deliver(`im/inbox/alice/${DM}`, { v: 2, type: 'message', msg: own(DM, 1, 'echo-2') })
+  fake.deliver(`im/inbox/alice/${DM}`, { v: 2, type: 'message', msg: own(DM, 2, 'echo-1', 'laptop') })
+  fake.deliver(`im/inbox/alice/${DM}`, { v: 2, type: 'message', msg: own(DM, 3, 'echo-1') })
+  t.same(await echoed, { cid: 'echo-1', conv: DM, seq: 3, id: `${DM}/3`, ts: 1003, duplicate: false })
+  // no echo (the connection dropped): the sync that follows shows it
+  fake.handlers.sync = ({ conv, after }: { conv: string, after: number }) => ({
+    conv, messages: after < 1 ? [own(GROUP, 1, 'echo-2')] : [], more: false, lastSeq: 1, firstSeq: 1
+  })
+  await client.sync(GROUP)
+  t.match(await other, { cid: 'echo-2', conv: GROUP, seq: 1 })
+})
+
 t.test('a refused send rejects with the server code and the cid as ref', async (t) => {
   const { client, fake, errors } = await connected(t)
   const sending = client.text(DM, 'hi', { cid: 'm-1' })
@@ -217,18 +236,21 @@ t.test('server events reach their typed events without v and type', async (t) =>
   ])
 })
 
-t.test('payloads that are not protocol v1 are reported and dropped', async (t) => {
+t.test('payloads that are not protocol v1 or v2 are reported and dropped', async (t) => {
   const { client, fake, errors } = await connected(t)
   const messages: Envelope[] = []
   client.on('message', (m) => messages.push(m))
   fake.deliver(`im/inbox/alice/${DM}`, 'not json')
-  fake.deliver(`im/inbox/alice/${DM}`, JSON.stringify({ v: 2, type: 'message', msg: env(DM, 1) }))
+  fake.deliver(`im/inbox/alice/${DM}`, JSON.stringify({ v: 3, type: 'message', msg: env(DM, 1) }))
   fake.deliver(`im/inbox/alice/${DM}`, { type: 'message', msg: { seq: 1 } })
   fake.deliver(`im/inbox/alice/${DM}`, { type: 'message', msg: env(GROUP, 1) })
   t.same(messages, [])
   t.equal(errors.length, 4)
   t.ok(errors.every((e) => e.code === 'HAIL_ERR_BAD_PAYLOAD'))
   t.match(errors[3]!.message, /carries a message of g:/)
+  // a version 1 server's events are read as before
+  fake.deliver(`im/inbox/alice/${DM}`, JSON.stringify({ v: 1, type: 'message', msg: env(DM, 1) }))
+  t.same(messages.map((m) => m.seq), [1])
 })
 
 t.test('a throwing listener is reported as HAIL_ERR_LISTENER and the client goes on', async (t) => {

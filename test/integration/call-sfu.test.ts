@@ -39,7 +39,7 @@ t.test('a 1:1 call through the hail daemon in sfu mode: RTP sent by each side ar
   // Live quality: parties read the stats topic; /metrics counts the call and what was forwarded.
   await alice.mqtt.client.subscribeAsync(`im/call/${callId}/stats`, { qos: 0 })
   await waitFor(() => alice.mqtt.of('call.stats').some((s) => s.peers.length === 2), 'stats with both peers')
-  t.match(alice.mqtt.of('call.stats').at(-1), { v: 1, callId, roomId: callId })
+  t.match(alice.mqtt.of('call.stats').at(-1), { v: 2, callId, roomId: callId })
   const metrics = async (): Promise<string> => await (await fetch(`http://127.0.0.1:${addresses.http!.port}/metrics`)).text()
   await waitFor(async () => /hail_call_forwarded_packets_total [1-9]/.test(await metrics()), 'forwarded packets in /metrics')
   t.match(await metrics(), /hail_calls_active 1/)

@@ -18,11 +18,11 @@ t.test('delivered comes when a recipient device acknowledged, read when the reci
   const bobLaptop = await RawDevice.connect(t, port, 'bob', 'laptop')
   await waitFor(() => back.messages(conv).length === 1, 'bob gets the queued message')
   await waitFor(() => alice.of('receipt').some((r) => r.user === 'bob' && r.delivered === 1), 'delivered receipt')
-  t.same(alice.of('receipt').at(-1), { v: 1, type: 'receipt', conv, user: 'bob', delivered: 1, read: 0 }, 'delivered once bob/phone acknowledged')
+  t.same(alice.of('receipt').at(-1), { v: 2, type: 'receipt', conv, user: 'bob', delivered: 1, read: 0 }, 'delivered once bob/phone acknowledged')
 
   await back.request('read', { conv, seq: 1 })
   await waitFor(() => alice.of('receipt').some((r) => r.read === 1), 'read receipt')
-  t.same(alice.of('receipt').at(-1), { v: 1, type: 'receipt', conv, user: 'bob', delivered: 1, read: 1 })
+  t.same(alice.of('receipt').at(-1), { v: 2, type: 'receipt', conv, user: 'bob', delivered: 1, read: 1 })
   await waitFor(() => bobLaptop.of('receipt').some((r) => r.user === 'bob' && r.read === 1), "bob's other device learns it was read")
   t.pass("bob's laptop learns the conversation was read on his phone")
   await t.rejects(back.request('read', { conv, seq: 5 }), { code: 'HAIL_ERR_BAD_REQUEST' }, 'a read mark beyond the last message is refused')
@@ -94,7 +94,7 @@ t.test('typing reaches the other members once, live only, and never the log', as
   await eve.client.publishAsync(`im/typing/${conv}`, JSON.stringify({ typing: true }), { qos: 0 })
   await waitFor(() => bob.of('typing').length >= 1, 'the typing indicator')
   await bob.request('conversations') // a round trip: eve's indicator, had it been relayed, is here too
-  t.same(bob.of('typing'), [{ v: 1, type: 'typing', conv, from: 'alice', device: 'phone', typing: true }], 'bob sees alice typing, and nothing from a stranger')
+  t.same(bob.of('typing'), [{ v: 2, type: 'typing', conv, from: 'alice', device: 'phone', typing: true }], 'bob sees alice typing, and nothing from a stranger')
   t.same(aliceLaptop.of('typing'), [], "alice's own devices are not told she is typing")
   t.equal((await bob.request('sync', { conv, after: 0 })).messages.length, 0, 'typing is never stored')
 })

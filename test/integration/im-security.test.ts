@@ -19,10 +19,21 @@ t.test('subscriptions to what is not yours are refused with 0x80', async (t) => 
   const bob = await RawDevice.connect(t, port, 'bob', 'phone')
   const { conv } = await bob.request('group.create', { name: 'private', members: ['carol'] })
   const alice = await RawDevice.connect(t, port, 'alice', 'phone')
-  const filters = ['#', 'im/#', '$SYS/#', 'im/inbox/bob/#', 'im/inbox/+/#', 'im/reply/bob/phone', 'im/reply/alice/laptop', `im/inbox/alice/${conv}`, `im/conv/${conv}`, 'im/send/+']
+  const filters = ['#', 'im/#', '$SYS/#', 'im/inbox/bob/#', 'im/inbox/+/#', 'im/reply/bob/phone', 'im/reply/alice/laptop', `im/inbox/alice/${conv}`, `im/conv/${conv}`, 'im/send/+', 'im/inbox/alice/d:bob:carol']
   const codes = await suback(alice, filters)
-  t.same(Object.fromEntries(filters.map((f, i) => [f, codes[i]])), Object.fromEntries(filters.map((f) => [f, f === `im/inbox/alice/${conv}` ? 1 : 128])),
-    'only a filter inside her own inbox is granted (and nothing of that conversation reaches her)')
+  t.same(Object.fromEntries(filters.map((f, i) => [f, codes[i]])), Object.fromEntries(filters.map((f) => [f, 128])),
+    'every one refused, her own inbox\'s slot for a conversation she is not in too (docs/protocol.md)')
+  const own = ['im/inbox/alice', 'im/inbox/alice/#', 'im/inbox/alice/+', 'im/inbox/alice/d:alice:bob']
+  t.same(await suback(alice, own), [1, 1, 1, 1], 'her inbox, all of it, and a direct conversation naming her (even before its first message)')
+  await bob.request('conv.add', { conv, users: ['alice'] })
+  t.same(await suback(alice, [`im/inbox/alice/${conv}`]), [1], 'once a member, that conversation\'s slot is granted')
+})
+
+t.test('a non-member receives nothing of a group, whatever she subscribed', async (t) => {
+  const { port } = await imServer(t, ['alice', 'bob', 'carol'])
+  const bob = await RawDevice.connect(t, port, 'bob', 'phone')
+  const { conv } = await bob.request('group.create', { name: 'private', members: ['carol'] })
+  const alice = await RawDevice.connect(t, port, 'alice', 'phone')
   await bob.send(conv, { text: 'secret' })
   await alice.request('conversations') // a round trip: anything routed to alice has arrived by now
   t.same(alice.messages(), [], 'alice received nothing of the group')

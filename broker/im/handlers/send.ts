@@ -19,7 +19,10 @@ export interface Sent { envelope: Envelope, duplicate: boolean }
 export async function handleSend (ctx: ImContext, caller: Caller, conv: string, payload: Buffer): Promise<void> {
   try {
     const { envelope, duplicate } = await storeMessage(ctx, caller, conv, payload)
-    reply(ctx, caller, { type: 'sent', cid: envelope.cid, conv: envelope.conv, seq: envelope.seq, id: envelope.id, ts: envelope.ts, duplicate })
+    // QoS 0: a lost `sent` is recovered from the echo or by sync (docs/protocol.md, "Sending")
+    reply(ctx, caller, { type: 'sent', cid: envelope.cid, conv: envelope.conv, seq: envelope.seq, id: envelope.id, ts: envelope.ts, duplicate }, 0)
+    // backpressure: past the fan-out's bound the PUBACK waits (the message is stored already)
+    await ctx.fanout.room()
   } catch (err) {
     if (!(err instanceof ImError)) throw err
     reply(ctx, caller, { type: 'error', ref: refOf(payload, 'cid'), conv, error: errorBody(err) })

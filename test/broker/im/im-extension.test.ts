@@ -52,7 +52,7 @@ t.test('an extension rules its subtree: who may subscribe, publish and receive; 
   await bob.client.publishAsync('im/toy/alice/x', 'from bob', { qos: 1 })
   await alice.client.publishAsync('im/toy/alice/x', 'from alice', { qos: 1 })
   await waitFor(() => alice.of('toy').length === 1, 'the echo')
-  t.same(alice.of('toy')[0], { v: 1, type: 'toy', echo: 'from alice' })
+  t.same(alice.of('toy')[0], { v: 2, type: 'toy', echo: 'from alice' })
   t.same(log.filter((l) => l.startsWith('publish')), ['publish alice/phone im/toy/alice/x from alice'], 'bob\'s publish never reached it')
   await bob.end()
   await waitFor(() => log.includes('gone bob/phone'), 'the disconnect')

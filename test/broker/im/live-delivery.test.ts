@@ -27,5 +27,5 @@ t.test('what nothing else brings back keeps the durable queue', async (t) => {
   t.notOk(isLiveImDelivery(packet(topics.reply('alice', 'phone'), Publisher.encode({ type: 'sent', cid: 'c1', conv, seq: 1, id: `${conv}/1`, ts: 1, duplicate: false }))), 'a reply')
   t.notOk(isLiveImDelivery(packet('devices/x', Publisher.encode({ type: 'message', msg }))), 'a plain MQTT topic')
   t.notOk(isLiveImDelivery({ topic: topics.inbox('bob', conv), payload: 'not a buffer' }), 'a payload that is not a buffer')
-  t.notOk(isLiveImDelivery(packet(topics.inbox('bob', conv), Buffer.from('{"v":1,"type":"messages"}'))), 'a look-alike type')
+  t.notOk(isLiveImDelivery(packet(topics.inbox('bob', conv), Buffer.from('{"v":2,"type":"messages"}'))), 'a look-alike type')
 })

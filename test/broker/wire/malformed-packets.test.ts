@@ -94,6 +94,10 @@ const ROWS: Row[] = [
   { name: 'a will topic with a wildcard', send: connect('06', str('w'), str('will/#'), str('bye')), expect: 'closed', reason: 'will_topic' },
   { name: 'an empty will topic', send: connect('06', str('w'), str(''), str('bye')), expect: 'closed', reason: 'will_topic' },
   { name: 'a CONNECT whose client id runs past the packet', send: pkt(0x10, str('MQTT'), '04 02 00 3c', '00 09 61 62'), expect: 'closed', reason: 'malformed' },
+  { name: 'CONNECT with a user name its flags say is absent [MQTT-3.1.2-18]', send: hex('10 10 0004 4D515454 04 02 000A 0001 70 0001 70'), expect: 'closed', reason: 'connect_length' },
+  { name: 'CONNECT with a password its flags say is absent [MQTT-3.1.2-20]', send: connect('82', str('pw'), str('user'), str('pass')), expect: 'closed', reason: 'connect_length' },
+  { name: 'CONNECT with a will its flags say is absent [MQTT-3.1.2-9]', send: connect('02', str('wl'), str('will/t'), str('bye')), expect: 'closed', reason: 'connect_length' },
+  { name: 'CONNECT with one byte after its last field [MQTT-3.1.4-1]', send: connect('c2', str('tb'), str('user'), str('pass'), hex('00')), expect: 'closed', reason: 'connect_length' },
 
   // PUBLISH
   { name: 'PUBLISH QoS 1 with packet id 0 [MQTT-2.3.1-1]', connected: true, send: pkt(0x32, str('a'), '00 00'), expect: 'closed', reason: 'packet_id_zero' },
@@ -104,6 +108,12 @@ const ROWS: Row[] = [
   { name: 'PUBLISH with an overlong "/" in its topic [MQTT-1.5.3-1]', connected: true, send: pkt(0x30, str(hex('61 c0 af 62'))), expect: 'closed', reason: 'invalid_utf8' },
   { name: 'PUBLISH with a code point past U+10FFFF in its topic', connected: true, send: pkt(0x30, str(hex('f4 90 80 80'))), expect: 'closed', reason: 'invalid_utf8' },
   { name: 'PUBLISH with U+0000 in its topic [MQTT-1.5.3-2]', connected: true, send: pkt(0x30, str(hex('61 00'))), expect: 'closed', reason: 'null_char' },
+  { name: 'PUBLISH QoS 0 with DUP set [MQTT-3.3.1-2]', connected: true, send: pkt(0x38, str('a'), '68 69'), expect: 'closed', reason: 'publish_dup' },
+  { name: 'PUBLISH QoS 0 with DUP and RETAIN set [MQTT-3.3.1-2]', connected: true, send: pkt(0x39, str('a'), '68 69'), expect: 'closed', reason: 'publish_dup' },
+  { name: 'PUBACK with packet id 0 [MQTT-2.3.1-1]', connected: true, send: hex('40 02 00 00'), expect: 'closed', reason: 'packet_id_zero' },
+  { name: 'PUBREC with packet id 0 [MQTT-2.3.1-1]', connected: true, send: hex('50 02 00 00'), expect: 'closed', reason: 'packet_id_zero' },
+  { name: 'PUBREL with packet id 0 [MQTT-2.3.1-1]', connected: true, send: hex('62 02 00 00'), expect: 'closed', reason: 'packet_id_zero' },
+  { name: 'PUBCOMP with packet id 0 [MQTT-2.3.1-1]', connected: true, send: hex('70 02 00 00'), expect: 'closed', reason: 'packet_id_zero' },
   { name: 'PUBLISH with an empty topic [MQTT-4.7.3-1]', connected: true, send: pkt(0x30, str(''), '68 69'), expect: 'closed', reason: 'empty_topic' },
   { name: 'PUBLISH QoS 1 with no room for its packet id', connected: true, send: hex('32 03 00 01 61'), expect: 'closed', reason: 'malformed' },
   { name: 'PUBLISH whose topic runs past the packet', connected: true, send: hex('30 03 00 05 61'), expect: 'closed', reason: 'malformed' },
