@@ -37,8 +37,10 @@ class Handover {
   caughtUp = false
   /** Stored for this client before the drain caught up: the drain sends them. */
   readonly pending = new Set<string>()
-  /** Sent by the drain (the newest STREAMED_WINDOW). */
-  readonly streamed = new Set<string>()
+  /** Sent by the drain (the newest STREAMED_WINDOW), with their place in `#order`. */
+  readonly streamed = new Map<string, number>()
+  readonly #order: string[] = []
+  #count = 0
   /** Sent live before the drain caught up (few: published while the CONNECT ran). */
   readonly live = new Set<string>()
   timer: NodeJS.Timeout | undefined
@@ -49,6 +51,15 @@ class Handover {
   constructor (previous: unknown, since: number) {
     this.previous = previous
     this.since = since
+  }
+
+  /** The drain sent `key`: kept among the newest STREAMED_WINDOW (a ring: no walk over deleted entries). */
+  remember (key: string): void {
+    const slot = this.#count % STREAMED_WINDOW
+    const old = this.#order[slot]
+    if (old !== undefined && this.streamed.get(old) === this.#count - STREAMED_WINDOW) this.streamed.delete(old)
+    this.#order[slot] = key
+    this.streamed.set(key, this.#count++)
   }
 }
 
@@ -65,6 +76,8 @@ export class DrainHandovers {
    * and the drain sends it.
    */
   readonly #recent = new Map<string, number>()
+  /** The recent keys by tick % RECENT_WINDOW, to forget the oldest without walking the map. */
+  readonly #ring: string[] = []
   /** Counts stores: when each recent one happened, and when each handover began. */
   #tick = 0
 
@@ -83,8 +96,12 @@ export class DrainHandovers {
     const handover = this.#byId.get(clientId)
     if (handover !== undefined && !handover.caughtUp && handover.pending.size < MAX_PENDING) handover.pending.add(key)
     // also when pending: a CONNECT starting now replaces that handover
-    this.#recent.set(clientId + '\n' + key, this.#tick++)
-    if (this.#recent.size > RECENT_WINDOW) this.#recent.delete(this.#recent.keys().next().value as string)
+    const recent = clientId + '\n' + key
+    const slot = this.#tick % RECENT_WINDOW
+    const old = this.#ring[slot]
+    if (old !== undefined && this.#recent.get(old) === this.#tick - RECENT_WINDOW) this.#recent.delete(old)
+    this.#ring[slot] = recent
+    this.#recent.set(recent, this.#tick++)
   }
 
   /**
@@ -109,9 +126,8 @@ export class DrainHandovers {
     handover.client = client
     return {
       take: (key) => {
-        if (handover.live.has(key)) return false
-        handover.streamed.add(key)
-        if (handover.streamed.size > STREAMED_WINDOW) handover.streamed.delete(handover.streamed.values().next().value as string)
+        if (handover.live.size > 0 && handover.live.has(key)) return false
+        handover.remember(key)
         return true
       },
       caughtUp: () => {

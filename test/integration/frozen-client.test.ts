@@ -55,3 +55,64 @@ t.test('a client that stops reading is cut at the drain timeout, counted once ho
   await new Promise((resolve) => setTimeout(resolve, 1500))
   t.equal(await drainTimeouts(server), 1, 'hail_limit_hits_total{limit="drainTimeout"} counted once')
 })
+
+t.test('a client that stops reading costs only itself: the others keep receiving, its buffer stays bounded', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'hail-frozen-'))
+  // a long drain timeout: nothing cuts the frozen client before the others must have been served
+  const server = createServer({ dataDir: dir, mqttPort: 0, httpPort: null, host: '127.0.0.1', allowAnonymous: true, limits: { drainTimeout: 60_000 } })
+  t.teardown(async () => {
+    await server.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+  const { mqtt: bound } = await server.listen()
+  const port = bound!.port
+
+  const frozen = netConnect(port, '127.0.0.1')
+  t.teardown(() => { frozen.destroy() })
+  let subacked = false
+  const parser = mqttPacket.parser()
+  parser.on('packet', (packet) => {
+    if (packet.cmd === 'suback') {
+      subacked = true
+      frozen.pause()
+      frozen.removeAllListeners('data')
+    }
+  })
+  frozen.on('data', (chunk) => parser.parse(chunk))
+  frozen.on('error', () => {})
+  frozen.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'frozen2', keepalive: 0 }))
+  frozen.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'frozen/t', qos: 0 }] }))
+  await waitFor(() => subacked, 'SUBACK')
+
+  const healthy = mqtt.connect(`mqtt://127.0.0.1:${port}`, { clientId: 'healthy', reconnectPeriod: 0 })
+  t.teardown(() => { healthy.end(true) })
+  let received = 0
+  healthy.on('message', () => { received++ })
+  await new Promise<void>((resolve, reject) => {
+    healthy.once('connect', () => healthy.subscribe('frozen/t', { qos: 1 }, (err) => err ? reject(err) : resolve()))
+  })
+
+  const pub = mqtt.connect(`mqtt://127.0.0.1:${port}`, { clientId: 'frozen-pub2', reconnectPeriod: 0 })
+  t.teardown(() => { pub.end(true) })
+  await new Promise<void>((resolve) => pub.once('connect', () => resolve()))
+  const N = 2500 // 20 MB of 8 KiB messages: far past what the frozen socket's buffers hold
+  const payload = Buffer.alloc(8192, 2)
+  const started = Date.now()
+  let sent = 0
+  await new Promise<void>((resolve, reject) => {
+    const next = (): void => {
+      if (sent === N) return resolve()
+      sent++
+      pub.publish('frozen/t', payload, { qos: 1 }, (err) => err ? reject(err) : next())
+    }
+    for (let i = 0; i < 20; i++) next()
+  })
+  await waitFor(() => received >= N, `the reading subscriber gets all ${N}`, 60_000)
+  const elapsed = Date.now() - started
+  t.comment(`${N} messages of 8 KiB to the reading subscriber in ${elapsed} ms beside a frozen one`)
+  t.equal(received, N, 'the reading subscriber got every message')
+  // held behind the frozen socket, they would come only when the drain timeout (60 s) cut it
+  t.ok(elapsed < 30_000, `... while the other one was frozen, not after the drain timeout cut it (${elapsed} ms)`)
+  const { values } = await server.metrics.limitHits.get()
+  t.equal(values.find(v => v.labels.limit === 'sendBuffer')?.value, 1, 'the frozen client hit its send buffer bound, counted once')
+})
