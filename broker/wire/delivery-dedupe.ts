@@ -13,19 +13,6 @@ export interface LiveHandovers {
   takeLive: (clientId: string, client: object, key: string) => boolean
 }
 
-/** Per client: claim a delivery by its (broker, counter); false if that message was delivered to it already. */
-const claims = new WeakMap<object, (key: string) => boolean>()
-
-/**
- * Claims `packet` for `client` (see resumed-queue-dedupe.ts): true the first
- * time, false once it was delivered live or claimed before. A client this
- * module does not wrap, or a packet without a broker id, is always true.
- */
-export function claimDelivery (client: object, packet: { brokerId?: string | null, brokerCounter?: number }): boolean {
-  const claim = claims.get(client)
-  return claim === undefined || !packet.brokerId || claim(`${packet.brokerId}:${packet.brokerCounter ?? 0}`)
-}
-
 /**
  * aedes 1.2 delivers a message once to a client whose subscriptions overlap,
  * by keeping, per client, the highest broker counter it delivered and
@@ -65,7 +52,7 @@ export function exactDedupe (client: Client, handovers?: LiveHandovers): void {
       const key = `${packet.brokerId}:${packet.brokerCounter ?? 0}`
       const id = internals.id
       const handedOver = handovers !== undefined && internals.clean === false && typeof id === 'string' && (packet.qos ?? 0) > 0 && packet.retain !== true
-      // asked before claiming: a copy the drain sends must stay unclaimed, or the drain's copy is dropped (resumed-queue-dedupe.ts)
+      // asked before claiming: a copy the drain sends must not count as delivered here
       if ((handedOver && !handovers.takeLive(id, client, key)) || !claim(key)) {
         setImmediate(cb)
         return
