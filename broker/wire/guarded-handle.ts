@@ -1,6 +1,5 @@
 import type { IncomingMessage } from 'node:http'
 import { exactDedupe, type LiveHandovers } from './delivery-dedupe.js'
-import { boundSends } from './slow-consumer.js'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Aedes } from 'aedes'
@@ -75,10 +74,6 @@ export function guardedHandle (aedes: Aedes, opts: GuardedHandleOptions): (conn:
     const address = (conn as Partial<Socket>).remoteAddress ?? req?.socket?.remoteAddress
     const client = aedes.handle(conn, req)
     exactDedupe(client, handovers)
-    boundSends(client, () => {
-      metrics?.limitHits.inc({ limit: 'sendBuffer' })
-      logger.warn({ address, clientId: client.id }, 'send buffer full: the client does not read; QoS 0 dropped, QoS > 0 closes it')
-    })
     const parser = (client as unknown as ClientInternals)._parser
     const parse = parser?.parse
     if (parser === undefined || typeof parse !== 'function' || typeof parser.prependListener !== 'function') {
