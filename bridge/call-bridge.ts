@@ -182,8 +182,10 @@ export class CallBridge extends EventEmitter<CallBridgeEvents> implements ImExte
   // -- ImExtension: topics
 
   canPublish (caller: Caller, topic: string): boolean {
+    // Any call's signal topic: publish() answers HAIL_ERR_CALL_NOT_FOUND for a call that does
+    // not exist or is not the caller's (the same answer for both), instead of a silent drop.
     const t = parseCallTopic(topic)
-    return t !== null && t.leaf === 'signal' && this.#isParty(t.callId, caller)
+    return t !== null && t.leaf === 'signal'
   }
 
   canSubscribe (caller: Caller, filter: string): boolean {
@@ -199,7 +201,13 @@ export class CallBridge extends EventEmitter<CallBridgeEvents> implements ImExte
   /** A device's signal on im/call/{callId}/signal; every refusal goes back on its reply topic. */
   async publish (caller: Caller, topic: string, payload: Buffer): Promise<void> {
     const t = parseCallTopic(topic)
-    const call = t === null ? undefined : this.#calls.get(t.callId)
+    const found = t === null ? undefined : this.#calls.get(t.callId)
+    // Not a party: as if there were no such call (nothing said about other people's calls).
+    const call = found !== undefined && this.#isParty(found.id, caller) ? found : undefined
+    if (found !== undefined && call === undefined) {
+      this.#publish(this.#requireHost().replyTopic(caller.user, caller.device), { type: 'error', ref: t!.callId, error: { code: 'HAIL_ERR_CALL_NOT_FOUND', message: `no call ${t!.callId}` } })
+      return
+    }
     // Another node runs this call: its owner checks the signal and answers on the sender's reply topic.
     if (t !== null && call === undefined && await this.#ownership.forwardSignal(caller, t.callId, topic, payload)) return
     const session = call === undefined ? undefined : this.#sessions.get(call.id)

@@ -69,3 +69,19 @@ t.test('malformed IM topics get a coded error on the reply topic, and a PUBACK',
   t.match(ann.of('result').find((r) => r.req === 'q1'), { ok: false, error: { code: 'HAIL_ERR_BAD_REQUEST' } }, 'im/cmd without a method refused')
   t.ok(ann.client.connected, 'still connected')
 })
+
+t.test('a call signal to a call that does not exist, or is not yours, gets HAIL_ERR_CALL_NOT_FOUND and a PUBACK', async (t) => {
+  const { port } = await imServer(t, ['ann', 'bob', 'cy'])
+  const ann = await RawDevice.connect(t, port, 'ann', 'phone')
+  const offer = JSON.stringify({ type: 'offer', sdp: 'v=0\r\n' })
+  await ann.client.publishAsync('im/call/nosuchcall/signal', offer, { qos: 1 })
+  await waitFor(() => ann.of('error').some((e) => e.ref === 'nosuchcall'), 'an error for an unknown call id', 10_000)
+  t.equal(ann.of('error').find((e) => e.ref === 'nosuchcall').error.code, 'HAIL_ERR_CALL_NOT_FOUND', 'an unknown call id is answered')
+  // bob calls cy; ann is no party to it
+  const bob = await RawDevice.connect(t, port, 'bob', 'phone')
+  const { callId } = await bob.request('call.invite', { to: 'cy', media: { audio: true, video: false }, mode: 'p2p' })
+  await ann.client.publishAsync(`im/call/${callId as string}/signal`, offer, { qos: 1 })
+  await waitFor(() => ann.of('error').some((e) => e.ref === callId), 'an error for someone else\'s call', 10_000)
+  t.equal(ann.of('error').find((e) => e.ref === callId).error.code, 'HAIL_ERR_CALL_NOT_FOUND', 'someone else\'s call reads as no call at all')
+  t.ok(ann.client.connected, 'still connected')
+})
