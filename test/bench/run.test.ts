@@ -101,7 +101,8 @@ t.test('a tiny chat run against mosquitto and ejabberd acknowledges and delivers
   t.ok(m.rssKiB > 0, 'RSS of the ejabberd node')
   const md = readFileSync(join(out, 'latest.md'), 'utf8')
   t.match(md, /\| broker \| CPU-µs\/msg \| × mosq \| × ejabberd \|/, 'a column of ratios to ejabberd')
-  t.match(md, /\| ejabberd \| [\d,.]+ \| [\d.]+× \| 1 \|/, 'ejabberd is the 1× of its own column')
+  // × mosq is '–' when mosquitto's CPU for a tiny cell rounds to 0 (/proc counts 10 ms ticks)
+  t.match(md, /\| ejabberd \| [\d,.]+ \| (?:[\d.]+×|–) \| 1 \|/, 'ejabberd is the 1× of its own column')
   t.same(orphanedEjabberd(), [], 'no ejabberd node outlives the run')
 })
 
