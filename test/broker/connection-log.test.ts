@@ -19,7 +19,7 @@ import { suback } from '../helpers/suback.js'
 
 interface Line { msg: string, level: number, clientId?: string, user?: string | null, reason?: string, filter?: string, address?: string, topic?: string }
 
-async function start (t: Test, options: { logLevel?: string, redis?: string } = {}): Promise<{ server: HailServer, url: string, lines: Line[] }> {
+async function start (t: Test, options: { logLevel?: string, redis?: string, allowAnonymous?: boolean } = {}): Promise<{ server: HailServer, url: string, lines: Line[] }> {
   const lines: Line[] = []
   const sink = new Writable({
     write (chunk: Buffer, _encoding, done) {
@@ -35,7 +35,7 @@ async function start (t: Test, options: { logLevel?: string, redis?: string } = 
     host: '127.0.0.1',
     mqttPort: 0,
     httpPort: null,
-    allowAnonymous: true,
+    allowAnonymous: options.allowAnonymous ?? true,
     ...(options.redis === undefined ? {} : { redis: options.redis }),
     logger: pino({ level: options.logLevel ?? 'debug' }, sink)
   })
@@ -125,7 +125,8 @@ t.test('a refused subscription and a publish are logged at debug; at info neithe
 })
 
 t.test('a login by a deleted user is logged as no such user, and the client learns only CONNACK 4', async (t) => {
-  const { server, url, lines } = await start(t)
+  // Without anonymous access: with it, a name that is no account connects as an anonymous client (README).
+  const { server, url, lines } = await start(t, { allowAnonymous: false })
   await server.users.add('bob', 'pw-bob')
   await server.users.add('dave', 'pw-dave')
   await server.users.delete('bob')
