@@ -20,6 +20,9 @@ export type OnStored = (envelope: Envelope, recipients: string[]) => void
  * other, in seq order, so the fast path rarely shows a device a gap; the
  * log and sync stay the truth when it does.
  */
+/** The longest a sender's PUBACK waits for room in the fan-out (room()). */
+const MAX_HOLD_MS = 2000
+
 export class Fanout {
   readonly #publisher: Publisher
   readonly #membership: Membership
@@ -65,7 +68,7 @@ export class Fanout {
    */
   room (conv: string): Promise<void> | undefined {
     if ((this.#convs.get(conv)?.count ?? 0) < this.#maxPerConversation && this.#backlog < this.#maxBacklog) return undefined
-    return (async () => {
+    const freed = (async () => {
       for (;;) {
         const c = this.#convs.get(conv)
         if (c !== undefined && c.count >= this.#maxPerConversation) await new Promise<void>((resolve) => c.waiting.push(resolve))
@@ -73,6 +76,12 @@ export class Fanout {
         else return
       }
     })()
+    // Held at most MAX_HOLD_MS: the message is in the log already, so a fan-out that does not
+    // move (a delivery that never completes) slows its senders but never stops their PUBACKs
+    // (a crash test once waited 120 s for acks behind one).
+    let timer: NodeJS.Timeout | undefined
+    const capped = new Promise<void>((resolve) => { timer = setTimeout(resolve, MAX_HOLD_MS) })
+    return Promise.race([freed, capped]).finally(() => clearTimeout(timer))
   }
 
   message (envelope: Envelope): void {
