@@ -2,7 +2,7 @@ import neostandard from 'neostandard'
 import globals from 'globals'
 
 export default [
-  ...neostandard({ ts: true, ignores: ['dist/**', 'bench/results/**', 'node_modules/**'] }),
+  ...neostandard({ ts: true, ignores: ['dist/**', 'bench/results/**', 'node_modules/**', '.tap/**'] }),
   {
     rules: {
       // `void promise` marks a promise left running on purpose (its failure is handled inside); elsewhere void is refused.
