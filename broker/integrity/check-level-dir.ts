@@ -1,6 +1,6 @@
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { sealOfBatch, type BatchSealValue } from './data-seal.js'
+import { sealsOfBatch, type BatchSealValue } from './data-seal.js'
 import type { Damage, SealGap } from './damage.js'
 import { IntegrityError } from './integrity-error.js'
 import { readLog, type LogDamage } from './level-log.js'
@@ -130,8 +130,12 @@ export async function checkLevelDir (dir: string, options: CheckOptions = {}): P
     for (const d of log.damage) damage.push({ file: name, what: `${describe(d)} of ${file.length}` })
     if (log.tornTail !== undefined) notes.push({ file: name, what: describe(log.tornTail) })
     for (const record of log.records) {
-      const seal = sealOfBatch(record)
-      if (seal !== undefined) sealed.push({ seal, file: name })
+      try {
+        for (const seal of sealsOfBatch(record)) sealed.push({ seal, file: name })
+      } catch (err) {
+        if (!(err instanceof IntegrityError)) throw err
+        damage.push({ file: name, what: `a record that is not a write batch (${err.message})` })
+      }
     }
   }
   sealed.sort((a, b) => a.seal.batch - b.seal.batch)

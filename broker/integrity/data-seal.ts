@@ -1,7 +1,9 @@
 import { open, readFile, rename, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { GroupCommitOperation, LevelDatabase } from '../storage/index.js'
+import { ByteReader } from './byte-reader.js'
 import type { Damage } from './damage.js'
+import { IntegrityError } from './integrity-error.js'
 
 /** The seal's key in the root of the database: every sublevel's keys start with '!', so no store can meet it. */
 export const SEAL_KEY = 'hail-seal'
@@ -184,15 +186,33 @@ async function writeMark (dir: string, state: SealState): Promise<void> {
   })
 }
 
-const SEAL_TAIL = Buffer.concat([Buffer.from([1, SEAL_KEY.length]), Buffer.from(SEAL_KEY), Buffer.from([SEAL_BYTES])])
+const SEAL_KEY_BYTES = Buffer.from(SEAL_KEY)
+const PUT = 1
+const DELETE = 0
 
 /**
- * The seal a write-ahead log record (one LevelDB WriteBatch) carries, read
- * from its end: the seal is always a batch's last put, so this costs the
- * same whatever the batch holds. Undefined for a batch without one.
+ * The seals a write-ahead log record carries. A record is one WriteBatch
+ * (leveldb/db/write_batch.cc: sequence, count, then puts and deletes), but
+ * not always one of ours: LevelDB merges the batches of writers queued behind
+ * a synced one into a single record (DBImpl::BuildBatchGroup), so a sealed
+ * batch followed by the journal's unsynced deletes leaves its seal in the
+ * middle. Every entry is read; a record holds at most one seal (sealed
+ * batches are written one at a time). Throws IntegrityError for a record that
+ * is not a WriteBatch.
  */
-export function sealOfBatch (record: Buffer): BatchSealValue | undefined {
-  const at = record.length - SEAL_TAIL.length - SEAL_BYTES
-  if (at < 12 || !record.subarray(at, at + SEAL_TAIL.length).equals(SEAL_TAIL)) return undefined
-  return decodeSeal(record.subarray(at + SEAL_TAIL.length))
+export function sealsOfBatch (record: Buffer): BatchSealValue[] {
+  if (record.length < 12) throw new IntegrityError('a record shorter than a write batch header')
+  const r = new ByteReader(record, 12)
+  const count = record.readUInt32LE(8)
+  const seals: BatchSealValue[] = []
+  for (let i = 0; i < count; i++) {
+    const type = r.byte()
+    if (type !== PUT && type !== DELETE) throw new IntegrityError(`write batch entry ${i} of unknown type ${type}`)
+    const key = r.lengthPrefixed()
+    if (type === DELETE) continue
+    const value = r.lengthPrefixed()
+    if (value.length === SEAL_BYTES && key.equals(SEAL_KEY_BYTES)) seals.push(decodeSeal(value))
+  }
+  if (!r.done) throw new IntegrityError(`write batch longer than its ${count} entries`)
+  return seals
 }

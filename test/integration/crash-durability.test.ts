@@ -54,10 +54,13 @@ t.test('every PUBACKed message reaches a persistent subscriber across repeated k
   t.teardown(() => { pub.end(true) })
   await new Promise<void>((resolve) => pub.once('connect', () => resolve()))
 
+  // Stops with the test, so a failure ends it instead of leaving this loop spinning until tap's timeout.
+  let ended = false
+  t.teardown(() => { ended = true })
   const publishing = (async () => {
     let inflight = 0
-    for (let i = 0; i < N; i++) {
-      while (inflight >= WINDOW) await sleep(1)
+    for (let i = 0; i < N && !ended; i++) {
+      while (inflight >= WINDOW && !ended) await sleep(1)
       inflight++
       pub.publish('crash/test', String(i), { qos: 1 }, (err) => {
         inflight--

@@ -1,10 +1,11 @@
 import t, { type Test } from 'tap'
-import { mkdtemp, open, readdir, rm, stat, truncate, unlink } from 'node:fs/promises'
+import { mkdtemp, open, readdir, readFile, rm, stat, truncate, unlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Level } from 'level'
 import { checkLevelDir } from '../../../broker/integrity/check-level-dir.js'
-import { DataSeal } from '../../../broker/integrity/data-seal.js'
+import { DataSeal, sealsOfBatch } from '../../../broker/integrity/data-seal.js'
+import { readLog } from '../../../broker/integrity/level-log.js'
 import { GroupCommit } from '../../../broker/storage/index.js'
 
 /**
@@ -114,4 +115,56 @@ t.test('batches that reached the log out of their numbers\' order are no gap (a 
   const check = await checkLevelDir(dir)
   t.same(check.gaps, [], 'every number is in the log: no gap')
   t.same(check.damage, [], 'no damage')
+})
+
+t.test('a sealed batch that LevelDB merged with writers queued behind it keeps its number (kill -9 made the daemon refuse its own directory)', async (t) => {
+  const dir = await written(t, 0, 0)
+  const db = new Level<string, Buffer>(dir, { valueEncoding: 'buffer' })
+  await db.open()
+  const { seal } = await DataSeal.open(db, dir)
+  const sealed = new GroupCommit(db, { seal })
+  // Unsynced writers, as the journal's deletes and the receipt store are: LevelDB
+  // folds those queued behind a synced batch into its log record.
+  const loose = [1, 2, 3].map(() => new GroupCommit(db, { sync: false }))
+  let stop = false
+  const flood = Promise.all(loose.map(async (gc, w) => {
+    for (let i = 0; !stop; i++) await gc.write([{ type: 'del', key: `!x!${w}:${i}` }])
+  }))
+  const N = 1000
+  for (let i = 0; i < N; i++) await sealed.write([{ type: 'put', key: `!s!${i}`, value: Buffer.from('x') }])
+  stop = true
+  await flood
+  await seal.close()
+  // What a kill -9 leaves: the log not yet turned into a table.
+  const log = readLog(await readFile(await fileOf(dir, '.log')))
+  const numbers = log.records.flatMap((record) => sealsOfBatch(record).map((s) => s.batch))
+  const merged = log.records.filter((record) => sealsOfBatch(record).length > 0 && !record.subarray(-27).includes(Buffer.from('hail-seal'))).length
+  await db.close()
+  t.same(numbers.sort((a, b) => a - b), Array.from({ length: N }, (_, i) => i + 1), 'every batch number is read from the log')
+  t.comment(`${merged} of ${N} sealed batches shared a log record with writes queued behind them`)
+  const check = await checkLevelDir(dir)
+  t.same(check.gaps, [], 'no gap')
+  t.same(check.damage, [], 'no damage')
+})
+
+t.test('a seal is found wherever it stands in a write batch; a record that is no write batch is refused', async (t) => {
+  const entry = (type: number, key: string, value?: Buffer): Buffer => Buffer.concat([
+    Buffer.from([type, key.length]), Buffer.from(key),
+    ...(value === undefined ? [] : [Buffer.from([value.length]), value])
+  ])
+  const header = (count: number): Buffer => {
+    const b = Buffer.alloc(12)
+    b.writeUInt32LE(count, 8)
+    return b
+  }
+  const sealValue = Buffer.alloc(16)
+  sealValue.writeUIntBE(7, 0, 6)
+  sealValue.writeUIntBE(40, 6, 6)
+  sealValue.writeUInt32BE(3, 12)
+  const record = Buffer.concat([header(4), entry(1, '!a!1', Buffer.from('v')), entry(1, 'hail-seal', sealValue), entry(0, '!j!2'), entry(1, '!b!3', Buffer.from('w'))])
+  t.same(sealsOfBatch(record), [{ batch: 7, writes: 40, own: 3 }], 'the seal in the middle of a merged record')
+  t.same(sealsOfBatch(Buffer.concat([header(1), entry(1, 'hail-seal', Buffer.from('short'))])), [], 'a hail-seal key without a 16-byte value is no seal')
+  t.throws(() => sealsOfBatch(Buffer.concat([header(2), entry(1, '!a!1', Buffer.from('v'))])), /unexpected end/, 'fewer entries than the count')
+  t.throws(() => sealsOfBatch(Buffer.concat([header(1), Buffer.from([9, 1, 65])])), /unknown type 9/)
+  t.throws(() => sealsOfBatch(Buffer.alloc(5)), /shorter than a write batch header/)
 })
