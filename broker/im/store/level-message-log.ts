@@ -4,8 +4,9 @@ import { normalizeDraft, readLimit, requireSeq, type Normalized } from './draft-
 import { StoreError, StoreInputError } from './errors.js'
 import { LevelJson, prefixRange } from '../../storage/index.js'
 import {
-  type AppendResult, type Draft, type Envelope, type MessageLog, type PruneOptions, type ReadOptions, type ReadResult
+  type AppendResult, type Draft, type Envelope, type MessageLog, type PruneOptions, type ReadOptions, type ReadResult, type Recall
 } from './message-log.js'
+import { isLiveEditOf, tombstoneOf } from './tombstone.js'
 
 // Keys (no conv id or user name contains '!'):
 //   m!{conv}!{seq, 16 digits}     the envelope, JSON
@@ -16,6 +17,7 @@ import {
 // a seq.
 const SEQ_DIGITS = 16
 const PRUNE_CHUNK = 1000
+const RECALL_SCAN_PAGE = 1000
 const IDLE_CONVS_KEPT = 100_000
 
 export interface LevelMessageLogOptions {
@@ -26,6 +28,7 @@ export interface LevelMessageLogOptions {
 type Job =
   | { type: 'append', draft: Normalized, resolve: (result: AppendResult) => void, reject: (err: Error) => void }
   | { type: 'prune', options: PruneOptions, removed: number, resolve: (removed: number) => void, reject: (err: Error) => void }
+  | { type: 'recall', seq: number, deleted: Recall, resolve: (tombstone: Envelope | undefined) => void, reject: (err: Error) => void }
 
 interface ConvState {
   /** Whether first and last hold what is on disk. */
@@ -124,6 +127,18 @@ export class LevelMessageLog implements MessageLog {
     }
   }
 
+  recall (conv: string, seq: number, deleted: Recall): Promise<Envelope | undefined> {
+    try {
+      requireConvId(conv)
+      requireSeq(seq, 'seq')
+      const mark = { by: deleted.by, seq: requireSeq(deleted.seq, 'deleted.seq') }
+      // a job of the conversation's queue: never interleaved with its appends and prunes
+      return this.#enqueue<Envelope | undefined>(conv, (resolve, reject) => ({ type: 'recall', seq, deleted: mark, resolve, reject }))
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
   async close (): Promise<void> {
     this.#closed = true
     for (const state of this.#states.values()) await state.running
@@ -190,6 +205,11 @@ export class LevelMessageLog implements MessageLog {
       if (head.type === 'prune') {
         state.jobs.shift()
         await this.#pruneChunk(conv, state, head)
+        continue
+      }
+      if (head.type === 'recall') {
+        state.jobs.shift()
+        await this.#recall(conv, state, head)
         continue
       }
       const end = state.jobs.findIndex(job => job.type !== 'append')
@@ -267,6 +287,40 @@ export class LevelMessageLog implements MessageLog {
       }
     } catch (cause) {
       job.reject(new StoreError(`cannot prune ${conv}`, { cause }))
+      state.loaded = false
+    }
+  }
+
+  /**
+   * The target and its edits in one synced batch. The edits are found by
+   * reading the log after the target (a recall is rare; no index of edits
+   * costs every append).
+   */
+  async #recall (conv: string, state: ConvState, job: Extract<Job, { type: 'recall' }>): Promise<void> {
+    try {
+      const target = job.seq < state.first ? undefined : await this.#store.get<Envelope>(messageKey(conv, job.seq))
+      if (target === undefined) {
+        job.resolve(undefined)
+        return
+      }
+      const tombstone = tombstoneOf(target, job.deleted)
+      const ops: GroupCommitOperation[] = []
+      if (tombstone !== target) ops.push(this.#store.put(messageKey(conv, job.seq), tombstone))
+      let after = job.seq
+      while (after < state.last) {
+        const range = { gt: messageKey(conv, after), lte: messageKey(conv, state.last), limit: RECALL_SCAN_PAGE }
+        let read = 0
+        for await (const [key, envelope] of this.#store.entries<Envelope>(range)) {
+          read++
+          after = envelope.seq
+          if (isLiveEditOf(envelope, job.seq)) ops.push(this.#store.put(key, tombstoneOf(envelope, tombstone.deleted ?? job.deleted)))
+        }
+        if (read < RECALL_SCAN_PAGE) break
+      }
+      if (ops.length > 0) await this.#store.write(ops)
+      job.resolve(tombstone)
+    } catch (cause) {
+      job.reject(new StoreError(`cannot recall ${conv}/${job.seq}`, { cause }))
       state.loaded = false
     }
   }
