@@ -151,6 +151,35 @@ for (const backend of [embedded, redis]) {
       t.notOk(values.some((v) => v.includes('launch code')), 'no raw value of the log holds the recalled text or its edit')
     })
 
+    t.test('an edit racing a recall never leaves its text in the log', async (t) => {
+      const { options } = await backend.start(t)
+      const { port } = await imServer(t, ['alice', 'bob'], options)
+      const alice = await RawDevice.connect(t, port, 'alice', 'phone')
+      const { conv } = await alice.request('direct.open', { user: 'bob' })
+      const rounds = 30
+      for (let i = 0; i < rounds; i++) {
+        const { seq } = await alice.send(conv, { text: `original ${i}` })
+        // back to back, not waiting for answers: the edit's check may pass before the recall lands
+        void alice.client.publishAsync(`im/send/${conv}`, JSON.stringify({ cid: `del-${i}`, kind: 'delete', body: { ref: seq } }), { qos: 1 })
+        void alice.client.publishAsync(`im/send/${conv}`, JSON.stringify({ cid: `edit-${i}`, kind: 'edit', body: { ref: seq, text: `racing edit ${i}` } }), { qos: 1 })
+      }
+      const answered = (cid: string): any => alice.events.find((e) => (e.event?.type === 'sent' || e.event?.type === 'error') && (e.event.cid ?? e.event.ref) === cid)?.event
+      await waitFor(() => Array.from({ length: rounds }, (_, i) => [`del-${i}`, `edit-${i}`]).flat().every((cid) => answered(cid) !== undefined), 'every recall and edit answered')
+      const edits = Array.from({ length: rounds }, (_, i) => answered(`edit-${i}`))
+      t.ok(edits.every((e) => e.type === 'sent' || e.error.code === 'HAIL_ERR_GONE'), 'each edit is stored or refused as gone')
+      const all: any[] = []
+      for (let after = 0; ;) {
+        const page = await alice.request('sync', { conv, after })
+        all.push(...page.messages)
+        if (!page.more) break
+        after = page.messages.at(-1).seq
+      }
+      t.notOk(JSON.stringify(all).includes('racing edit'), 'no edit text is left in the log')
+      t.notOk(JSON.stringify(all).includes('original'), 'nor any recalled text')
+      const erasedLate = all.filter((m) => m.kind === 'edit' && edits.some((e) => e.type === 'error' && e.ref === m.cid)).length
+      t.comment(`${edits.filter((e) => e.type === 'sent').length} edits landed before their recall, ${erasedLate} after it (stored, then erased)`)
+    })
+
     t.test('recalling a file message removes a file only it shared; a file another message shares stays', async (t) => {
       const { options } = await backend.start(t)
       const { server, port, httpPort, dir } = await imServer(t, ['alice', 'bob', 'carol'], options)
