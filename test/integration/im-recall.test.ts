@@ -151,6 +151,20 @@ for (const backend of [embedded, redis]) {
       t.notOk(values.some((v) => v.includes('launch code')), 'no raw value of the log holds the recalled text or its edit')
     })
 
+    t.test('a recall stored but not yet applied (a crash before its PUBACK) is completed by the device\'s resend', async (t) => {
+      const { options } = await backend.start(t)
+      const { server, port } = await imServer(t, ['alice', 'bob'], options)
+      const alice = await RawDevice.connect(t, port, 'alice', 'phone')
+      const { conv } = await alice.request('direct.open', { user: 'bob' })
+      await alice.send(conv, { text: SECRET })
+      // what the server had stored when it died: the delete, without its tombstone
+      await server.backend.imStores.log.append(conv, { from: 'alice', device: 'phone', cid: 'del-crash', kind: 'delete', body: { ref: 1 } })
+      t.same((await alice.request('sync', { conv, after: 0 })).messages[0].body, { text: SECRET }, 'the message is still whole')
+      const again = await resend(alice, conv, { ref: 1 }, 'del-crash', 'delete')
+      t.match(again, { type: 'sent', seq: 2, duplicate: true }, 'the device resends the unacknowledged recall: a duplicate')
+      t.match((await alice.request('sync', { conv, after: 0 })).messages[0], { body: null, deleted: { by: 'alice', seq: 2 } }, 'and the tombstone is made')
+    })
+
     t.test('an edit racing a recall never leaves its text in the log', async (t) => {
       const { options } = await backend.start(t)
       const { port } = await imServer(t, ['alice', 'bob'], options)
