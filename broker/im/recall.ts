@@ -29,7 +29,8 @@ export async function recall (ctx: ImContext, caller: Caller, recallEnvelope: En
 export async function eraseIfRecalled (ctx: ImContext, edit: Envelope, ref: number): Promise<Envelope | undefined> {
   const target = await ctx.stores.log.get(edit.conv, ref)
   if (target?.deleted === undefined) return undefined
-  await ctx.stores.log.recall(edit.conv, ref, target.deleted)
+  // the recall looked for edits up to some seq before this one: only this one is left to erase
+  await ctx.stores.log.recall(edit.conv, ref, target.deleted, { editsAfter: edit.seq - 1 })
   return await ctx.stores.log.get(edit.conv, edit.seq)
 }
 

@@ -53,6 +53,11 @@ export interface PruneOptions {
   now?: number
 }
 
+export interface RecallOptions {
+  /** Look for edits only after this seq (default: the recalled seq), when the caller knows of none before it. */
+  editsAfter?: number
+}
+
 export const READ_LIMIT_DEFAULT = 100
 export const READ_LIMIT_MAX = 500
 
@@ -89,7 +94,7 @@ export interface MessageLog {
    * Resolves with the tombstone, or undefined when there is no message `seq`
    * (never appended, or pruned): nothing is written then.
    */
-  recall: (conv: string, seq: number, deleted: Recall) => Promise<Envelope | undefined>
+  recall: (conv: string, seq: number, deleted: Recall, options?: RecallOptions) => Promise<Envelope | undefined>
   /**
    * Removes the oldest messages beyond `maxCount` and/or older than
    * `maxAgeMs` with their idempotency keys; seqs are never reused.

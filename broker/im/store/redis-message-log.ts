@@ -4,7 +4,7 @@ import { requireConvId } from './conv-id.js'
 import { StoreError, StoreInputError } from './errors.js'
 import { normalizeDraft, readLimit, requireSeq } from './draft-input.js'
 import {
-  type AppendResult, type Draft, type Envelope, type MessageLog, type PruneOptions, type ReadOptions, type ReadResult, type Recall
+  type AppendResult, type Draft, type Envelope, type MessageLog, type PruneOptions, type ReadOptions, type ReadResult, type Recall, type RecallOptions
 } from './message-log.js'
 import { isLiveEditOf, tombstoneOf } from './tombstone.js'
 import { RedisKeyspace, type RedisKeyspaceOptions, type RedisScript } from '../../storage/index.js'
@@ -194,11 +194,12 @@ export class RedisMessageLog implements MessageLog {
    * by page (any node may append meanwhile: an edit appended after its page
    * was read finds the target a tombstone, and its sender recalls again).
    */
-  recall (conv: string, seq: number, deleted: Recall): Promise<Envelope | undefined> {
+  recall (conv: string, seq: number, deleted: Recall, options: RecallOptions = {}): Promise<Envelope | undefined> {
     try {
       requireConvId(conv)
       requireSeq(seq, 'seq')
       const mark = { by: deleted.by, seq: requireSeq(deleted.seq, 'deleted.seq') }
+      const editsAfter = Math.max(seq, requireSeq(options.editsAfter ?? seq, 'editsAfter'))
       const [meta, messages] = this.#keys(conv)
       return this.#space.write(`recall ${conv}/${seq}`, async () => {
         let tombstone: Envelope | undefined
@@ -212,7 +213,7 @@ export class RedisMessageLog implements MessageLog {
           if (swapped === 1) break // else changed meanwhile (recalled on another node, or pruned): look again
         }
         const by = tombstone.deleted ?? mark
-        let after = seq
+        let after = editsAfter
         for (;;) {
           const reply = await this.#read([meta, messages], [after, RECALL_SCAN_PAGE]) as Array<string | null>
           const values = reply.slice(2)

@@ -222,6 +222,18 @@ export function messageLogSuite (t: Test, factory: StoreFactory<MessageLog>): vo
     t.equal(await log.get(G, 2), undefined, 'and it is not brought back')
   })
 
+  t.test('recall() with editsAfter looks for edits only after that seq', async (t) => {
+    const { store: log } = await factory(t)
+    await log.append(G, draft('x1'))
+    await log.recall(G, 1, { by: 'alice', seq: 9 })
+    // edits stored behind the recall's back (as after a crash), one before and one after editsAfter
+    await log.append(G, draft('x2', { kind: 'edit', body: { ref: 1, text: 'early' } }))
+    await log.append(G, draft('x3', { kind: 'edit', body: { ref: 1, text: 'late' } }))
+    await log.recall(G, 1, { by: 'alice', seq: 9 }, { editsAfter: 2 })
+    t.same((await log.get(G, 2))?.body, { ref: 1, text: 'early' }, 'an edit at or before editsAfter is not looked at')
+    t.same((await log.get(G, 3))?.body, { ref: 1 }, 'the one after it is erased')
+  })
+
   t.test('recall() while appends run: every seq keeps its own message, and edits far after the target are found', async (t) => {
     const { store: log } = await factory(t)
     await log.append(G, draft('v0', { body: { text: 'to recall' } }))
