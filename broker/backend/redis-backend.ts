@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
-import { Counter, Gauge } from 'prom-client'
+import { Counter, Gauge, Histogram } from 'prom-client'
 import MQEmitterRedis from 'mqemitter-redis'
 import type { MQEmitter } from 'mqemitter'
 import type { FileIndex } from '../files/index.js'
@@ -13,6 +13,7 @@ import { JournalAdopter } from '../redis/journal-adopter.js'
 import { openRedis, redactUrl } from '../redis/redis-connection.js'
 import { checkRedisDurability } from '../redis/redis-durability.js'
 import { keepSubscribed, type RedisEmitterInternals } from '../redis/emitter-resubscribe.js'
+import { timeCommands } from '../redis/command-latency.js'
 import { RedisHealth } from '../redis/redis-health.js'
 import { RedisShareCluster } from '../redis/redis-share-cluster.js'
 import type { ShareCluster } from '../mqtt/shared-subscriptions.js'
@@ -121,6 +122,16 @@ export class RedisBackend implements Backend {
       await Promise.all([persistenceConnection, pubConn, subConn].map(async (c) => {
         if (c.status === 'wait') await c.connect()
       }))
+      const commandSeconds = new Histogram({
+        name: 'hail_redis_command_seconds',
+        help: 'Time from sending a Redis command to its reply, by connection: stores (the stores and the journal), persistence (MQTT sessions and queues), emitter (cross-node publishes)',
+        labelNames: ['connection'] as const,
+        buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+        registers: [metrics.registry]
+      })
+      timeCommands(redis, commandSeconds, 'stores')
+      timeCommands(persistenceConnection, commandSeconds, 'persistence')
+      timeCommands(pubConn, commandSeconds, 'emitter')
       health.watch('stores', redis)
       health.watch('mqtt persistence', persistenceConnection)
       // aedes.close() closes the emitter, before this node closes

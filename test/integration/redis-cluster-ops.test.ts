@@ -69,6 +69,12 @@ t.test('two nodes on one Redis: one node id each in /healthz and every log line,
   t.equal(gauge(ma, 'hail_redis_up'), 1, 'hail_redis_up 1')
   t.equal(gauge(ma, 'hail_cluster_peers'), 1, 'hail_cluster_peers 1')
   t.ok((gauge(ma, 'hail_redis_ping_seconds') ?? -1) >= 0, 'hail_redis_ping_seconds present')
+  // every store write and queue read goes through Redis: a start alone sends hundreds of commands
+  for (const connection of ['stores', 'persistence']) {
+    const count = gauge(ma, `hail_redis_command_seconds_count{connection="${connection}"}`) ?? 0
+    const sum = gauge(ma, `hail_redis_command_seconds_sum{connection="${connection}"}`) ?? -1
+    t.ok(count > 0 && sum > 0 && sum / count < 1, `hail_redis_command_seconds{connection="${connection}"}: ${count} commands, ${(1000 * sum / count).toFixed(3)} ms on average`)
+  }
   t.equal(gauge(ma, 'hail_journal_adoptions_total'), 0, 'no adoption yet')
 
   // Every JSON line a node logged after opening its data directory carries its one node id.
