@@ -73,6 +73,8 @@ export class RedisBackend implements Backend {
   #adoptions: Counter | undefined
   #adoptedEntries: Counter | undefined
   #durable: BackendStart['durable'] | undefined
+  #aedes: BackendStart['aedes'] | undefined
+  #redelivering = false
 
   private constructor (parts: Parts) {
     const { dir, redis, options } = parts
@@ -108,6 +110,7 @@ export class RedisBackend implements Backend {
     options.logger.setBindings({ node: dir.nodeId })
     const log = options.logger.child({ part: 'redis' })
     let redis: Redis | undefined
+    let backend: RedisBackend | undefined
     try {
       redis = await openRedis(url, log)
       const durability = await checkRedisDurability(redis, { requireFsync: config.redisRequireFsync, logger: log })
@@ -118,7 +121,7 @@ export class RedisBackend implements Backend {
       const emitter = MQEmitterRedis({ pubConn, subConn })
       // mqemitter-redis reports its connections' errors here (untyped); RedisHealth logs them
       ;(emitter as unknown as { state: NodeJS.EventEmitter }).state.on('error', () => {})
-      keepSubscribed(emitter as unknown as RedisEmitterInternals, subConn, log)
+      keepSubscribed(emitter as unknown as RedisEmitterInternals, subConn, log, () => { if (backend !== undefined) backend.#redeliverConnected() })
       await Promise.all([persistenceConnection, pubConn, subConn].map(async (c) => {
         if (c.status === 'wait') await c.connect()
       }))
@@ -145,7 +148,7 @@ export class RedisBackend implements Backend {
           log.debug({ clientId }, 'offline queue full: message dropped')
         }
       })
-      const backend = new RedisBackend({ dir, redis, health, persistence, emitter, options })
+      backend = new RedisBackend({ dir, redis, health, persistence, emitter, options })
       backend.#registerMetrics(metrics)
       log.info({ redis: redactUrl(url), ...durability }, 'stores in Redis')
       return backend
@@ -229,6 +232,7 @@ export class RedisBackend implements Backend {
    */
   async start (parts: BackendStart): Promise<number> {
     const { aedes, durable } = parts
+    this.#aedes = aedes
     const logger = this.#options.logger.child({ part: 'journal' })
     this.#notices = await RedisUserNotices.listen({ redis: this.redis, logger: this.#options.logger.child({ part: 'users' }), onUserDeleted: parts.disconnectUser, onUserUnlocked: parts.unlockUser })
     this.#adopter = new JournalAdopter({
@@ -245,6 +249,34 @@ export class RedisBackend implements Backend {
     durable.startRetrying(aedes, STUCK_RETRY_MS)
     await this.#adopter.start()
     return replayed
+  }
+
+  /**
+   * After this node's emitter subscriber came back: each connected persistent
+   * session gets what its queue holds and it was not sent (see
+   * RedisPersistence.redeliver), a few sessions at a time.
+   */
+  #redeliverConnected (): void {
+    const aedes = this.#aedes
+    if (aedes === undefined || this.#redelivering) return
+    this.#redelivering = true
+    const log = this.#options.logger.child({ part: 'redis' })
+    const clients = Object.values((aedes as unknown as { clients: Record<string, { clean?: boolean, connected?: boolean }> }).clients)
+      .filter((c) => c.clean === false && c.connected === true)
+    let next = 0
+    let sent = 0
+    const worker = async (): Promise<void> => {
+      while (next < clients.length) {
+        const client = clients[next++] as unknown as Parameters<RedisPersistence['redeliver']>[0]
+        sent += await this.persistence.redeliver(client).catch((err: unknown) => {
+          log.warn({ err: (err as Error).message, clientId: client.id }, 'redelivering a queue after the emitter reconnected failed; the next connection of that client gets it')
+          return 0
+        })
+      }
+    }
+    Promise.all(Array.from({ length: Math.min(8, clients.length) }, worker)).then(() => {
+      if (sent > 0) log.info({ sent, sessions: clients.length }, 'sent connected sessions what was queued while the emitter was reconnecting')
+    }, () => {}).finally(() => { this.#redelivering = false })
   }
 
   userDeleted (user: string): void {

@@ -14,6 +14,8 @@ export class RedisHandover {
   readonly #order: string[] = []
   #count = 0
   timer: NodeJS.Timeout | undefined
+  /** The key RedisPersistence.redeliver() is delivering through the live path now. */
+  passing: string | undefined
 
   /** The drain sent `key` (`brokerId:brokerCounter`): kept among the newest STREAMED_WINDOW. */
   remember (key: string): void {
@@ -46,11 +48,16 @@ export class RedisHandover {
 export class RedisDrainHandovers implements LiveHandovers {
   readonly #byId = new Map<string, RedisHandover>()
 
-  /** A persistent session's CONNECT began (aedes' fetchSubs). */
-  connecting (clientId: string): void {
+  /**
+   * A persistent session's CONNECT began (aedes' fetchSubs), or its queue is
+   * sent again to the connected client (RedisPersistence.redeliver).
+   */
+  connecting (clientId: string): RedisHandover {
     const old = this.#byId.get(clientId)
     if (old !== undefined) clearTimeout(old.timer)
-    this.#byId.set(clientId, new RedisHandover())
+    const handover = new RedisHandover()
+    this.#byId.set(clientId, handover)
+    return handover
   }
 
   /** The handover a drain for `clientId` reports to, if its CONNECT began here. */
@@ -75,6 +82,8 @@ export class RedisDrainHandovers implements LiveHandovers {
   takeLive (clientId: string, _client: object, key: string): boolean {
     const handover = this.#byId.get(clientId)
     if (handover === undefined) return true
+    // a copy the queue's own redelivery hands to the live path
+    if (handover.passing === key) return true
     if (!handover.caughtUp) {
       handover.drops++
       return false

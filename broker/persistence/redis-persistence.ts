@@ -258,7 +258,7 @@ export class RedisPersistence extends AsyncRedisPersistence implements MqttPersi
     const handovers = this.drainHandovers
     const handover = handovers.draining(client.id)
     const listKey = outgoingKey(client.id)
-    const sent = new Set<string>()
+    let sent = new Set<string>()
     let caughtUp = false
     async function * read (keys: string[]): AsyncGenerator<QueuedPacket> {
       for (let start = 0; start < keys.length; start += READ_BATCH) {
@@ -287,7 +287,11 @@ export class RedisPersistence extends AsyncRedisPersistence implements MqttPersi
       try {
         for (;;) {
           const drops = handover?.drops ?? 0
-          const fresh = (await redis.lrange(listKey, 0, -1)).filter((key) => !sent.has(key))
+          const listed = await redis.lrange(listKey, 0, -1)
+          // an entry once gone from the list never comes back: forget those, so a drain that
+          // runs for long under traffic (a redelivery) remembers only what is still queued
+          if (sent.size > 2 * listed.length + READ_BATCH) sent = new Set(listed.filter((key) => sent.has(key)))
+          const fresh = listed.filter((key) => !sent.has(key))
           if (fresh.length === 0 && (handover === undefined || handover.drops === drops)) break
           yield * read(fresh)
           if (handover === undefined) break
@@ -300,6 +304,30 @@ export class RedisPersistence extends AsyncRedisPersistence implements MqttPersi
         if (handover !== undefined && !caughtUp) handovers.ended(client.id, handover)
       }
     })())
+  }
+
+  /**
+   * Sends a connected persistent client what its queue holds and this
+   * connection was never sent: copies emitted while this node's emitter
+   * subscriber was reconnecting reached no one here, and were waiting in the
+   * queue for a reconnect that may never come (issue 18). Live copies wait
+   * meanwhile as at a CONNECT (RedisDrainHandovers); copies in flight on the
+   * connection (a messageId) are left to their PUBACK. Resolves with how
+   * many were sent.
+   */
+  async redeliver (client: ClientRef & { deliverQoS: (packet: object, done: () => void) => void }): Promise<number> {
+    const handover = this.drainHandovers.connecting(client.id)
+    let sent = 0
+    for await (const packet of this.outgoingStream(client) as AsyncIterable<QueuedPacket>) {
+      if (typeof packet.messageId === 'number') continue
+      // the live path asks takeLive() at once, before aedes' own deferral
+      handover.passing = `${packet.brokerId}:${String(packet.brokerCounter)}`
+      const delivered = new Promise<void>((resolve) => { client.deliverQoS(packet, resolve) })
+      handover.passing = undefined
+      await delivered
+      sent++
+    }
+    return sent
   }
 
   override async putWill (client: ClientRef, packet: Record<string, unknown>): Promise<void> {

@@ -17,12 +17,18 @@ export interface RedisEmitterInternals {
  * this node's connected subscribers (redis-outage.test.ts, 1 run in 7).
  * ioredis' own resubscription only knows the commands that succeeded. So at
  * every (re)connection of the subscriber, subscribe every topic the emitter
- * has listeners for; Redis ignores a subscription it already has.
+ * has listeners for; Redis ignores a subscription it already has. Then
+ * `onAsserted`: what was emitted while the subscriber was away reached no
+ * one here, and the node sends its connected sessions what waits in their
+ * queues (RedisBackend).
  */
-export function keepSubscribed (emitter: RedisEmitterInternals, subConn: Redis, logger: Logger): () => void {
+export function keepSubscribed (emitter: RedisEmitterInternals, subConn: Redis, logger: Logger, onAsserted: () => void = () => {}): () => void {
   const onReady = (): void => {
     const topics = Object.keys(emitter._topics)
-    if (topics.length === 0) return
+    if (topics.length === 0) {
+      onAsserted()
+      return
+    }
     // mqemitter-redis turns MQTT wildcards into '*' and psubscribes those
     const patterns = topics.filter((t) => t.includes('*'))
     const channels = topics.filter((t) => !t.includes('*'))
@@ -32,6 +38,7 @@ export function keepSubscribed (emitter: RedisEmitterInternals, subConn: Redis, 
     ]
     Promise.all(again).then(() => {
       logger.debug({ patterns: patterns.length, channels: channels.length }, 'emitter subscriptions asserted after reconnect')
+      onAsserted()
     }, (err: unknown) => {
       // Lost again before it was through: the next 'ready' asserts them once more.
       logger.warn({ err: (err as Error).message }, 'emitter subscriptions could not be asserted; retried at the next reconnect')
