@@ -11,6 +11,9 @@ export const SYS_ROOT = '$SYS/broker'
 /** Averaging windows of the `load/...` topics, in seconds, with their topic suffixes. */
 const LOAD_WINDOWS = [[60, '1min'], [300, '5min'], [900, '15min']] as const
 
+/** Counting retained messages reads them all: at most once a minute, whatever the interval. */
+const RETAINED_COUNT_MS = 60_000
+
 /** A clear that never came back (a store that hangs) does not hold up shutdown longer than this. */
 const CLEAR_TIMEOUT = 2000
 
@@ -59,6 +62,7 @@ export class SysTopics {
   #lastTick = 0
   #maxClients = 0
   #maxHeap = 0
+  #retained: { count: number, at: number } | undefined
 
   constructor (options: SysTopicsOptions) {
     this.#options = options
@@ -71,20 +75,27 @@ export class SysTopics {
   async start (aedes: Aedes): Promise<void> {
     this.#aedes = aedes
     this.#startedAt = this.#lastTick = Date.now()
-    const left = await this.#retainedTopics(`${this.root}/#`)
-    if (this.#options.intervalSeconds > 0) {
-      await this.#tick()
-      this.#timer = setInterval(() => { this.#schedule() }, this.#options.intervalSeconds * 1000).unref()
+    // Status is no reason to refuse to start: a failure here is logged, and the next update tries again.
+    try {
+      const left = await this.#retainedTopics(`${this.root}/#`)
+      if (this.#options.intervalSeconds > 0) await this.#tick()
+      await this.#clear(left.filter((topic) => !this.#sent.has(topic)))
+    } catch (err) {
+      this.#log.warn({ err }, '$SYS: first update failed')
     }
-    await this.#clear(left.filter((topic) => !this.#sent.has(topic)))
+    if (this.#options.intervalSeconds > 0) this.#timer = setInterval(() => { this.#schedule() }, this.#options.intervalSeconds * 1000).unref()
   }
 
-  /** Stop, and clear this node's figures: a stopped node has no status to show. */
+  /**
+   * Stop. A node sharing Redis also clears its figures, which other nodes'
+   * admins would otherwise go on reading; alone, the figures stay in the
+   * data directory (nobody reads them there) and the next start replaces them.
+   */
   async close (): Promise<void> {
     clearInterval(this.#timer)
     this.#timer = undefined
     await this.#ticking
-    await this.#clear([...this.#sent.keys()])
+    if (this.#options.backend.kind === 'redis') await this.#clear([...this.#sent.keys()])
     this.#sent.clear()
   }
 
@@ -126,11 +137,15 @@ export class SysTopics {
       ['bytes/received', bytesIn],
       ['bytes/sent', bytesOut],
       ['subscriptions/count', metrics.sources.subscriptions()],
-      ['retained messages/count', (await this.#retainedTopics('#')).length + (await this.#retainedTopics('$SYS/#')).length],
       ['heap/current', heap],
       ['heap/maximum', this.#maxHeap]
     ]
     if (backend.kind === 'embedded') {
+      // With Redis, counting means a GET per retained message, on every node: left out there.
+      if (this.#retained === undefined || now - this.#retained.at >= RETAINED_COUNT_MS) {
+        this.#retained = { count: (await this.#retainedTopics('#')).length + (await this.#retainedTopics('$SYS/#')).length, at: now }
+      }
+      figures.push(['retained messages/count', this.#retained.count])
       // Sessions are counted in the shared store with Redis, and clients per node: they do not subtract there.
       const disconnected = await this.#disconnectedSessions()
       if (disconnected !== undefined) figures.push(['clients/disconnected', disconnected], ['clients/total', connected + disconnected])
@@ -192,7 +207,12 @@ export class SysTopics {
   async #publish (topic: string, payload: string): Promise<void> {
     if (this.#sent.get(topic) === payload) return
     this.#sent.set(topic, payload)
-    await this.#send(topic, payload)
+    try {
+      await this.#send(topic, payload)
+    } catch (err) {
+      this.#sent.delete(topic) // sent again at the next update
+      throw err
+    }
   }
 
   /** An empty retained message deletes the retained one [MQTT-3.3.1-10]. */

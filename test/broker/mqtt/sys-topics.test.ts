@@ -212,4 +212,6 @@ t.test('with Redis, each node publishes its own figures under $SYS/broker/nodes/
   t.equal(seen.latest.get(`${rootA}/clients/connected`), '1', 'node a still its own')
   t.notOk(seen.latest.has('$SYS/broker/uptime'), 'no figure claims to be the whole cluster\'s')
   t.notOk(seen.latest.has(`${rootA}/clients/disconnected`), 'sessions are not split between nodes: no disconnected count')
+  t.notOk(seen.latest.has(`${rootA}/retained messages/count`), 'nor a retained count, which would read every retained message')
+  t.ok(seen.latest.has(`${rootA}/load/bytes/sent/1min`) && seen.latest.has(`${rootB}/version`), 'the rest is there')
 })
