@@ -14,8 +14,8 @@ const LOAD_WINDOWS = [[60, '1min'], [300, '5min'], [900, '15min']] as const
 /** Counting retained messages reads them all: at most once a minute, whatever the interval. */
 const RETAINED_COUNT_MS = 60_000
 
-/** A clear that never came back (a store that hangs) does not hold up shutdown longer than this. */
-const CLEAR_TIMEOUT = 2000
+/** An update or a clear that never comes back (a store that hangs) holds up start and shutdown no longer than this. */
+const STOP_WAIT = 2000
 
 export interface SysTopicsOptions {
   /** Seconds between updates; 0 publishes nothing (and clears what an earlier run left). */
@@ -75,14 +75,15 @@ export class SysTopics {
   async start (aedes: Aedes): Promise<void> {
     this.#aedes = aedes
     this.#startedAt = this.#lastTick = Date.now()
-    // Status is no reason to refuse to start: a failure here is logged, and the next update tries again.
-    try {
+    // Status is no reason to refuse (or delay) the start: a failure is logged, and the next update tries again.
+    const first = this.#ticking = (async () => {
       const left = await this.#retainedTopics(`${this.root}/#`)
       if (this.#options.intervalSeconds > 0) await this.#tick()
       await this.#clear(left.filter((topic) => !this.#sent.has(topic)))
-    } catch (err) {
+    })().catch((err: unknown) => {
       this.#log.warn({ err }, '$SYS: first update failed')
-    }
+    }).finally(() => { this.#ticking = undefined })
+    await bounded(first)
     if (this.#options.intervalSeconds > 0) this.#timer = setInterval(() => { this.#schedule() }, this.#options.intervalSeconds * 1000).unref()
   }
 
@@ -94,7 +95,8 @@ export class SysTopics {
   async close (): Promise<void> {
     clearInterval(this.#timer)
     this.#timer = undefined
-    await this.#ticking
+    // An update waiting on a store that does not answer (Redis down) does not hold up shutdown.
+    await bounded(this.#ticking ?? Promise.resolve())
     if (this.#options.backend.kind === 'redis') await this.#clear([...this.#sent.keys()])
     this.#sent.clear()
   }
@@ -218,10 +220,7 @@ export class SysTopics {
   /** An empty retained message deletes the retained one [MQTT-3.3.1-10]. */
   async #clear (topics: string[]): Promise<void> {
     if (topics.length === 0) return
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<void>((resolve) => { timer = setTimeout(resolve, CLEAR_TIMEOUT) })
-    await Promise.race([Promise.all(topics.map(async (topic) => { await this.#send(topic, '') })), timeout])
-    clearTimeout(timer)
+    await bounded(Promise.all(topics.map(async (topic) => { await this.#send(topic, '') })))
   }
 
   #send (topic: string, payload: string): Promise<void> {
@@ -232,6 +231,14 @@ export class SysTopics {
       aedes.publish(packet, (err) => { err === undefined || err === null ? resolve() : reject(err) })
     })
   }
+}
+
+/** Wait for `work`, but no longer than STOP_WAIT. */
+async function bounded (work: Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<void>((resolve) => { timer = setTimeout(resolve, STOP_WAIT) })
+  await Promise.race([work.then(() => undefined), timeout])
+  clearTimeout(timer)
 }
 
 /** A counter's value summed over its labels. */
