@@ -94,6 +94,8 @@ t.test("an admin's client subscribing $SYS/# gets Mosquitto's figures at once, r
   await device.endAsync()
   await waitFor(() => seen.latest.get('$SYS/broker/clients/connected') === '1', 'clients/connected going down again', 10_000)
   t.equal(seen.latest.get('$SYS/broker/clients/maximum'), '2', 'the maximum stays')
+  const denied = (await server.metrics.aclDenied.get()).values.filter((v) => v.labels.action === 'receive')
+  t.strictSame(denied, [], "aedes' announcements held back from $SYS/# are no refusal to count")
 })
 
 t.test('mosquitto_sub as an admin shows live figures', async (t) => {
