@@ -98,6 +98,26 @@ t.test("an admin's client subscribing $SYS/# gets Mosquitto's figures at once, r
   t.strictSame(denied, [], "aedes' announcements held back from $SYS/# are no refusal to count")
 })
 
+t.test('a persistent session whose client left counts as disconnected, and in the total', async (t) => {
+  // Reads aedes' clients (clean, subscriptions) and the persistence's countOffline(): a tripwire if either changes.
+  const { server, url } = await start(t, { allowAnonymous: true })
+  await server.users.add('root', PASSWORD, { admin: true })
+  const admin = await connect(t, url, 'root')
+  const seen = watch(admin)
+  await suback(admin, '$SYS/#')
+  await waitFor(() => seen.latest.get('$SYS/broker/clients/total') === '1', 'the admin alone')
+  t.equal(seen.latest.get('$SYS/broker/clients/disconnected'), '0')
+  const device = await mqtt.connectAsync(url, { clientId: 'sensor-7', clean: false, reconnectPeriod: 0 })
+  t.teardown(() => device.endAsync(true))
+  await device.subscribeAsync('cmd/sensor-7', { qos: 1 })
+  await waitFor(() => seen.latest.get('$SYS/broker/clients/connected') === '2', 'the device connected')
+  t.equal(seen.latest.get('$SYS/broker/clients/disconnected'), '0', 'its session is held by its connection')
+  await device.endAsync()
+  await waitFor(() => seen.latest.get('$SYS/broker/clients/disconnected') === '1', 'its session counted as disconnected', 10_000)
+  t.equal(seen.latest.get('$SYS/broker/clients/connected'), '1')
+  t.equal(seen.latest.get('$SYS/broker/clients/total'), '2')
+})
+
 t.test('mosquitto_sub as an admin shows live figures', async (t) => {
   const { server, port } = await start(t)
   await server.users.add('root', PASSWORD, { admin: true })
