@@ -6,6 +6,8 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import mqtt, { type MqttClient } from 'mqtt'
 import { HailServer } from '../../../broker/index.js'
+import { Daemon } from '../../helpers/daemon.js'
+import { hail } from '../../helpers/hail-cli.js'
 import { RedisServer } from '../../helpers/redis-server.js'
 import { suback } from '../../helpers/suback.js'
 import { waitFor } from '../../helpers/wait-for.js'
@@ -118,10 +120,14 @@ t.test('a persistent session whose client left counts as disconnected, and in th
   t.equal(seen.latest.get('$SYS/broker/clients/total'), '2')
 })
 
-t.test('mosquitto_sub as an admin shows live figures', async (t) => {
-  const { server, port } = await start(t)
-  await server.users.add('root', PASSWORD, { admin: true })
-  const { stdout } = await run('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(port), '-i', 'root/cli', '-u', 'root', '-P', PASSWORD,
+t.test('mosquitto_sub as an admin of a hail daemon shows live figures (hail user add --admin, --sys-interval)', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'hail-sys-daemon-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const added = await hail(['user', 'add', 'root', '--admin', '--password-stdin', '--data', dir], { stdin: `${PASSWORD}\n` })
+  t.equal(added.code, 0, added.stderr)
+  const { daemon, addresses } = await Daemon.start(['--data', dir, '--host', '127.0.0.1', '--mqtt-port', '0', '--http-port', 'off', '--sys-interval', '1'])
+  t.teardown(() => daemon.stop())
+  const { stdout } = await run('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(addresses.mqtt!.port), '-i', 'root/cli', '-u', 'root', '-P', PASSWORD,
     '-t', '$SYS/#', '-v', '-C', '60', '-W', '20'])
   const lines = stdout.trim().split('\n').map((line) => [line.slice(0, line.indexOf(' ')), line.slice(line.indexOf(' ') + 1)] as const)
   const latest = new Map(lines)
