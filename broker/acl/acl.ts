@@ -30,8 +30,9 @@ export interface AclOptions {
  * Reserved topics (`im/`, `$SYS/`) are refused whatever the rules say: the
  * IM layer authorizes those. The one exception is reading `$SYS/` (the
  * broker's status, mqtt/sys-topics.ts): `read` rules naming it grant it, as
- * in Mosquitto (`user monitor` / `topic read $SYS/#`), through canReadSys. Wildcard rules never reach `$` topics
- * [MQTT-4.7.2-1], as in Mosquitto, so `topic readwrite #` leaves `$app/x` shut.
+ * in Mosquitto (`user monitor` / `topic read $SYS/#`), through canReadSys.
+ * Wildcard rules never reach `$` topics [MQTT-4.7.2-1], as in Mosquitto, so
+ * `topic readwrite #` leaves `$app/x` shut.
  */
 export class Acl {
   readonly source: string
