@@ -73,7 +73,8 @@ const listenerOptions: OptionSpec[] = [
 
 const accessOptions: OptionSpec[] = [
   { flag: 'allow-anonymous', env: 'HAIL_ALLOW_ANONYMOUS', key: ['allowAnonymous'], kind: 'boolean', negatable: true, help: 'Accept clients without credentials. Without --acl they may then use every topic outside Hail\'s own (im/, $SYS/, $hail/): a plain broker for development and device fleets.' },
-  { flag: 'acl', env: 'HAIL_ACL', key: ['acl'], kind: 'path', arg: 'FILE', help: 'Mosquitto-style ACL file for the topics outside Hail\'s own (im/, $SYS/, $hail/). Without one, --allow-anonymous opens them to all and otherwise nobody may use them.' }
+  { flag: 'acl', env: 'HAIL_ACL', key: ['acl'], kind: 'path', arg: 'FILE', help: 'Mosquitto-style ACL file for the topics outside Hail\'s own (im/, $SYS/, $hail/). Without one, --allow-anonymous opens them to all and otherwise nobody may use them.' },
+  { flag: 'sys-interval', env: 'HAIL_SYS_INTERVAL', key: ['sysInterval'], kind: 'count', arg: 'SECONDS', help: 'Seconds between updates of the broker\'s status on $SYS/broker/... (clients, messages, bytes, load, uptime, version), as in Mosquitto; admin users (and the ACL file\'s read rules) may read it. 0 publishes none.' }
 ]
 
 const limitOptions: OptionSpec[] = [

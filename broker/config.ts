@@ -105,6 +105,11 @@ export const configSchema = z.strictObject({
   allowAnonymous: z.boolean().default(false),
   /** Path of a Mosquitto-style ACL file; null means the built-in rules only. */
   acl: z.string().min(1).nullable().default(null),
+  /**
+   * Seconds between updates of the broker's status on `$SYS/broker/...`
+   * (Mosquitto's sys_interval), readable by admins; 0 publishes none.
+   */
+  sysInterval: z.number().int().min(0).max(86_400).default(10),
   limits: limitsSchema.default(() => limitsSchema.parse({})),
   /** Instant messaging (docs/protocol.md). */
   im: imSchema.default(() => imSchema.parse({})),

@@ -26,6 +26,7 @@ import { LoginGuard } from './users/login-guard.js'
 import { guardedHandle } from './wire/guarded-handle.js'
 import { createAedes } from './mqtt/create-aedes.js'
 import { SharedSubscriptions } from './mqtt/shared-subscriptions.js'
+import { SysTopics } from './mqtt/sys-topics.js'
 import { hailVersion } from './version.js'
 import { ImLayer } from './im/im-layer.js'
 import type { ImExtensionFactory } from './im/im-extension.js'
@@ -103,6 +104,7 @@ export class HailServer extends EventEmitter<ServerEvents> {
   #push: PushHook | undefined
   #files: FileStore | undefined
   #shared: SharedSubscriptions | undefined
+  #sys: SysTopics | undefined
 
   constructor (options: CreateServerOptions = {}) {
     super()
@@ -353,7 +355,9 @@ export class HailServer extends EventEmitter<ServerEvents> {
       this.routes.set(path, route)
     }
     this.access.setReservedAuthority(im.authority)
-    const aedes = createAedes({ id: backend.runId, limits, persistence: backend.persistence, mq: backend.emitter, authenticate, access: this.access, durable, metrics: this.metrics, log, im })
+    const sys = this.#sys = new SysTopics({ intervalSeconds: this.config.sysInterval, metrics: this.metrics, backend, users: this.users, logger: this.logger.child({ part: 'sys' }) })
+    this.access.setAdminCheck((user) => sys.admins.has(user))
+    const aedes = createAedes({ id: backend.runId, limits, persistence: backend.persistence, mq: backend.emitter, authenticate: sys.admins.authenticate(authenticate), access: this.access, durable, metrics: this.metrics, log, im })
     im.attach(aedes)
     const shareLog = this.logger.child({ part: 'shared-subscriptions' })
     this.#shared = new SharedSubscriptions(aedes, { logger: shareLog, cluster: backend.shareCluster(shareLog) })
@@ -368,6 +372,7 @@ export class HailServer extends EventEmitter<ServerEvents> {
       unlockUser: (name) => { this.loginGuard.unlock(name) }
     })
     if (replayed > 0) log.info({ replayed }, 'replayed publishes acknowledged before the last stop')
+    await sys.start(aedes)
   }
 
   async #startListeners (tls: TlsFiles | undefined): Promise<ServerAddresses> {
@@ -409,6 +414,7 @@ export class HailServer extends EventEmitter<ServerEvents> {
     await step('im', async () => { await this.#im?.close() })
     await step('push', async () => { await this.#push?.close() })
     await step('shared subscriptions', async () => { await this.#shared?.close() })
+    await step('$SYS topics', async () => { await this.#sys?.close() })
     const aedes = this.#aedes
     if (aedes !== undefined && !aedes.closed) {
       await step('broker', () => new Promise<void>((resolve) => aedes.close(() => resolve())))

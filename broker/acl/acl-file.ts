@@ -1,5 +1,5 @@
 import { AclError } from '../errors.js'
-import { isReservedFilter } from '../mqtt/reserved-topics.js'
+import { isReservedFilter, isSysTopic } from '../mqtt/reserved-topics.js'
 import { filterProblem } from './topic-filter.js'
 
 /**
@@ -96,8 +96,12 @@ export function parseAclFile (text: string, source = 'acl'): AclFile {
     if (keyword === 'pattern' && !PLACEHOLDER.test(filter)) {
       warnings.push(`${source}:${line}: pattern '${filter}' has no %u or %c: it applies to every client alike`)
     }
-    if (isReservedFilter(filter)) {
-      warnings.push(`${source}:${line}: '${filter}' is reserved (im/, $SYS/): the IM layer authorizes it, this rule has no effect`)
+    if (isSysTopic(filter)) {
+      // Reading the broker's status is the ACL file's to grant (acl.ts, canReadSys); writing it is nobody's.
+      if (access === 'write') warnings.push(`${source}:${line}: '${filter}' is the broker's status ($SYS/): only the broker publishes there, this rule has no effect`)
+      if (access === 'readwrite') warnings.push(`${source}:${line}: '${filter}' is the broker's status ($SYS/): only the broker publishes there, this rule grants reading only`)
+    } else if (isReservedFilter(filter)) {
+      warnings.push(`${source}:${line}: '${filter}' is reserved (im/, $hail/): Hail authorizes it, this rule has no effect`)
     }
     rules.push({ kind: keyword, user: keyword === 'topic' ? user : null, access, filter, line })
   }

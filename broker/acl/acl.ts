@@ -1,4 +1,4 @@
-import { isReservedFilter, isReservedTopic } from '../mqtt/reserved-topics.js'
+import { isReservedFilter, isReservedTopic, isSysTopic } from '../mqtt/reserved-topics.js'
 import type { AclAccess, AclFile } from './acl-file.js'
 import { TopicFilter, filterProblem, isTopicName } from './topic-filter.js'
 
@@ -28,8 +28,11 @@ export interface AclOptions {
  * back at delivery.
  *
  * Reserved topics (`im/`, `$SYS/`) are refused whatever the rules say: the
- * IM layer authorizes those. Wildcard rules never reach `$` topics
- * [MQTT-4.7.2-1], as in Mosquitto, so `topic readwrite #` leaves `$app/x` shut.
+ * IM layer authorizes those. The one exception is reading `$SYS/` (the
+ * broker's status, mqtt/sys-topics.ts): `read` rules naming it grant it, as
+ * in Mosquitto (`user monitor` / `topic read $SYS/#`), through canReadSys.
+ * Wildcard rules never reach `$` topics [MQTT-4.7.2-1], as in Mosquitto, so
+ * `topic readwrite #` leaves `$app/x` shut.
  */
 export class Acl {
   readonly source: string
@@ -101,6 +104,17 @@ export class Acl {
     if (!isTopicName(topic) || isReservedTopic(topic)) return false
     if (this.#open) return true
     return allows(this.#view(identity), topic.split('/'), 'read', false)
+  }
+
+  /**
+   * Whether a `read` rule (or the read half of `readwrite`) naming `$SYS/`
+   * lets `identity` subscribe to a filter there or receive a topic there.
+   * The open default (no file) grants nothing under `$SYS/`.
+   */
+  canReadSys (identity: AclIdentity, topicOrFilter: string, subscribe: boolean): boolean {
+    if (this.#open || !isSysTopic(topicOrFilter)) return false
+    if (subscribe ? filterProblem(topicOrFilter) !== null : !isTopicName(topicOrFilter)) return false
+    return allows(this.#view(identity), topicOrFilter.split('/'), 'read', subscribe)
   }
 
   #section (user: string | null): RuleSet {

@@ -1,5 +1,5 @@
 import type { Client } from 'aedes'
-import { isReservedFilter, isReservedTopic } from './reserved-topics.js'
+import { isReservedFilter, isReservedTopic, isSysStatusTopic, isSysTopic } from './reserved-topics.js'
 
 /** Who a connected client is: its user (null when anonymous) and client id. */
 export interface Identity {
@@ -16,6 +16,12 @@ export interface TopicAuthority {
   canPublish: (identity: Identity, topic: string) => boolean
   canSubscribe: (identity: Identity, filter: string) => boolean
   canReceive: (identity: Identity, topic: string) => boolean
+  /**
+   * Whether the rules let `identity` read `$SYS/` topics: subscribe to a
+   * filter under it (`subscribe`) or receive a topic. Only the ACL file has
+   * such rules; an authority without this method grants nothing there.
+   */
+  canReadSys?: (identity: Identity, topicOrFilter: string, subscribe: boolean) => boolean
 }
 
 /** Nobody may use reserved topics until a layer that owns them says otherwise. */
@@ -36,6 +42,8 @@ export class Access {
   readonly #connected = new Map<string, Set<Client>>()
   #plain: TopicAuthority
   #reserved: TopicAuthority
+  /** Whether a user is an admin, who reads `$SYS/` whatever the rules say (mqtt/sys-admins.ts). */
+  #isAdmin: (user: string) => boolean = () => false
 
   constructor (plain: TopicAuthority, reserved: TopicAuthority = denyAll) {
     this.#plain = plain
@@ -50,6 +58,11 @@ export class Access {
   /** The IM layer installs its authority over reserved topics. */
   setReservedAuthority (authority: TopicAuthority): void {
     this.#reserved = authority
+  }
+
+  /** Who counts as an admin when a client reads `$SYS/`. */
+  setAdminCheck (isAdmin: (user: string) => boolean): void {
+    this.#isAdmin = isAdmin
   }
 
   bind (client: Client, identity: Identity): void {
@@ -85,14 +98,16 @@ export class Access {
   canPublish (client: Client, topic: string): boolean {
     const identity = this.#identities.get(client)
     if (identity === undefined) return false
+    // Only the broker publishes its status: no rule and no flag lets a client write under $SYS/.
     return isReservedTopic(topic)
-      ? this.#reserved.canPublish(identity, topic)
+      ? !isSysTopic(topic) && this.#reserved.canPublish(identity, topic)
       : this.#plain.canPublish(identity, topic)
   }
 
   canSubscribe (client: Client, filter: string): boolean {
     const identity = this.#identities.get(client)
     if (identity === undefined) return false
+    if (isSysTopic(filter)) return this.#readsSys(identity, filter, true)
     return isReservedFilter(filter)
       ? this.#reserved.canSubscribe(identity, filter)
       : this.#plain.canSubscribe(identity, filter)
@@ -101,8 +116,14 @@ export class Access {
   canReceive (client: Client, topic: string): boolean {
     const identity = this.#identities.get(client)
     if (identity === undefined) return false
-    return isReservedTopic(topic)
-      ? this.#reserved.canReceive(identity, topic)
-      : this.#plain.canReceive(identity, topic)
+    if (!isReservedTopic(topic)) return this.#plain.canReceive(identity, topic)
+    // aedes' own `$SYS/{broker id}/...` announcements (heartbeats, client ids) stay inside.
+    if (isSysTopic(topic)) return isSysStatusTopic(topic) && this.#readsSys(identity, topic, false)
+    return this.#reserved.canReceive(identity, topic)
+  }
+
+  #readsSys (identity: Identity, topic: string, subscribe: boolean): boolean {
+    if (identity.user !== null && this.#isAdmin(identity.user)) return true
+    return this.#plain.canReadSys?.(identity, topic, subscribe) === true
   }
 }

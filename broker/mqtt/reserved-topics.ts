@@ -26,6 +26,25 @@ export function isReservedTopic (topic: string): boolean {
 }
 
 /**
+ * Whether a topic or filter lies under `$SYS/`: the broker's status, which
+ * admins and the ACL file's read rules may read and nobody may publish
+ * (mqtt/sys-topics.ts).
+ */
+export function isSysTopic (topic: string): boolean {
+  return firstLevelIs(topic, '$SYS')
+}
+
+/**
+ * Whether `topic` is one of the status topics Hail publishes, all under
+ * `$SYS/broker/` (mqtt/sys-topics.ts). Other `$SYS/` topics are aedes' own
+ * announcements between nodes (`$SYS/{broker id}/heartbeat`,
+ * `.../new/clients`), which no client receives.
+ */
+export function isSysStatusTopic (topic: string): boolean {
+  return topic.startsWith('$SYS/broker/')
+}
+
+/**
  * Whether a subscription filter names a reserved root literally (`im/#`,
  * `$SYS/#`, `im/+/x`). Filters that start with a wildcard (`#`, `+/x`) are
  * not reserved: they are ordinary subscriptions, and reserved topics must

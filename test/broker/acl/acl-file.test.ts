@@ -79,13 +79,14 @@ t.test('%u and %c in a topic line are an error, not a literal topic', async (t) 
 })
 
 t.test('a pattern without placeholders and a rule on a reserved topic parse with a warning', async (t) => {
-  const file = parseAclFile('pattern read news/#\nuser admin\ntopic readwrite $SYS/#\ntopic read im/inbox/+', 'x.acl')
-  t.equal(file.rules.length, 3)
+  const file = parseAclFile('pattern read news/#\nuser admin\ntopic readwrite $SYS/#\ntopic read im/inbox/+\ntopic write $SYS/x\ntopic read $SYS/broker/#', 'x.acl')
+  t.equal(file.rules.length, 5)
   t.strictSame(file.warnings, [
     "x.acl:1: pattern 'news/#' has no %u or %c: it applies to every client alike",
-    "x.acl:3: '$SYS/#' is reserved (im/, $SYS/): the IM layer authorizes it, this rule has no effect",
-    "x.acl:4: 'im/inbox/+' is reserved (im/, $SYS/): the IM layer authorizes it, this rule has no effect"
-  ])
+    "x.acl:3: '$SYS/#' is the broker's status ($SYS/): only the broker publishes there, this rule grants reading only",
+    "x.acl:4: 'im/inbox/+' is reserved (im/, $hail/): Hail authorizes it, this rule has no effect",
+    "x.acl:5: '$SYS/x' is the broker's status ($SYS/): only the broker publishes there, this rule has no effect"
+  ], 'a read rule on $SYS/ is honoured without a warning')
 })
 
 t.test('an empty file has no rules', async (t) => {

@@ -181,6 +181,20 @@ t.test('reserved topics are refused even with topic readwrite #', async (t) => {
   t.notOk(rules.canReceive(alice, 'im/inbox/alice'), '... but never delivers a reserved topic')
 })
 
+t.test('canReadSys: read rules naming $SYS/ grant reading it, and nothing else does', async (t) => {
+  const rules = acl('user alice', 'topic read $SYS/broker/#', 'topic deny $SYS/broker/heap/#', 'user bob', 'topic readwrite #', 'topic write $SYS/#', 'user carol', 'topic readwrite $SYS/#')
+  t.ok(rules.canReadSys(alice, '$SYS/broker/uptime', false), 'a read rule grants receiving')
+  t.ok(rules.canReadSys(alice, '$SYS/broker/#', true), 'and subscribing to what it covers')
+  t.notOk(rules.canReadSys(alice, '$SYS/#', true), 'not a filter wider than the rule')
+  t.notOk(rules.canReadSys(alice, '$SYS/broker/heap/current', false), 'a deny wins')
+  t.notOk(rules.canReadSys(bob, '$SYS/broker/uptime', false), '# never reaches $SYS/ [MQTT-4.7.2-1], and write is no read')
+  t.ok(rules.canReadSys(who('carol'), '$SYS/broker/uptime', false), 'readwrite grants the read half')
+  t.notOk(rules.canPublish(who('carol'), '$SYS/broker/uptime'), '... and never the write half')
+  t.notOk(rules.canReadSys(anon, '$SYS/broker/uptime', false), 'no rule for anonymous clients')
+  t.notOk(rules.canReadSys(alice, 'a/b', false), 'only $SYS/ topics are answered')
+  t.notOk(Acl.allowAll().canReadSys(anon, '$SYS/broker/uptime', false), 'the open default grants nothing there')
+})
+
 t.test('$ topics are not matched by # or + rules [MQTT-4.7.2-1]', async (t) => {
   const rules = acl('user alice', 'topic readwrite #', 'topic readwrite +/x', 'user bob', 'topic readwrite $app/#')
   t.notOk(rules.canPublish(alice, '$app/x'))
