@@ -12,6 +12,7 @@ import { RedisPersistence } from '../persistence/redis-persistence.js'
 import { JournalAdopter } from '../redis/journal-adopter.js'
 import { openRedis, redactUrl } from '../redis/redis-connection.js'
 import { checkRedisDurability } from '../redis/redis-durability.js'
+import { keepSubscribed, type RedisEmitterInternals } from '../redis/emitter-resubscribe.js'
 import { RedisHealth } from '../redis/redis-health.js'
 import { RedisShareCluster } from '../redis/redis-share-cluster.js'
 import type { ShareCluster } from '../mqtt/shared-subscriptions.js'
@@ -116,6 +117,7 @@ export class RedisBackend implements Backend {
       const emitter = MQEmitterRedis({ pubConn, subConn })
       // mqemitter-redis reports its connections' errors here (untyped); RedisHealth logs them
       ;(emitter as unknown as { state: NodeJS.EventEmitter }).state.on('error', () => {})
+      keepSubscribed(emitter as unknown as RedisEmitterInternals, subConn, log)
       await Promise.all([persistenceConnection, pubConn, subConn].map(async (c) => {
         if (c.status === 'wait') await c.connect()
       }))

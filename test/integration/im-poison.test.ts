@@ -2,7 +2,8 @@
 // real server. Each is answered with a coded error and acknowledged (PUBACK), and the
 // connection stays up: a device that resends on every reconnect cannot be locked out.
 import t from 'tap'
-import { imServer, RawDevice } from '../helpers/im-server.js'
+import mqtt from 'mqtt'
+import { imServer, PASSWORD, RawDevice } from '../helpers/im-server.js'
 import { waitFor } from '../helpers/wait-for.js'
 
 /** A JSON text nested `depth` levels deep: {"a":{"a":…1…}}. */
@@ -84,4 +85,48 @@ t.test('a call signal to a call that does not exist, or is not yours, gets HAIL_
   await waitFor(() => ann.of('error').some((e) => e.ref === callId), 'an error for someone else\'s call', 10_000)
   t.equal(ann.of('error').find((e) => e.ref === callId).error.code, 'HAIL_ERR_CALL_NOT_FOUND', 'someone else\'s call reads as no call at all')
   t.ok(ann.client.connected, 'still connected')
+})
+
+t.test('a clean=false device that resends a poison message after a cut connection gets it acknowledged once and stays connected', async (t) => {
+  const { port } = await imServer(t, ['ann', 'bob'])
+  const conv = 'd:ann:bob'
+  const opener = await RawDevice.connect(t, port, 'ann', 'tablet')
+  t.equal((await opener.send(conv, { text: 'hello' })).type, 'sent', 'the conversation exists')
+
+  const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, {
+    clientId: 'ann/phone', username: 'ann', password: PASSWORD, clean: false, reconnectPeriod: 100
+  })
+  t.teardown(() => { client.end(true) })
+  const replies: Array<{ type: string, ref?: string, error?: { code: string } }> = []
+  client.on('message', (_topic, payload) => { replies.push(JSON.parse(payload.toString())) })
+  let connects = 0
+  let closes = 0
+  client.on('connect', () => { connects++ })
+  client.on('close', () => { closes++ })
+  await waitFor(() => connects === 1, 'the first CONNACK', 10_000)
+  await client.subscribeAsync({ 'im/reply/ann/phone': { qos: 1 } })
+
+  // The poison goes out and the connection is cut at once: the PUBACK cannot arrive on it,
+  // so mqtt.js keeps the message and sends it again (DUP) on the next connection, as a
+  // device does after a network drop. Before issue 19 that resend closed the connection
+  // every time, 14-16 cycles in 10 s.
+  let acknowledged = 0
+  // the report's payload: 20,000 levels of [ ] (40 KB, under the 64 KiB limit)
+  const poison = `{"cid":"poison","kind":"data","body":{"json":${'['.repeat(20_000)}${']'.repeat(20_000)}}}`
+  client.publish(`im/send/${conv}`, poison, { qos: 1 }, (err) => {
+    if (err === undefined || err === null) acknowledged++
+  })
+  client.stream.destroy()
+  await waitFor(() => acknowledged === 1, 'the resent poison to be acknowledged', 15_000)
+  await waitFor(() => replies.some((r) => r.type === 'error' && r.ref === 'poison'), 'its error reply', 10_000)
+  t.equal(replies.find((r) => r.ref === 'poison')!.error!.code, 'HAIL_ERR_BAD_REQUEST', 'refused as a bad request')
+  const connectsAfter = connects
+  await new Promise((resolve) => setTimeout(resolve, 2000))
+  t.equal(connects, connectsAfter, 'no reconnect after it was acknowledged')
+  t.ok(client.connected, 'the device is connected')
+  t.ok(closes <= 1 && connects <= 2, `one cut (ours), one reconnect: ${closes} closes, ${connects} connects`)
+  t.equal(acknowledged, 1, 'acknowledged once')
+  await client.publishAsync(`im/send/${conv}`, '{"cid":"next","kind":"text","body":{"text":"after"}}', { qos: 1 })
+  await waitFor(() => replies.some((r) => r.type === 'sent' && (r as { cid?: string }).cid === 'next'), 'the next message to be stored', 10_000)
+  t.pass('the device sends on')
 })
