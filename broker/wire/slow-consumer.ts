@@ -1,7 +1,7 @@
 import type { Writable } from 'node:stream'
 import type { Client } from 'aedes'
 
-interface Copy { qos?: number, topic?: string, payload?: Buffer | string }
+interface Copy { qos?: number, topic?: string, payload?: Buffer | string, brokerId?: string | null }
 type Deliver = (packet: Copy, cb: () => void) => void
 /**
  * The parts of an aedes 1.2.0 Client (lib/client.js, lib/write.js) this
@@ -39,6 +39,9 @@ interface ClientInternals {
  * empty again). Returns false, changing nothing, when the client lacks the
  * internals above.
  *
+ * The retained messages sent on SUBSCRIBE keep waiting for the socket, as
+ * before: they come from that client's own stream, not the emitter.
+ *
  * Dropped copies are never written, but the drain timeout is still armed by
  * the write that found the socket full, so a client that stays frozen is cut
  * at `drainTimeout` as before, QoS 0 or not.
@@ -63,6 +66,10 @@ export function boundSends (client: Client, maxBuffered: number, onOverLimit: ()
   }
 
   const hand = (deliver: Deliver, packet: Copy, cb: () => void, qos: number): void => {
+    // The retained messages of a new subscription come through a stream of its own
+    // (aedes handlers/subscribe.js marks them brokerId null), not the emitter: it holds
+    // nothing shared and must keep the socket's pace rather than race past the bound.
+    if (packet.brokerId === null) return deliver(packet, cb)
     if (conn.writableLength + handed > maxBuffered) {
       if (!over) {
         over = true

@@ -93,3 +93,33 @@ t.test('a QoS 1 copy past the bound closes the connection, told once', async (t)
   t.match(errors[0], ['frozen1', /^send buffer over 262144 bytes/], 'closed by the bound, not the drain timeout')
   t.equal(hits(), 1, 'told once')
 })
+
+t.test('retained messages sent on SUBSCRIBE keep waiting for the socket: a slow reader gets them all, however many bytes', async (t) => {
+  const { aedes, port, hits, errors } = await bench(t, 60_000)
+  const N = 1000 // 8 MB of retained messages, 32 times the bound
+  const payload = Buffer.alloc(8192, 4)
+  for (let i = 0; i < N; i++) {
+    await new Promise<void>((resolve, reject) => {
+      aedes.publish({ cmd: 'publish', topic: `kept/${i}`, payload, qos: 1, retain: true, dup: false }, (err?: Error) => err ? reject(err) : resolve())
+    })
+  }
+  // subscribes, reads nothing for a second (its socket fills), then reads everything
+  const socket = net.connect(port, '127.0.0.1')
+  t.teardown(() => { socket.destroy() })
+  let got = 0
+  let closed = false
+  const parser = mqttPacket.parser()
+  parser.on('packet', (packet) => { if (packet.cmd === 'publish') got++ })
+  socket.on('close', () => { closed = true })
+  socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'late', keepalive: 0 }))
+  socket.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'kept/#', qos: 1 }] }))
+  socket.pause()
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  socket.on('data', (chunk) => parser.parse(chunk))
+  socket.resume()
+  await waitFor(() => got >= N || closed, `all ${N} retained messages`, 60_000)
+  t.equal(got, N, 'every retained message arrived')
+  t.notOk(closed, 'the connection stayed open')
+  t.equal(hits(), 0, 'the bound was never passed')
+  t.same(errors, [])
+})
