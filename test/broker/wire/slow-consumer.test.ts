@@ -32,7 +32,7 @@ async function bench (t: Test, drainTimeout: number): Promise<Bench> {
 }
 
 /** Subscribes over raw MQTT, then never reads its socket again. */
-async function freeze (t: Test, port: number, clientId: string, qos: 0 | 1): Promise<void> {
+async function freeze (t: Test, port: number, clientId: string, qos: 0 | 1): Promise<net.Socket> {
   const socket = net.connect(port, '127.0.0.1')
   t.teardown(() => { socket.destroy() })
   socket.on('error', () => {})
@@ -48,6 +48,7 @@ async function freeze (t: Test, port: number, clientId: string, qos: 0 | 1): Pro
   socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId, keepalive: 0 }))
   socket.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'slow/t', qos }] }))
   await waitFor(() => subacked, 'SUBACK')
+  return socket
 }
 
 /** Publishes `n` messages of 8 KiB one after the other, each once the emitter is done with the last. */
@@ -82,6 +83,22 @@ t.test('publishes to a frozen QoS 0 subscriber do not wait for it; past the boun
   t.same(errors[0], ['frozen', 'drain timeout'], 'then cut at the drain timeout, as before the bound')
   t.ok(client.conn.destroyed, 'its connection is closed')
   t.equal(hits(), 1, 'still told once')
+})
+
+t.test('the bound is told once per episode: again only after the client has read its socket empty', async (t) => {
+  const { aedes, port, hits, clients, errors } = await bench(t, 60_000)
+  const socket = await freeze(t, port, 'thaws', 0)
+  const client = clients.get('thaws') as unknown as { conn: net.Socket }
+  await publish(aedes, 1500, 0)
+  await publish(aedes, 100, 0)
+  t.equal(hits(), 1, 'frozen: told once')
+  socket.on('data', () => {})
+  socket.resume()
+  await waitFor(() => client.conn.writableLength === 0, 'the client to read its backlog')
+  socket.pause()
+  await publish(aedes, 1500, 0)
+  t.equal(hits(), 2, 'frozen again: told again')
+  t.same(errors, [], 'never disconnected (QoS 0, drain timeout 60 s)')
 })
 
 t.test('a QoS 1 copy past the bound closes the connection, told once', async (t) => {
