@@ -50,67 +50,85 @@ export function boundSends (client: Client, maxBuffered: number, onOverLimit: ()
   const internals = client as unknown as Partial<ClientInternals>
   const { conn, deliver0, deliverQoS, waitForDrain } = internals
   if (conn === undefined || typeof deliver0 !== 'function' || typeof deliverQoS !== 'function' || typeof waitForDrain !== 'function' || typeof internals.emit !== 'function') return false
-  /** Bytes handed to aedes that may not be in the socket's buffer yet. */
-  let handed = 0
-  let over = false
-  let closing = false
-  /** Emitter callbacks of copies handed over and not yet written (created on first use). */
-  let waiting: Set<() => void> | undefined
+  // One small object and three thin closures per connection (every idle session pays them).
+  const bound = new SendBound(client, conn, maxBuffered, onOverLimit)
+  // A QoS 0 subscription gets the publish's own QoS in the packet: the copy is QoS 0.
+  internals.deliver0 = function boundedDeliver0 (packet, cb) { bound.hand(deliver0, packet, cb, 0) }
+  internals.deliverQoS = function boundedDeliverQoS (packet, cb) {
+    const qos = packet.qos ?? 0
+    // aedes hands a QoS 0 packet on to client.deliver0, which is bounded above
+    if (qos === 0) deliverQoS(packet, cb)
+    else bound.hand(deliverQoS, packet, cb, qos)
+  }
+  internals.waitForDrain = function boundedWaitForDrain (callback) {
+    waitForDrain.call(internals, callback)
+    // the socket is full: whatever the emitter still waits for would wait for the client
+    bound.release()
+  }
+  return true
+}
 
-  const reset = (): void => { over = false }
-  const release = (): void => {
+class SendBound {
+  /** Bytes handed to aedes that may not be in the socket's buffer yet. */
+  #handed = 0
+  #over = false
+  #closing = false
+  /** Emitter callbacks of copies handed over and not yet written (created on first use). */
+  #waiting: Set<() => void> | undefined
+  readonly #client: Client
+  readonly #conn: Writable
+  readonly #max: number
+  readonly #onOverLimit: () => void
+
+  constructor (client: Client, conn: Writable, max: number, onOverLimit: () => void) {
+    this.#client = client
+    this.#conn = conn
+    this.#max = max
+    this.#onOverLimit = onOverLimit
+  }
+
+  hand (deliver: Deliver, packet: Copy, cb: () => void, qos: number): void {
+    // The retained messages of a new subscription come through a stream of its own
+    // (aedes handlers/subscribe.js marks them brokerId null), not the emitter: it holds
+    // nothing shared and must keep the socket's pace rather than race past the bound.
+    if (packet.brokerId === null) return deliver(packet, cb)
+    if (this.#conn.writableLength + this.#handed > this.#max) return this.#refuse(cb, qos)
+    const size = sizeOf(packet)
+    this.#handed += size
+    let done = false
+    const written = (): void => {
+      if (done) return
+      done = true
+      this.#handed -= size
+      this.#waiting?.delete(written)
+      cb()
+    }
+    this.#waiting ??= new Set()
+    this.#waiting.add(written)
+    deliver(packet, written)
+  }
+
+  release (): void {
+    const waiting = this.#waiting
     if (waiting === undefined || waiting.size === 0) return
     const all = [...waiting]
     waiting.clear()
     for (const written of all) setImmediate(written)
   }
 
-  const hand = (deliver: Deliver, packet: Copy, cb: () => void, qos: number): void => {
-    // The retained messages of a new subscription come through a stream of its own
-    // (aedes handlers/subscribe.js marks them brokerId null), not the emitter: it holds
-    // nothing shared and must keep the socket's pace rather than race past the bound.
-    if (packet.brokerId === null) return deliver(packet, cb)
-    if (conn.writableLength + handed > maxBuffered) {
-      if (!over) {
-        over = true
-        conn.once('drain', reset)
-        onOverLimit()
-      }
-      if (qos > 0 && !closing) {
-        closing = true
-        client.emit('error', new Error(`send buffer over ${maxBuffered} bytes: the client does not read`))
-      }
-      setImmediate(cb)
-      return
+  #refuse (cb: () => void, qos: number): void {
+    if (!this.#over) {
+      this.#over = true
+      // a new episode once the client has read everything sent to it
+      this.#conn.once('drain', () => { this.#over = false })
+      this.#onOverLimit()
     }
-    const size = sizeOf(packet)
-    handed += size
-    let done = false
-    const written = (): void => {
-      if (done) return
-      done = true
-      handed -= size
-      waiting?.delete(written)
-      cb()
+    if (qos > 0 && !this.#closing) {
+      this.#closing = true
+      this.#client.emit('error', new Error(`send buffer over ${this.#max} bytes: the client does not read`))
     }
-    waiting ??= new Set()
-    waiting.add(written)
-    deliver(packet, written)
+    setImmediate(cb)
   }
-
-  // A QoS 0 subscription gets the publish's own QoS in the packet: the copy is QoS 0.
-  internals.deliver0 = function boundedDeliver0 (packet, cb) { hand(deliver0, packet, cb, 0) }
-  internals.deliverQoS = function boundedDeliverQoS (packet, cb) {
-    // aedes hands a QoS 0 packet on to client.deliver0, which is bounded above
-    if ((packet.qos ?? 0) === 0) return deliverQoS(packet, cb)
-    hand(deliverQoS, packet, cb, packet.qos ?? 0)
-  }
-  internals.waitForDrain = function boundedWaitForDrain (callback) {
-    waitForDrain.call(internals, callback)
-    // the socket is full: whatever the emitter still waits for would wait for the client
-    release()
-  }
-  return true
 }
 
 /** About what a copy adds to the send buffer: the payload, the topic and a header. */
