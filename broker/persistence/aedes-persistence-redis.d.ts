@@ -15,6 +15,7 @@ declare module 'aedes-persistence-redis/asyncPersistence.js' {
     setup (broker: object): Promise<void>
     addSubscriptions (client: { id: string }, subs: Array<{ topic: string, qos: number }>): Promise<void>
     removeSubscriptions (client: { id: string }, subs: string[]): Promise<void>
+    subscriptionsByClient (client: { id: string }): Promise<Array<{ topic: string, qos: number }>>
     outgoingUpdate (client: { id: string }, packet: any): Promise<void>
     outgoingClearMessageId (client: { id: string }, packet: { messageId?: number }): Promise<any>
     outgoingEnqueueCombi (subs: Array<{ clientId: string }>, packet: any): Promise<void>

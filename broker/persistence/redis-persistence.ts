@@ -4,6 +4,7 @@ import packetConstructor from 'aedes-packet'
 import type { Redis } from 'ioredis'
 import msgpack from 'msgpack-lite'
 import { InFlight } from './in-flight.js'
+import { RedisDrainHandovers } from './redis-drain-handover.js'
 import type { ClientRef, MqttPersistence } from './mqtt-persistence.js'
 
 export interface RedisPersistenceOptions {
@@ -32,7 +33,8 @@ const Packet = packetConstructor as unknown as new (original: object) => object
 
 // Key names of aedes-persistence-redis 12, which this class shares the data of.
 const outgoingKey = (clientId: string): string => `outgoing:${encodeURIComponent(clientId)}`
-const packetKey = (brokerId: string, counter: number | string): string => `packet:${brokerId}:${counter}`
+const PACKET_PREFIX = 'packet:'
+const packetKey = (brokerId: string, counter: number | string): string => `${PACKET_PREFIX}${brokerId}:${counter}`
 const countKey = (brokerId: string, counter: number | string): string => `packet:${brokerId}:${counter}:offlineCount`
 const willKey = (brokerId: string, clientId: string): string => `will:${brokerId}:${encodeURIComponent(clientId)}`
 const WILLS = 'will'
@@ -123,6 +125,8 @@ export class RedisPersistence extends AsyncRedisPersistence implements MqttPersi
   readonly #pending = new Map<string, Promise<void>>()
   /** Acknowledgements waiting for the next CLEAR call (see #clear). */
   #clears: PendingClear[] = []
+  /** Persistent sessions taking over their queue; broker/wire/delivery-dedupe.ts asks it of live copies. */
+  readonly drainHandovers = new RedisDrainHandovers()
 
   /** `redis` becomes this persistence's own: destroy() disconnects it. */
   constructor (redis: Redis, options: RedisPersistenceOptions = {}) {
@@ -236,19 +240,34 @@ export class RedisPersistence extends AsyncRedisPersistence implements MqttPersi
     return this.createRetainedStreamCombi([pattern])
   }
 
-  /** A Readable, as aedes' conformance suite wants one (it reads its high-water mark). */
+  /** A persistent session's CONNECT begins here (aedes' fetchSubs): its drain takes over the queue. */
+  override async subscriptionsByClient (client: ClientRef): Promise<Array<{ topic: string, qos: number }>> {
+    this.drainHandovers.connecting(client.id)
+    return await super.subscriptionsByClient(client)
+  }
+
+  /**
+   * A Readable, as aedes' conformance suite wants one (it reads its high-water
+   * mark). For a CONNECT that began here, reads the queue again until a read
+   * finds nothing new and no live copy was dropped meanwhile (see
+   * RedisDrainHandovers); otherwise one snapshot.
+   */
   override outgoingStream (client: ClientRef): Readable {
     const redis = this.#redis
     const inFlight = this.#inFlight
+    const handovers = this.drainHandovers
+    const handover = handovers.draining(client.id)
     const listKey = outgoingKey(client.id)
-    return Readable.from((async function * queued () {
-      const keys = await redis.lrange(listKey, 0, -1)
+    const sent = new Set<string>()
+    let caughtUp = false
+    async function * read (keys: string[]): AsyncGenerator<QueuedPacket> {
       for (let start = 0; start < keys.length; start += READ_BATCH) {
         const batch = keys.slice(start, start + READ_BATCH)
         const values = await redis.mgetBuffer(...batch)
         const gone: string[] = []
         for (let i = 0; i < batch.length; i++) {
           const value = values[i]
+          sent.add(batch[i])
           if (value === null) {
             gone.push(batch[i])
             continue
@@ -257,10 +276,28 @@ export class RedisPersistence extends AsyncRedisPersistence implements MqttPersi
           // the messageId it is outstanding under, if sent (QoS 1 ids are kept in memory)
           const messageId = inFlight.idOf(client.id, batch[i])
           if (messageId !== undefined) packet.messageId = messageId
+          handover?.remember(batch[i].slice(PACKET_PREFIX.length))
           yield packet
         }
         // entries whose packet has expired or was cleared elsewhere
         for (const key of gone) await redis.lrem(listKey, 0, key)
+      }
+    }
+    return Readable.from((async function * queued () {
+      try {
+        for (;;) {
+          const drops = handover?.drops ?? 0
+          const fresh = (await redis.lrange(listKey, 0, -1)).filter((key) => !sent.has(key))
+          if (fresh.length === 0 && (handover === undefined || handover.drops === drops)) break
+          yield * read(fresh)
+          if (handover === undefined) break
+        }
+        if (handover !== undefined) {
+          caughtUp = true
+          handovers.caughtUp(client.id, handover)
+        }
+      } finally {
+        if (handover !== undefined && !caughtUp) handovers.ended(client.id, handover)
       }
     })())
   }
