@@ -122,7 +122,7 @@ for (const redis of [false, true]) {
 
   t.test(`a reader beside a frozen QoS 0 subscriber gets every message while the frozen one is still connected; the frozen one is bounded, counted once and cut at the drain timeout${mode}`, async (t) => {
     // long enough that the reader must have been served before the frozen one is cut
-    const drainTimeout = 30_000
+    const drainTimeout = 45_000
     const { server, port } = await start(t, { drainTimeout }, redis)
     const sendBuffer = 4 * 1024 * 1024 // the default
 
