@@ -23,7 +23,16 @@ export interface Envelope {
   cid: string
   ts: number
   kind: string
+  /** null in a recalled message's tombstone; an edit of it keeps only `{ ref }`. */
   body: unknown
+  /** Set when the message was recalled (docs/protocol.md, "Recall"): who recalled it, and the seq of the `delete`. */
+  deleted?: Recall
+}
+
+/** What a tombstone says of its recall. */
+export interface Recall {
+  by: string
+  seq: number
 }
 
 export type ConvType = 'direct' | 'group' | 'channel'

@@ -39,6 +39,12 @@ export class BlobDir {
     await fsyncDir(dirname(target))
   }
 
+  /** Remove a blob (a download already reading it finishes). */
+  async remove (sha256: string): Promise<void> {
+    await rm(this.pathOf(sha256), { force: true })
+    await fsyncDir(dirname(this.pathOf(sha256)))
+  }
+
   read (sha256: string, range?: { start: number, end: number }): ReadStream {
     return createReadStream(this.pathOf(sha256), range)
   }

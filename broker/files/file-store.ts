@@ -193,6 +193,20 @@ export class FileStore {
     }
   }
 
+  /**
+   * The message `ref` (`{conv} {from} {cid}`) that shared `fileId` was
+   * recalled: the file goes when no other message shares it, and its
+   * content when no other file has it. Resolves with whether the file went.
+   */
+  async unshare (fileId: string, ref: string): Promise<boolean> {
+    const gone = await this.index.unshare(fileId, ref)
+    if (gone === undefined) return false
+    await this.#lock.run(`blob!${gone.sha256}`, async () => {
+      if (!await this.index.hasContent(gone.sha256)) await this.blobs.remove(gone.sha256)
+    })
+    return true
+  }
+
   async close (): Promise<void> {
     await this.#lock.idle()
     await this.index.close()
@@ -205,6 +219,11 @@ export class FileStore {
     } finally {
       await handle.close()
     }
+    // one lock with unshare(): a blob is never removed between its adoption and its file's record
+    return await this.#lock.run(`blob!${file.sha256}`, async () => await this.#record(tmp, file))
+  }
+
+  async #record (tmp: string, file: FileDescription & { owner: string }): Promise<FileMeta> {
     await this.blobs.adopt(tmp, file.sha256)
     const meta: FileMeta = {
       fileId: `f${randomBytes(12).toString('hex')}`,
@@ -214,7 +233,8 @@ export class FileStore {
       type: file.type,
       owner: file.owner,
       convs: [],
-      createdAt: Date.now()
+      createdAt: Date.now(),
+      refs: []
     }
     if (!await this.index.add(meta, this.limits.quotaBytesPerUser)) throw quotaError(this.limits.quotaBytesPerUser)
     // On a quota refusal the blob stays: another file may share it, and one that nothing references is never served.

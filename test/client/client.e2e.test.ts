@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createServer } from '../../index.js'
 import { type HailServer } from '../../broker/index.js'
-import { HailClient, MemoryCursorStore, type Envelope, type HailClientOptions } from '../../client/index.js'
+import { HailClient, HailClientError, MemoryCursorStore, type Envelope, type HailClientOptions } from '../../client/index.js'
 import { waitFor } from '../helpers/wait-for.js'
 
 const PASSWORD = 'correct horse battery staple'
@@ -129,6 +129,20 @@ t.test('a new device syncs the whole visible history of every conversation', asy
   t.ok(tablet.texts(group).includes('in the group'), 'and the group')
   await tablet.client.text(dm, 'hello from the tablet')
   await allSee(t, [tablet, alice], dm, 151)
+})
+
+t.test('a recall: a new device is shown the tombstone, and an edit of it rejects with HAIL_ERR_GONE', async (t) => {
+  const s = await start(t, ['alice', 'bob'])
+  const alice = await Device.connect(t, s.mqtt, 'alice', 'phone')
+  const dm = await alice.client.openDirect('bob')
+  const sent = await alice.client.text(dm, 'recall me')
+  await alice.client.send(dm, { kind: 'delete', body: { ref: sent.seq } })
+  const err = await alice.client.send(dm, { kind: 'edit', body: { ref: sent.seq, text: 'too late' } }).catch((e: unknown) => e)
+  t.type(err, HailClientError)
+  t.match(err, { code: 'HAIL_ERR_GONE' }, 'the SDK rejects with the server\'s code')
+  const tablet = await Device.connect(t, s.ws, 'bob', 'tablet')
+  t.same(tablet.seqs(dm), [1, 2])
+  t.match(tablet.shown[0], { seq: 1, kind: 'text', from: 'alice', body: null, deleted: { by: 'alice', seq: 2 } }, 'the tombstone, typed as Envelope.deleted')
 })
 
 t.test('a resend with the same cid returns the same seq and is shown once', async (t) => {

@@ -76,7 +76,13 @@ t.test('kill -9 during a many-device chat flow: every device shows every acknowl
     ;({ daemon, addresses } = await Daemon.start([...args.slice(0, 2), '--mqtt-port', String(port), '--http-port', 'off']))
   }
   await Promise.all(sending)
-  await waitFor(() => ackedCount() === total, 'every message acknowledged', 120_000)
+  await waitFor(() => ackedCount() === total, 'every message acknowledged', 120_000).catch((err: Error) => {
+    // what was left: which senders, connected or not, and what the daemon said last
+    const left = USERS.map((user, i) => `${user}: ${PER_SENDER - [...acked.get(dm(user, partner(i)))!].filter((c) => c.startsWith(`${user}-`)).length} unacked, ${senders[i]?.connected === true ? 'connected' : 'not connected'}`)
+    t.comment(left.join('; '))
+    for (const line of daemon.lines.slice(-30)) t.comment(line.slice(0, 300))
+    throw err
+  })
   for (const n of ackedAtKill) t.ok(n > 0 && n < total, `a kill came mid-flow (${n} of ${total} acknowledged)`)
 
   // every device catches up after its last reconnection; a sync shows what live delivery missed

@@ -88,3 +88,37 @@ t.test('offline on A, a burst through C, back on B right after the last PUBACK: 
     t.same({ delivered: got.length, distinct, inOrder }, { delivered: N, distinct: N, inOrder: true }, `round ${round}: ${got.length} deliveries of ${distinct} messages, ${inOrder ? 'in order' : 'out of order'}`)
   }
 })
+
+t.test('over maxQueue, the session that comes back on another node gets the oldest messages, as documented', async (t) => {
+  const redisServer = await RedisServer.start()
+  t.teardown(() => redisServer.stop())
+  const CAP = 100
+  const ports: number[] = []
+  for (const name of ['a', 'b', 'c']) {
+    const dir = await mkdtemp(join(tmpdir(), `hail-xcap-${name}-`))
+    const server = createServer({ dataDir: dir, mqttPort: 0, httpPort: null, host: '127.0.0.1', allowAnonymous: true, redis: redisServer.url, limits: { maxQueue: CAP } })
+    t.teardown(async () => {
+      await server.close()
+      await rm(dir, { recursive: true, force: true })
+    })
+    ports.push((await server.listen()).mqtt!.port)
+  }
+  const [onA, onB, onC] = ports as [number, number, number]
+  const first = connect(onA, 'xcap-sub')
+  await new Promise<void>((resolve, reject) => {
+    first.once('error', reject)
+    first.once('connect', () => first.subscribe('xcap/t', { qos: 1 }, (err) => err ? reject(err) : resolve()))
+  })
+  await new Promise<void>((resolve) => first.end(false, {}, () => resolve()))
+  const pub = connect(onC, 'xcap-pub')
+  t.teardown(() => { pub.end(true) })
+  await new Promise<void>((resolve) => pub.once('connect', () => resolve()))
+  for (let i = 0; i < 3 * CAP; i++) await pub.publishAsync('xcap/t', String(i), { qos: 1 })
+  const got: number[] = []
+  const back = connect(onB, 'xcap-sub')
+  t.teardown(() => { back.end(true) })
+  back.on('message', (_topic, payload) => { got.push(Number(payload.toString())) })
+  await waitFor(() => got.length >= CAP, `${CAP} messages`, 30_000).catch(() => {})
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  t.same(got, Array.from({ length: CAP }, (_, i) => i), `the first ${CAP} of ${3 * CAP}, once, in order`)
+})

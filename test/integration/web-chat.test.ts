@@ -90,6 +90,14 @@ t.test('edits, reactions and recalls show on both sides', async (t) => {
   await bob.page.waitForFunction(() => !document.body.textContent!.includes('oops, wrong chat'), undefined, { timeout: 15_000 })
   t.ok(await bob.page.$('.msg.theirs.deleted'), 'bob sees a recalled message in its place')
   await bob.shoot(TEST, '03-edit-reaction-recall')
+  // A new device syncs the server's tombstone (issue 17): the placeholder, never the text.
+  const tab = await bob.newTab(web.base)
+  await tab.waitForSelector('#me')
+  await bob.openConversation('alice', tab)
+  await tab.waitForSelector('.msg.theirs .text:text-is("See you at 12:00")')
+  await tab.waitForSelector('.msg.theirs.deleted')
+  t.notOk((await tab.textContent('body'))!.includes('oops, wrong chat'), 'a new tab shows the recall from history, not the text')
+  await tab.close()
 })
 
 t.test('history loads backwards as the user scrolls up', async (t) => {

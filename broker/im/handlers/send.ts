@@ -2,6 +2,7 @@ import { ensureDirect } from '../direct.js'
 import { forbidden, ImError, notFound, notMember } from '../im-error.js'
 import type { Caller, ImContext } from '../im-context.js'
 import { parsePayload } from '../payload.js'
+import { eraseIfRecalled, fileShareRef, gone, recall } from '../recall.js'
 import { errorBody, refOf, reply } from '../reply.js'
 import { CONV_PATTERN, type Envelope } from '../../../protocol/index.js'
 import { sendRequest, type SendRequest } from '../../../protocol/schemas.js'
@@ -37,19 +38,33 @@ export async function storeMessage (ctx: ImContext, caller: Caller, conv: string
   const role = ctx.membership.role(conv, caller.user)
   if (role === undefined) throw notMember(conv)
   if (conv.startsWith('c:') && role !== 'owner' && role !== 'admin') throw forbidden(`only owners and admins post in channel ${conv}`)
-  await checkReference(ctx, caller, conv, role, request)
-  if (request.kind === 'file') await shareFile(ctx, caller, conv, (request.body as { fileId: string }).fileId)
+  const target = await checkReference(ctx, caller, conv, role, request)
+  if (request.kind === 'file') await shareFile(ctx, caller, conv, (request.body as { fileId: string }).fileId, request.cid)
 
   const { envelope, duplicate } = await ctx.stores.log.append(conv, {
     from: caller.user, device: caller.device, cid: request.cid, kind: request.kind, body: request.body
   })
+  // recalls and edits are rare; every other message goes on without another await
+  if (request.kind === 'delete') {
+    await recall(ctx, caller, envelope, target!)
+  } else if (request.kind === 'edit' && !duplicate) {
+    const erased = await eraseIfRecalled(ctx, envelope, target!.seq)
+    if (erased !== undefined) {
+      ctx.fanout.message(erased)
+      throw gone(conv, target!.seq)
+    }
+  }
   if (!duplicate) ctx.fanout.message(envelope)
   return { envelope, duplicate }
 }
 
-/** Edits, recalls and reactions point at an earlier message, which must exist and (for edits) be the sender's. */
-async function checkReference (ctx: ImContext, caller: Caller, conv: string, role: string, request: SendRequest): Promise<void> {
-  if (request.kind !== 'edit' && request.kind !== 'delete' && request.kind !== 'reaction') return
+/**
+ * Edits, recalls and reactions point at an earlier message, which must exist
+ * and (for edits) be the sender's; a recalled one takes no edits nor
+ * reactions, and recalling it again changes nothing (docs/protocol.md, "Recall").
+ */
+async function checkReference (ctx: ImContext, caller: Caller, conv: string, role: string, request: SendRequest): Promise<Envelope | undefined> {
+  if (request.kind !== 'edit' && request.kind !== 'delete' && request.kind !== 'reaction') return undefined
   const ref = (request.body as { ref: number }).ref
   const target = await ctx.stores.log.get(conv, ref)
   if (target === undefined) throw notFound(`no message ${ref} in ${conv}`)
@@ -57,6 +72,8 @@ async function checkReference (ctx: ImContext, caller: Caller, conv: string, rol
   if (request.kind === 'delete' && target.from !== caller.user && !(conv.startsWith('g:') && (role === 'owner' || role === 'admin'))) {
     throw forbidden('only the author, or a group owner or admin, recalls a message')
   }
+  if (request.kind !== 'delete' && target.deleted !== undefined) throw gone(conv, ref)
+  return target
 }
 
 /**
@@ -65,10 +82,10 @@ async function checkReference (ctx: ImContext, caller: Caller, conv: string, rol
  * recorded before the message is stored, so a stored message never points
  * at a file its readers may not download.
  */
-async function shareFile (ctx: ImContext, caller: Caller, conv: string, fileId: string): Promise<void> {
+async function shareFile (ctx: ImContext, caller: Caller, conv: string, fileId: string, cid: string): Promise<void> {
   if (ctx.files === undefined) throw new ImError('HAIL_ERR_BAD_REQUEST', 'this server stores no files')
   const meta = await ctx.files.index.get(fileId)
   if (meta === undefined) throw notFound(`no file ${fileId}`)
   if (meta.owner !== caller.user && !meta.convs.includes(conv)) throw forbidden(`file ${fileId} is not yours to share in ${conv}`)
-  await ctx.files.index.share(fileId, conv)
+  await ctx.files.index.share(fileId, conv, fileShareRef(conv, caller.user, cid))
 }

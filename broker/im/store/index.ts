@@ -2,7 +2,7 @@ export { directConvId, parseConvId, newGroupId, newChannelId, isUserName, USER_N
 export type { ConvType, ParsedConvId } from './conv-id.js'
 export { StoreInputError } from './errors.js'
 export { READ_LIMIT_DEFAULT, READ_LIMIT_MAX } from './message-log.js'
-export type { MessageLog, Envelope, Draft, AppendResult, ReadOptions, ReadResult, PruneOptions } from './message-log.js'
+export type { MessageLog, Envelope, Draft, AppendResult, ReadOptions, ReadResult, PruneOptions, Recall, RecallOptions } from './message-log.js'
 export { LevelMessageLog } from './level-message-log.js'
 export { CID_PATTERN } from './draft-input.js'
 export type { LevelMessageLogOptions } from './level-message-log.js'

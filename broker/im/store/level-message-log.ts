@@ -4,8 +4,9 @@ import { normalizeDraft, readLimit, requireSeq, type Normalized } from './draft-
 import { StoreError, StoreInputError } from './errors.js'
 import { LevelJson, prefixRange } from '../../storage/index.js'
 import {
-  type AppendResult, type Draft, type Envelope, type MessageLog, type PruneOptions, type ReadOptions, type ReadResult
+  type AppendResult, type Draft, type Envelope, type MessageLog, type PruneOptions, type ReadOptions, type ReadResult, type Recall, type RecallOptions
 } from './message-log.js'
+import { isLiveEditOf, tombstoneOf } from './tombstone.js'
 
 // Keys (no conv id or user name contains '!'):
 //   m!{conv}!{seq, 16 digits}     the envelope, JSON
@@ -16,6 +17,7 @@ import {
 // a seq.
 const SEQ_DIGITS = 16
 const PRUNE_CHUNK = 1000
+const RECALL_CHUNK = 1000
 const IDLE_CONVS_KEPT = 100_000
 
 export interface LevelMessageLogOptions {
@@ -26,6 +28,17 @@ export interface LevelMessageLogOptions {
 type Job =
   | { type: 'append', draft: Normalized, resolve: (result: AppendResult) => void, reject: (err: Error) => void }
   | { type: 'prune', options: PruneOptions, removed: number, resolve: (removed: number) => void, reject: (err: Error) => void }
+  | {
+    type: 'recall'
+    seq: number
+    deleted: Recall
+    /** Where the look for edits is: undefined until the target is overwritten. */
+    after: number | undefined
+    editsAfter: number
+    tombstone: Envelope | undefined
+    resolve: (tombstone: Envelope | undefined) => void
+    reject: (err: Error) => void
+  }
 
 interface ConvState {
   /** Whether first and last hold what is on disk. */
@@ -124,6 +137,21 @@ export class LevelMessageLog implements MessageLog {
     }
   }
 
+  recall (conv: string, seq: number, deleted: Recall, options: RecallOptions = {}): Promise<Envelope | undefined> {
+    try {
+      requireConvId(conv)
+      requireSeq(seq, 'seq')
+      const mark = { by: deleted.by, seq: requireSeq(deleted.seq, 'deleted.seq') }
+      const editsAfter = Math.max(seq, requireSeq(options.editsAfter ?? seq, 'editsAfter'))
+      // a job of the conversation's queue: never interleaved with its appends and prunes within a chunk
+      return this.#enqueue<Envelope | undefined>(conv, (resolve, reject) => ({
+        type: 'recall', seq, deleted: mark, after: undefined, editsAfter, tombstone: undefined, resolve, reject
+      }))
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
   async close (): Promise<void> {
     this.#closed = true
     for (const state of this.#states.values()) await state.running
@@ -190,6 +218,11 @@ export class LevelMessageLog implements MessageLog {
       if (head.type === 'prune') {
         state.jobs.shift()
         await this.#pruneChunk(conv, state, head)
+        continue
+      }
+      if (head.type === 'recall') {
+        state.jobs.shift()
+        await this.#recall(conv, state, head)
         continue
       }
       const end = state.jobs.findIndex(job => job.type !== 'append')
@@ -267,6 +300,44 @@ export class LevelMessageLog implements MessageLog {
       }
     } catch (cause) {
       job.reject(new StoreError(`cannot prune ${conv}`, { cause }))
+      state.loaded = false
+    }
+  }
+
+  /**
+   * The target, then its edits, found by reading the log after it (a recall
+   * is rare; an index of edits would cost every append), a chunk per synced
+   * batch. Like a prune, a long look goes on after the appends queued
+   * meanwhile: those land after the chunk's end, so it reaches them too.
+   */
+  async #recall (conv: string, state: ConvState, job: Extract<Job, { type: 'recall' }>): Promise<void> {
+    try {
+      const ops: GroupCommitOperation[] = []
+      if (job.tombstone === undefined || job.after === undefined) {
+        const target = job.seq < state.first ? undefined : await this.#store.get<Envelope>(messageKey(conv, job.seq))
+        if (target === undefined) {
+          job.resolve(undefined)
+          return
+        }
+        job.tombstone = tombstoneOf(target, job.deleted)
+        if (job.tombstone !== target) ops.push(this.#store.put(messageKey(conv, job.seq), job.tombstone))
+        job.after = job.editsAfter
+      }
+      const mark = job.tombstone.deleted ?? job.deleted
+      let read = 0
+      if (job.after < state.last) {
+        const range = { gt: messageKey(conv, job.after), lte: messageKey(conv, state.last), limit: RECALL_CHUNK }
+        for await (const [key, envelope] of this.#store.entries<Envelope>(range)) {
+          read++
+          job.after = envelope.seq
+          if (isLiveEditOf(envelope, job.seq)) ops.push(this.#store.put(key, tombstoneOf(envelope, mark)))
+        }
+      }
+      if (ops.length > 0) await this.#store.write(ops)
+      if (read === RECALL_CHUNK) state.jobs.push(job) // the rest after the appends that queued meanwhile
+      else job.resolve(job.tombstone)
+    } catch (cause) {
+      job.reject(new StoreError(`cannot recall ${conv}/${job.seq}`, { cause }))
       state.loaded = false
     }
   }

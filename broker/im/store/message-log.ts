@@ -1,7 +1,7 @@
 // A stored message is the protocol's envelope (broker/im/protocol/events.ts):
 // everything but `cid`, `kind` and `body` is stamped by the server.
-import type { Envelope } from '../../../protocol/index.js'
-export type { Envelope }
+import type { Envelope, Recall } from '../../../protocol/index.js'
+export type { Envelope, Recall }
 
 export interface Draft {
   from: string
@@ -53,6 +53,11 @@ export interface PruneOptions {
   now?: number
 }
 
+export interface RecallOptions {
+  /** Look for edits only after this seq (default: the recalled seq), when the caller knows of none before it. */
+  editsAfter?: number
+}
+
 export const READ_LIMIT_DEFAULT = 100
 export const READ_LIMIT_MAX = 500
 
@@ -78,6 +83,18 @@ export interface MessageLog {
   lastSeq: (conv: string) => Promise<number>
   /** One message, or undefined when it does not exist or was pruned. */
   get: (conv: string, seq: number) => Promise<Envelope | undefined>
+  /**
+   * Recalls message `seq`: it becomes a tombstone (broker/im/store/tombstone.ts:
+   * body erased, `deleted` set, seq, from, cid, ts and kind kept), and so
+   * does every edit of it stored so far, durably when the promise resolves.
+   * The target is overwritten before the edits are looked for, so an edit
+   * appended meanwhile is either erased here or finds the target a
+   * tombstone afterwards (and recall() again erases it). Recalling a
+   * tombstone again keeps its first `deleted` and erases edits stored since.
+   * Resolves with the tombstone, or undefined when there is no message `seq`
+   * (never appended, or pruned): nothing is written then.
+   */
+  recall: (conv: string, seq: number, deleted: Recall, options?: RecallOptions) => Promise<Envelope | undefined>
   /**
    * Removes the oldest messages beyond `maxCount` and/or older than
    * `maxAgeMs` with their idempotency keys; seqs are never reused.

@@ -4,8 +4,9 @@ import { requireConvId } from './conv-id.js'
 import { StoreError, StoreInputError } from './errors.js'
 import { normalizeDraft, readLimit, requireSeq } from './draft-input.js'
 import {
-  type AppendResult, type Draft, type Envelope, type MessageLog, type PruneOptions, type ReadOptions, type ReadResult
+  type AppendResult, type Draft, type Envelope, type MessageLog, type PruneOptions, type ReadOptions, type ReadResult, type Recall, type RecallOptions
 } from './message-log.js'
+import { isLiveEditOf, tombstoneOf } from './tombstone.js'
 import { RedisKeyspace, type RedisKeyspaceOptions, type RedisScript } from '../../storage/index.js'
 
 // Keys per conversation (conv ids hold only [a-z0-9_.:-]):
@@ -84,6 +85,24 @@ if removed == chunk and seq < last then return { removed, 1 } end
 return { removed, 0 }
 `
 
+// A recall's overwrites: each field is set only while it still holds the value
+// the tombstone was made from, so a message pruned or changed meanwhile is
+// never brought back or overwritten with an older view. ARGV: field, old, new, ...
+const SWAP = `
+local out = {}
+for i = 1, #ARGV, 3 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 2])
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = 0
+  end
+end
+return out
+`
+
+const RECALL_SCAN_PAGE = 500
+
 export type RedisMessageLogOptions = RedisKeyspaceOptions
 
 /**
@@ -102,12 +121,14 @@ export class RedisMessageLog implements MessageLog {
   readonly #append: RedisScript
   readonly #read: RedisScript
   readonly #prune: RedisScript
+  readonly #swap: RedisScript
 
   constructor (client: Redis, options: RedisMessageLogOptions = {}) {
     this.#space = new RedisKeyspace(client, 'message log', options)
     this.#append = this.#space.script(APPEND, 3)
     this.#read = this.#space.script(READ, 2)
     this.#prune = this.#space.script(PRUNE, 3)
+    this.#swap = this.#space.script(SWAP, 1)
   }
 
   append (conv: string, draft: Draft): Promise<AppendResult> {
@@ -168,6 +189,52 @@ export class RedisMessageLog implements MessageLog {
     return value === null ? undefined : envelopeOf(value)
   }
 
+  /**
+   * The target first, then the edits found by reading the log after it, page
+   * by page (any node may append meanwhile: an edit appended after its page
+   * was read finds the target a tombstone, and its sender recalls again).
+   */
+  recall (conv: string, seq: number, deleted: Recall, options: RecallOptions = {}): Promise<Envelope | undefined> {
+    try {
+      requireConvId(conv)
+      requireSeq(seq, 'seq')
+      const mark = { by: deleted.by, seq: requireSeq(deleted.seq, 'deleted.seq') }
+      const editsAfter = Math.max(seq, requireSeq(options.editsAfter ?? seq, 'editsAfter'))
+      const [meta, messages] = this.#keys(conv)
+      return this.#space.write(`recall ${conv}/${seq}`, async () => {
+        let tombstone: Envelope | undefined
+        for (;;) {
+          const value = seq < 1 ? null : await this.#space.client.hget(messages, String(seq))
+          if (value === null) return undefined
+          const target = envelopeOf(value)
+          tombstone = tombstoneOf(target, mark)
+          if (tombstone === target) break
+          const [swapped] = await this.#swap([messages], [String(seq), value, withEnvelope(value, tombstone)]) as number[]
+          if (swapped === 1) break // else changed meanwhile (recalled on another node, or pruned): look again
+        }
+        const by = tombstone.deleted ?? mark
+        let after = editsAfter
+        for (;;) {
+          const reply = await this.#read([meta, messages], [after, RECALL_SCAN_PAGE]) as Array<string | null>
+          const values = reply.slice(2)
+          const swaps: string[] = []
+          for (const value of values) {
+            if (value === null) continue
+            const envelope = envelopeOf(value)
+            after = envelope.seq
+            if (isLiveEditOf(envelope, seq)) swaps.push(String(envelope.seq), value, withEnvelope(value, tombstoneOf(envelope, by)))
+          }
+          // an edit that changed meanwhile was erased by a recall running beside this one
+          if (swaps.length > 0) await this.#swap([messages], swaps)
+          if (values.length < RECALL_SCAN_PAGE || after >= Number(reply[0])) break
+        }
+        return tombstone
+      })
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
   prune (conv: string, options: PruneOptions): Promise<number> {
     try {
       requireConvId(conv)
@@ -201,6 +268,11 @@ export class RedisMessageLog implements MessageLog {
     const meta = this.#space.key('log', conv)
     return [meta, `${meta}:m`, `${meta}:i`]
   }
+}
+
+/** A stored value with its envelope replaced, the header (from, cid, ts) kept. */
+function withEnvelope (value: string, envelope: Envelope): string {
+  return value.slice(0, value.indexOf('\n', value.indexOf('\n') + 1) + 1) + JSON.stringify(envelope)
 }
 
 /** The envelope from a stored value: JSON after a two-line header. */

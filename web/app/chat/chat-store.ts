@@ -379,6 +379,7 @@ export function describe (err: unknown): string {
   switch (e.code) {
     case 'HAIL_ERR_FORBIDDEN': return 'Not allowed here.'
     case 'HAIL_ERR_NOT_FOUND': return `Not found: ${e.message ?? ''}`.trim()
+    case 'HAIL_ERR_GONE': return 'That message was recalled.'
     case 'HAIL_ERR_NOT_MEMBER': return 'You are not a member of this conversation.'
     case 'HAIL_ERR_TIMEOUT': return 'No answer from the server; try again.'
     case 'HAIL_ERR_CLOSED': return 'Not connected.'

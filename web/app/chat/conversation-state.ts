@@ -98,10 +98,11 @@ export function shown (m: Envelope): ShownMessage {
     from: m.from,
     ts: m.ts,
     kind: m.kind,
-    body: m.body,
+    // a recalled message's tombstone (docs/protocol.md, "Recall") has no body
+    body: m.body ?? {},
     ...(m.kind === 'text' && typeof body?.text === 'string' ? { text: body.text } : {}),
     edited: false,
-    deleted: false,
+    deleted: m.deleted !== undefined,
     reactions: {}
   }
 }

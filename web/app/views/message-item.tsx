@@ -16,7 +16,7 @@ export function MessageItem ({ state, message: m, grouped }: { state: ConvState,
   const [editing, setEditing] = useState(false)
 
   if (m.from === '$system') return <p class='system muted small' data-seq={m.seq}>{systemText(m, me)}</p>
-  if (m.kind === 'call') return <CallRecord message={m} />
+  if (m.kind === 'call' && !m.deleted) return <CallRecord message={m} />
 
   const mine = m.from === me
   const stored = m.seq > 0 && !m.deleted

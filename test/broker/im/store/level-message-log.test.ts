@@ -16,6 +16,26 @@ t.test('with counters of one idle conversation kept in memory, the log stays rig
   messageLogSuite(t, levelFactory('im-log', (db, groupCommit) => new LevelMessageLog(db, groupCommit, { idleConvsKept: 1 })))
 })
 
+t.test('a recall with a long history after it lets appends in between its chunks, and erases an edit appended meanwhile', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'hail-im-log-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const db = new Level<string, Buffer>(dir, { valueEncoding: 'buffer' })
+  const log = new LevelMessageLog(db.sublevel<string, string>('im-log', { keyEncoding: 'utf8', valueEncoding: 'utf8' }), new GroupCommit(db))
+  t.teardown(async () => { await log.close(); await db.close() })
+  const G = 'g:aaaaaaaaaaaa'
+  const draft = (cid: string, kind = 'text', body: unknown = { text: cid }) => ({ from: 'alice', device: 'phone', cid, kind, body })
+  await log.append(G, draft('target', 'text', { text: 'secret' }))
+  await Promise.all(Array.from({ length: 3500 }, async (_, i) => await log.append(G, draft(`m${i}`))))
+  let recalled = false
+  const recall = log.recall(G, 1, { by: 'alice', seq: 9999 }).then((tombstone) => { recalled = true; return tombstone })
+  // queued behind the recall's first chunk: stored while the recall still reads
+  const late = await log.append(G, draft('late-edit', 'edit', { ref: 1, text: 'secret, edited late' }))
+  t.notOk(recalled, 'an append queued after the recall was stored before the recall finished')
+  t.same((await recall)?.deleted, { by: 'alice', seq: 9999 })
+  t.same((await log.get(G, late.envelope.seq))?.body, { ref: 1 }, 'the edit appended meanwhile is erased by the same recall')
+  t.equal((await log.read(G, { after: 0, limit: 1 })).messages[0]!.body, null)
+})
+
 t.test('appends to one busy conversation share synced batches', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'hail-im-log-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))

@@ -180,6 +180,82 @@ export function messageLogSuite (t: Test, factory: StoreFactory<MessageLog>): vo
     t.equal(page.firstSeq, removed + 1)
   })
 
+  t.test('recall() turns the message and its edits into tombstones, across a restart, and a resend stays a duplicate', async (t) => {
+    const fixture = await factory(t)
+    let log = fixture.store
+    await log.append(G, draft('t1', { body: { text: 'the secret' } }))
+    await log.append(G, draft('t2', { kind: 'edit', body: { ref: 1, text: 'the secret, edited' } }))
+    await log.append(G, draft('t3', { from: 'bob', body: { text: 'unrelated' } }))
+    await log.append(G, draft('t4', { kind: 'edit', body: { ref: 3, text: 'an edit of another message' } }))
+    await log.append(G, draft('t5', { from: 'bob', kind: 'reaction', body: { ref: 1, emoji: '👍' } }))
+    const { envelope: del } = await log.append(G, draft('t6', { kind: 'delete', body: { ref: 1 } }))
+    const tombstone = await log.recall(G, 1, { by: 'alice', seq: del.seq })
+    const original = { id: `${G}/1`, conv: G, seq: 1, from: 'alice', device: 'phone', cid: 't1', kind: 'text' }
+    t.match(tombstone, { ...original, body: null, deleted: { by: 'alice', seq: 6 } }, 'recall() resolves with the tombstone')
+    log = await fixture.restart()
+    t.same(await log.get(G, 1), tombstone, 'get() returns the tombstone after a restart')
+    const { messages } = await log.read(G, { after: 0, limit: 10 })
+    t.same(messages.map(m => m.body), [null, { ref: 1 }, { text: 'unrelated' }, { ref: 3, text: 'an edit of another message' }, { ref: 1, emoji: '👍' }, { ref: 1 }],
+      'the body and the edit\'s text are erased; other messages, reactions and the delete stay')
+    t.same(messages[1]!.deleted, { by: 'alice', seq: 6 }, 'the erased edit says so too')
+    t.equal(messages[0]!.ts, tombstone!.ts, 'ts is kept')
+    t.notOk(JSON.stringify(messages).includes('secret'), 'nothing of the text is left in what read() returns')
+    const resend = await log.append(G, draft('t1', { body: { text: 'the secret' } }))
+    t.ok(resend.duplicate, 'a resend of the recalled message is a duplicate')
+    t.same(resend.envelope, tombstone, 'and returns the tombstone, not the text')
+    t.equal(await log.lastSeq(G), 6, 'no seq was used')
+  })
+
+  t.test('recall() again keeps the first recall and erases edits stored since; unknown and pruned seqs are undefined', async (t) => {
+    const { store: log } = await factory(t)
+    await log.append(G, draft('u1'))
+    await log.recall(G, 1, { by: 'alice', seq: 2 })
+    await log.append(G, draft('u2', { kind: 'delete', body: { ref: 1 } }))
+    await log.append(G, draft('u3', { kind: 'edit', body: { ref: 1, text: 'late edit' } }))
+    const again = await log.recall(G, 1, { by: 'carol', seq: 9 })
+    t.same(again?.deleted, { by: 'alice', seq: 2 }, 'the first recall is kept')
+    t.same((await log.get(G, 3))?.body, { ref: 1 }, 'an edit stored after the first recall is erased by the second')
+    t.equal(await log.recall(G, 7, { by: 'alice', seq: 8 }), undefined, 'a seq never appended')
+    t.equal(await log.lastSeq(G), 3, 'recalling a missing seq appends nothing')
+    await log.prune(G, { maxCount: 1 })
+    t.equal(await log.recall(G, 2, { by: 'alice', seq: 8 }), undefined, 'a pruned seq')
+    t.equal(await log.get(G, 2), undefined, 'and it is not brought back')
+  })
+
+  t.test('recall() with editsAfter looks for edits only after that seq', async (t) => {
+    const { store: log } = await factory(t)
+    await log.append(G, draft('x1'))
+    await log.recall(G, 1, { by: 'alice', seq: 9 })
+    // edits stored behind the recall's back (as after a crash), one before and one after editsAfter
+    await log.append(G, draft('x2', { kind: 'edit', body: { ref: 1, text: 'early' } }))
+    await log.append(G, draft('x3', { kind: 'edit', body: { ref: 1, text: 'late' } }))
+    await log.recall(G, 1, { by: 'alice', seq: 9 }, { editsAfter: 2 })
+    t.same((await log.get(G, 2))?.body, { ref: 1, text: 'early' }, 'an edit at or before editsAfter is not looked at')
+    t.same((await log.get(G, 3))?.body, { ref: 1 }, 'the one after it is erased')
+  })
+
+  t.test('recall() while appends run: every seq keeps its own message, and edits far after the target are found', async (t) => {
+    const { store: log } = await factory(t)
+    await log.append(G, draft('v0', { body: { text: 'to recall' } }))
+    const appends = []
+    for (let i = 1; i <= 1200; i++) appends.push(log.append(G, draft(`v${i}`, i % 300 === 0 ? { kind: 'edit', body: { ref: 1, text: `edit ${i}` } } : {})))
+    await Promise.all(appends)
+    const racing = Array.from({ length: 50 }, (_, i) => log.append(G, draft(`w${i}`)))
+    await log.recall(G, 1, { by: 'alice', seq: 1300 })
+    await Promise.all(racing)
+    const all: Envelope[] = []
+    for (let after = 0; ;) {
+      const page = await log.read(G, { after, limit: 500 })
+      all.push(...page.messages)
+      if (!page.more) break
+      after = page.messages.at(-1)!.seq
+    }
+    gapless(t, all, 1, 1251, 'gapless')
+    t.equal(all.filter(m => m.deleted !== undefined).length, 5, 'the target and its four edits are tombstones')
+    t.notOk(JSON.stringify(all).includes('edit '), 'no edit text is left')
+    t.ok(all.filter(m => m.deleted === undefined).every(m => (m.body as { text: string }).text === `msg ${m.cid}`), 'every other seq holds its own message')
+  })
+
   t.test('bad input is refused with HAIL_ERR_STORE_INPUT and nothing is appended', async (t) => {
     const { store: log } = await factory(t)
     const code = 'HAIL_ERR_STORE_INPUT'
