@@ -83,6 +83,7 @@ const limitOptions: OptionSpec[] = [
   { flag: 'max-inflight', env: 'HAIL_MAX_INFLIGHT', key: ['limits', 'maxInflight'], kind: 'count', arg: 'N', help: 'Inbound QoS 2 messages a client may leave awaiting PUBREL.' },
   { flag: 'max-queue', env: 'HAIL_MAX_QUEUE', key: ['limits', 'maxQueue'], kind: 'count', arg: 'N', help: 'Messages kept for one offline session; newer ones are dropped and counted.' },
   { flag: 'drain-timeout', env: 'HAIL_DRAIN_TIMEOUT', key: ['limits', 'drainTimeout'], kind: 'count', arg: 'MS', help: 'Milliseconds a client may leave its socket undrained before it is disconnected.' },
+  { flag: 'send-buffer', env: 'HAIL_SEND_BUFFER', key: ['limits', 'sendBuffer'], kind: 'count', arg: 'BYTES', help: 'Unsent bytes a client that does not read may hold; past them its QoS 0 messages are dropped and a QoS 1 or 2 one disconnects it.' },
   { flag: 'connect-timeout', env: 'HAIL_CONNECT_TIMEOUT', key: ['limits', 'connectTimeout'], kind: 'count', arg: 'MS', help: 'Milliseconds from TCP accept to CONNECT before the socket is closed.' },
   { flag: 'allow-control-characters', env: 'HAIL_ALLOW_CONTROL_CHARACTERS', key: ['limits', 'allowControlCharacters'], kind: 'boolean', negatable: true, help: 'Accept control characters (U+0001-U+001F, U+007F-U+009F) in client ids, user names and topics; refused by default, as mosquitto does.' },
   { flag: 'max-client-id-length', env: 'HAIL_MAX_CLIENT_ID_LENGTH', key: ['limits', 'maxClientIdLength'], kind: 'count', arg: 'N', help: 'Longest client identifier, in characters.' }

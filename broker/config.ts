@@ -20,6 +20,12 @@ export const limitsSchema = z.strictObject({
   maxQueue: positiveInt.default(1000),
   /** Milliseconds a slow reader may stay undrained before it is disconnected. */
   drainTimeout: positiveInt.default(30_000),
+  /**
+   * Bytes a client may leave unsent (it does not read its socket) before the
+   * broker stops sending to it: QoS 0 copies are dropped, a QoS 1 or 2 copy
+   * disconnects it (a persistent session keeps that message queued).
+   */
+  sendBuffer: positiveInt.min(64 * 1024).default(4 * 1024 * 1024),
   /** Milliseconds between TCP accept and CONNECT before the socket is closed. */
   connectTimeout: positiveInt.default(10_000),
   /** Most client identifier length, in characters. */

@@ -378,6 +378,7 @@ export class HailServer extends EventEmitter<ServerEvents> {
   async #startListeners (tls: TlsFiles | undefined): Promise<ServerAddresses> {
     const handle = guardedHandle(this.aedes, {
       maxPacketSize: this.config.limits.maxPacketSize,
+      sendBuffer: this.config.limits.sendBuffer,
       allowControlCharacters: this.config.limits.allowControlCharacters,
       metrics: this.metrics,
       logger: this.logger.child({ part: 'wire' })

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import { exactDedupe, type LiveHandovers } from './delivery-dedupe.js'
+import { boundSends } from './slow-consumer.js'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Aedes } from 'aedes'
@@ -20,6 +21,8 @@ export interface GuardedHandleOptions {
    * 1.2.0), which aedes applies to MQTT 3.1 clients only.
    */
   maxClientIdLength?: number
+  /** Bytes a client may leave unsent before its copies are dropped or it is closed (limits.sendBuffer; slow-consumer.ts). */
+  sendBuffer?: number
   /** Let control characters through in client ids, user names, topics and filters (limits.allowControlCharacters). */
   allowControlCharacters?: boolean
   metrics?: Metrics
@@ -38,6 +41,9 @@ interface ClientInternals {
     prependListener?: (event: 'error', listener: (err: Error) => void) => unknown
   }
 }
+
+/** limits.sendBuffer's default (config.ts), for callers that build the handler themselves. */
+const DEFAULT_SEND_BUFFER = 4 * 1024 * 1024
 
 /** aedes' default, and the length every server must accept [MQTT-3.1.3-5]. */
 const DEFAULT_MAX_CLIENT_ID_LENGTH = 23
@@ -63,6 +69,7 @@ export function guardedHandle (aedes: Aedes, opts: GuardedHandleOptions): (conn:
     throw new ConfigError(`guardedHandle: maxPacketSize must be an integer of at least 2, got ${maxPacketSize}`)
   }
   const logger = opts.logger ?? pino({ level: 'silent' })
+  const sendBuffer = opts.sendBuffer ?? DEFAULT_SEND_BUFFER
   // a persistence that tracks drains (LevelPersistence) says so with this property
   const handovers = (aedes as unknown as { persistence?: { drainHandovers?: LiveHandovers } }).persistence?.drainHandovers
   const maxClientIdLength = opts.maxClientIdLength ??
@@ -79,6 +86,16 @@ export function guardedHandle (aedes: Aedes, opts: GuardedHandleOptions): (conn:
     if (parser === undefined || typeof parse !== 'function' || typeof parser.prependListener !== 'function') {
       // Serving unguarded would silently drop every check here: refuse instead.
       logger.error({ address }, 'aedes client has no _parser.parse (aedes internals changed?): connection refused')
+      conn.destroy()
+      return
+    }
+    const bounded = boundSends(client, sendBuffer, () => {
+      metrics?.limitHits.inc({ limit: 'sendBuffer' })
+      logger.warn({ address, clientId: client.id, sendBuffer }, 'send buffer full: the client does not read; QoS 0 dropped, QoS > 0 closes it')
+    })
+    if (!bounded) {
+      // One frozen client would stall every delivery again: refuse instead.
+      logger.error({ address }, 'aedes client has no deliver0, deliverQoS or waitForDrain (aedes internals changed?): connection refused')
       conn.destroy()
       return
     }
