@@ -27,7 +27,7 @@ import { guardedHandle } from './wire/guarded-handle.js'
 import { createAedes } from './mqtt/create-aedes.js'
 import { SharedSubscriptions } from './mqtt/shared-subscriptions.js'
 import { SysTopics } from './mqtt/sys-topics.js'
-import { hailVersion } from './version.js'
+import { serveStatus } from './server-status.js'
 import { ImLayer } from './im/im-layer.js'
 import type { ImExtensionFactory } from './im/im-extension.js'
 import { countPush, PushHook } from './push/index.js'
@@ -119,34 +119,13 @@ export class HailServer extends EventEmitter<ServerEvents> {
     this.#tlsPaths = this.config.tls
     this.#imExtensions = imExtensions ?? []
     this.access = new Access(denyAll)
-    this.routes.set('/healthz', async (_req, res) => {
-      const backend = this.#backend
-      const redisDown = backend?.healthy === false
-      const healthy = this.#state === 'listening' && !redisDown
-      // `status` first, as load balancers and `curl | grep` read it; then who answers and how.
-      const body = {
-        status: healthy ? 'ok' : redisDown ? 'redis unreachable' : this.#state,
-        version: hailVersion(),
-        uptimeSeconds: Math.round(process.uptime()),
-        ...(backend === undefined ? {} : { node: backend.nodeId, run: backend.runId, ...await backend.status().catch(() => ({})) })
-      }
-      res.writeHead(healthy ? 200 : 503, { 'content-type': 'application/json' })
-      res.end(JSON.stringify(body) + '\n')
-    })
-    this.metrics.sources.connectedClients = () => this.#aedes?.connectedClients ?? 0
-    this.metrics.sources.publishesInFlight = () => this.#durable?.pending ?? 0
-    this.metrics.sources.bytes = () => [
-      ...this.#mqttListeners.map((l) => ({ listener: 'mqtt', ...l.connections.bytes() })),
-      ...this.#httpListeners.map((l) => ({ listener: 'http', ...l.connections.bytes() }))
-    ]
-    this.metrics.sources.subscriptions = () => {
-      let n = 0
-      for (const client of Object.values((this.#aedes as unknown as { clients?: Record<string, object> } | undefined)?.clients ?? {})) n += Object.keys((client as unknown as { subscriptions?: object }).subscriptions ?? {}).length
-      return n
-    }
-    this.routes.set('/metrics', async (_req, res) => {
-      const text = await this.metrics.text()
-      res.writeHead(200, { 'content-type': this.metrics.contentType }).end(text)
+    serveStatus(this.routes, this.metrics, {
+      state: () => this.#state,
+      backend: () => this.#backend,
+      aedes: () => this.#aedes,
+      publishesInFlight: () => this.#durable?.pending ?? 0,
+      mqttListeners: this.#mqttListeners,
+      httpListeners: this.#httpListeners
     })
   }
 
