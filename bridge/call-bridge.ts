@@ -390,7 +390,7 @@ export class CallBridge extends EventEmitter<CallBridgeEvents> implements ImExte
     this.#calls.delete(call.id)
     this.#sessions.delete(call.id)
     this.#metrics?.active.dec()
-    this.#metrics?.callEnded(call.id, call.reason ?? 'failed')
+    this.#metrics?.callEnded(call.id, call.reason ?? 'failed', call)
     this.#track((async () => {
       await session?.close().catch((err: unknown) => this.#log.warn({ err, callId: call.id }, 'closing call media failed'))
       const record = callRecord(call, session?.recordStats)

@@ -1,4 +1,4 @@
-import { Counter, Gauge, type Registry } from 'prom-client'
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import type { RoomStats } from './media-port.js'
 
 /**
@@ -15,6 +15,8 @@ export class CallMetrics {
   readonly loss: Gauge
   readonly jitter: Gauge
   readonly rtt: Gauge
+  readonly setup: Histogram
+  readonly duration: Histogram
   /** Last cumulative counts per outgoing track, to add only what is new. */
   readonly #seen = new Map<string, { packets: number, bytes: number }>()
   /** Latest quality per running call. */
@@ -30,6 +32,18 @@ export class CallMetrics {
     // Prometheus' base unit for time is the second.
     this.jitter = new Gauge({ name: 'hail_call_jitter_seconds', help: 'Mean jitter of tracks received from devices in running calls', registers })
     this.rtt = new Gauge({ name: 'hail_call_rtt_seconds', help: 'Mean round-trip time to devices in running calls', registers })
+    this.setup = new Histogram({
+      name: 'hail_call_setup_seconds',
+      help: 'From the invite to the answer, of calls answered (the callee\'s ringing time included)',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60],
+      registers
+    })
+    this.duration = new Histogram({
+      name: 'hail_call_duration_seconds',
+      help: 'From the answer to the end, of calls answered',
+      buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200],
+      registers
+    })
   }
 
   stats (callId: string, stats: RoomStats): void {
@@ -60,8 +74,13 @@ export class CallMetrics {
     return { loss: mean(q.loss), jitterMs: mean(q.jitter), rttMs: q.rtt.length === 0 ? null : mean(q.rtt) }
   }
 
-  callEnded (callId: string, reason: string): void {
+  /** A call ended; `times` (ms since the epoch) feed the set-up and duration histograms when it was answered. */
+  callEnded (callId: string, reason: string, times?: { startedAt: number, answeredAt: number | null, endedAt: number | null }): void {
     this.ended.inc({ reason })
+    if (times !== undefined && times.answeredAt !== null) {
+      this.setup.observe(Math.max(0, times.answeredAt - times.startedAt) / 1000)
+      this.duration.observe(Math.max(0, (times.endedAt ?? Date.now()) - times.answeredAt) / 1000)
+    }
     this.#quality.delete(callId)
     for (const key of this.#seen.keys()) if (key.startsWith(`${callId}|`)) this.#seen.delete(key)
     this.#update()

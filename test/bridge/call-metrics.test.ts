@@ -44,3 +44,17 @@ t.test('forwarded packets count only what is new; quality is the mean of running
   t.match(after, /hail_calls_total\{reason="hangup"\} 1/)
   t.match(after, /hail_call_loss_ratio 0\n/, 'an ended call no longer weighs on the quality gauges')
 })
+
+t.test('an answered call adds its set-up and duration to the histograms; one never answered adds neither', async (t) => {
+  const registry = new Registry()
+  const metrics = new CallMetrics(registry)
+  metrics.callEnded('c1', 'hangup', { startedAt: 1000, answeredAt: 3500, endedAt: 63_500 })
+  metrics.callEnded('c2', 'missed', { startedAt: 1000, answeredAt: null, endedAt: 31_000 })
+  const text = await registry.metrics()
+  t.match(text, /hail_call_setup_seconds_count 1\n/)
+  t.match(text, /hail_call_setup_seconds_sum 2\.5\n/, '2.5 s from invite to answer')
+  t.match(text, /hail_call_setup_seconds_bucket\{le="2\.5"\} 1\n/)
+  t.match(text, /hail_call_duration_seconds_sum 60\n/, '60 s from answer to end')
+  t.match(text, /hail_call_duration_seconds_count 1\n/)
+  t.match(text, /hail_calls_total\{reason="missed"\} 1/)
+})

@@ -52,5 +52,8 @@ t.test('a 1:1 call through the hail daemon in sfu mode: RTP sent by each side ar
   t.ok(sources.has('alice/phone:audio') && sources.has('bob/laptop:video'), `quality per received track: ${[...sources].join(', ')}`)
   t.ok(record.body.quality.tracks.every((q: any) => q.packets > 0), 'every track counted packets')
   await waitFor(async () => /hail_calls_total\{reason="hangup"\} 1/.test(await metrics()), 'the ended call in /metrics')
+  const text = await metrics()
+  t.match(text, /hail_call_setup_seconds_count 1\n/, 'its set-up time in hail_call_setup_seconds')
+  t.match(text, /hail_call_duration_seconds_count 1\n/, 'its duration in hail_call_duration_seconds')
   t.equal(await daemon.stop(), 0, 'the daemon stops cleanly')
 })
