@@ -2,14 +2,11 @@
 // right after the last PUBACK of a burst published through a third gets each message once,
 // in order. Before, 7 runs of 10 gave duplicates and reordering: the new node delivered the
 // burst's tail live while its drain, a snapshot of the queue, sent it again after.
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import t from 'tap'
 import pino from 'pino'
 import { Redis } from 'ioredis'
 import mqtt, { type MqttClient } from 'mqtt'
-import { createServer } from '../../index.js'
+import { redisNodes } from '../helpers/redis-nodes.js'
 import { RedisServer } from '../helpers/redis-server.js'
 import { waitFor } from '../helpers/wait-for.js'
 
@@ -28,16 +25,7 @@ t.test('offline on A, a burst through C, back on B right after the last PUBACK: 
     redis.disconnect()
     await redisServer.stop()
   })
-  const ports: number[] = []
-  for (const name of ['a', 'b', 'c']) {
-    const dir = await mkdtemp(join(tmpdir(), `hail-xdrain-${name}-`))
-    const server = createServer({ dataDir: dir, mqttPort: 0, httpPort: null, host: '127.0.0.1', allowAnonymous: true, redis: redisServer.url, ...(process.env.XLOG ? { logger: pino({ level: 'debug' }).child({ n: name }) } : {}) })
-    t.teardown(async () => {
-      await server.close()
-      await rm(dir, { recursive: true, force: true })
-    })
-    ports.push((await server.listen()).mqtt!.port)
-  }
+  const ports = await redisNodes(t, redisServer.url, ['a', 'b', 'c'], process.env.XLOG !== undefined ? { logger: pino({ level: 'debug' }) } : {})
   const [onA, onB, onC] = ports as [number, number, number]
 
   const pub = connect(onC, 'xdrain-pub')
@@ -93,16 +81,7 @@ t.test('over maxQueue, the session that comes back on another node gets the olde
   const redisServer = await RedisServer.start()
   t.teardown(() => redisServer.stop())
   const CAP = 100
-  const ports: number[] = []
-  for (const name of ['a', 'b', 'c']) {
-    const dir = await mkdtemp(join(tmpdir(), `hail-xcap-${name}-`))
-    const server = createServer({ dataDir: dir, mqttPort: 0, httpPort: null, host: '127.0.0.1', allowAnonymous: true, redis: redisServer.url, limits: { maxQueue: CAP } })
-    t.teardown(async () => {
-      await server.close()
-      await rm(dir, { recursive: true, force: true })
-    })
-    ports.push((await server.listen()).mqtt!.port)
-  }
+  const ports = await redisNodes(t, redisServer.url, ['a', 'b', 'c'], { limits: { maxQueue: CAP } })
   const [onA, onB, onC] = ports as [number, number, number]
   const first = connect(onA, 'xcap-sub')
   await new Promise<void>((resolve, reject) => {

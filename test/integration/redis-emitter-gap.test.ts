@@ -3,14 +3,10 @@
 // traffic flows from a node to a subscriber connected to another: what was emitted while
 // the subscribers were away reached no one, but sat in the subscriber's queue. Each node
 // now sends its connected sessions what waits there once its subscriber is back.
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import t from 'tap'
-import pino from 'pino'
 import { Redis } from 'ioredis'
 import mqtt from 'mqtt'
-import { createServer } from '../../index.js'
+import { redisNodes } from '../helpers/redis-nodes.js'
 import { RedisServer } from '../helpers/redis-server.js'
 import { waitFor } from '../helpers/wait-for.js'
 
@@ -23,16 +19,7 @@ t.test('emitter subscribers cut mid-flow: a subscriber that stays connected stil
     redis.disconnect()
     await redisServer.stop()
   })
-  const ports: number[] = []
-  for (const name of ['a', 'b']) {
-    const dir = await mkdtemp(join(tmpdir(), `hail-gap-${name}-`))
-    const server = createServer({ dataDir: dir, mqttPort: 0, httpPort: null, host: '127.0.0.1', allowAnonymous: true, redis: redisServer.url, ...(process.env.XLOG !== undefined ? { logger: pino({ level: 'info' }).child({ n: name }) } : {}) })
-    t.teardown(async () => {
-      await server.close()
-      await rm(dir, { recursive: true, force: true })
-    })
-    ports.push((await server.listen()).mqtt!.port)
-  }
+  const ports = await redisNodes(t, redisServer.url, ['a', 'b'])
   const [onA, onB] = ports as [number, number]
 
   const received = new Set<number>()

@@ -1,6 +1,8 @@
 import { isUserName } from './conv-id.js'
 import { StoreInputError } from './errors.js'
-import { READ_LIMIT_DEFAULT, READ_LIMIT_MAX, type Draft } from './message-log.js'
+import type { Recall } from '../../../protocol/index.js'
+import { requireConvId } from './conv-id.js'
+import { READ_LIMIT_DEFAULT, READ_LIMIT_MAX, type Draft, type RecallOptions } from './message-log.js'
 
 // The message logs' input checks, one for every implementation (level and Redis).
 
@@ -50,4 +52,15 @@ export function readLimit (limit: unknown): number {
   const clamped = Math.min((limit as number | undefined) ?? READ_LIMIT_DEFAULT, READ_LIMIT_MAX)
   if (!Number.isSafeInteger(clamped) || clamped < 1) throw new StoreInputError(`read limit must be a positive integer, not ${String(limit)}`)
   return clamped
+}
+
+/**
+ * A recall's arguments, checked as every message log checks them: the
+ * tombstone's mark, and the seq after which edits of the target are erased.
+ */
+export function recallInput (conv: string, seq: number, deleted: Recall, options: RecallOptions): { mark: Recall, editsAfter: number } {
+  requireConvId(conv)
+  requireSeq(seq, 'seq')
+  const mark = { by: deleted.by, seq: requireSeq(deleted.seq, 'deleted.seq') }
+  return { mark, editsAfter: Math.max(seq, requireSeq(options.editsAfter ?? seq, 'editsAfter')) }
 }

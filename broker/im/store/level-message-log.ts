@@ -1,6 +1,6 @@
 import type { GroupCommit, GroupCommitOperation, LevelDatabase } from '../../storage/index.js'
 import { requireConvId } from './conv-id.js'
-import { normalizeDraft, readLimit, requireSeq, type Normalized } from './draft-input.js'
+import { normalizeDraft, readLimit, recallInput, requireSeq, type Normalized } from './draft-input.js'
 import { StoreError, StoreInputError } from './errors.js'
 import { LevelJson, prefixRange } from '../../storage/index.js'
 import {
@@ -139,10 +139,7 @@ export class LevelMessageLog implements MessageLog {
 
   recall (conv: string, seq: number, deleted: Recall, options: RecallOptions = {}): Promise<Envelope | undefined> {
     try {
-      requireConvId(conv)
-      requireSeq(seq, 'seq')
-      const mark = { by: deleted.by, seq: requireSeq(deleted.seq, 'deleted.seq') }
-      const editsAfter = Math.max(seq, requireSeq(options.editsAfter ?? seq, 'editsAfter'))
+      const { mark, editsAfter } = recallInput(conv, seq, deleted, options)
       // a job of the conversation's queue: never interleaved with its appends and prunes within a chunk
       return this.#enqueue<Envelope | undefined>(conv, (resolve, reject) => ({
         type: 'recall', seq, deleted: mark, after: undefined, editsAfter, tombstone: undefined, resolve, reject

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { requireConvId } from './conv-id.js'
 import { StoreError, StoreInputError } from './errors.js'
-import { normalizeDraft, readLimit, requireSeq } from './draft-input.js'
+import { normalizeDraft, readLimit, recallInput, requireSeq } from './draft-input.js'
 import {
   type AppendResult, type Draft, type Envelope, type MessageLog, type PruneOptions, type ReadOptions, type ReadResult, type Recall, type RecallOptions
 } from './message-log.js'
@@ -196,10 +196,7 @@ export class RedisMessageLog implements MessageLog {
    */
   recall (conv: string, seq: number, deleted: Recall, options: RecallOptions = {}): Promise<Envelope | undefined> {
     try {
-      requireConvId(conv)
-      requireSeq(seq, 'seq')
-      const mark = { by: deleted.by, seq: requireSeq(deleted.seq, 'deleted.seq') }
-      const editsAfter = Math.max(seq, requireSeq(options.editsAfter ?? seq, 'editsAfter'))
+      const { mark, editsAfter } = recallInput(conv, seq, deleted, options)
       const [meta, messages] = this.#keys(conv)
       return this.#space.write(`recall ${conv}/${seq}`, async () => {
         let tombstone: Envelope | undefined
