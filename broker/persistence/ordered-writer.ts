@@ -1,5 +1,5 @@
 import { StoreError } from '../errors.js'
-import type { LevelDatabase } from '../storage/index.js'
+import { rawBatch, type GroupCommitOperation, type LevelDatabase, type RawBatch } from '../storage/index.js'
 
 const UTF8 = 'utf8'
 const BUFFER = 'buffer'
@@ -59,9 +59,12 @@ export class OrderedWriter {
   #running = false
   #timer: NodeJS.Timeout | undefined
   #last: Promise<void> = Promise.resolve()
+  /** classic-level's private batch, past abstract-level's per-operation work (storage/group-commit.ts) */
+  readonly #raw: RawBatch | undefined
 
   constructor (db: LevelDatabase, onFailure: (err: Error) => void) {
     this.#db = db
+    this.#raw = rawBatch(db)
     this.#onFailure = onFailure
   }
 
@@ -120,7 +123,9 @@ export class OrderedWriter {
         for (const op of ops) {
           if (op.type === 'put' && typeof op.value === 'function') op.value = op.value()
         }
-        await this.#db.batch(ops as never)
+        const raw = this.#raw?.(ops as GroupCommitOperation[])
+        if (raw !== undefined) await raw.write(raw.ops, {})
+        else await this.#db.batch(ops as never)
         for (const waiter of group) waiter.resolve()
       } catch (cause) {
         const err = new StoreError('could not write the outgoing queue', { cause })

@@ -146,7 +146,7 @@ function noop (): void {}
 
 /** An operation as classic-level's native batch takes it: key and value already encoded, prefixes included. */
 interface RawOperation { type: 'put' | 'del', key: string | Uint8Array, value?: string | Uint8Array }
-type RawBatch = (ops: GroupCommitOperation[]) => { ops: RawOperation[], write: (ops: RawOperation[], options: object) => Promise<void> } | undefined
+export type RawBatch = (ops: GroupCommitOperation[]) => { ops: RawOperation[], write: (ops: RawOperation[], options: object) => Promise<void> } | undefined
 
 /** What of classic-level 3 / abstract-level 3 the raw batch relies on (test/broker/storage/group-commit-raw.test.ts). */
 interface LevelInternals {
@@ -157,27 +157,30 @@ interface LevelInternals {
 }
 
 /**
- * The batches of a classic-level root go to its private `_batch` with their
- * keys and values encoded here: abstract-level's public batch() copies, checks
- * and encodes every operation through its encoding and prefix machinery,
+ * The batches of a classic-level database (or a sublevel of one) go to the
+ * root's private `_batch` with their keys and values encoded and prefixed
+ * here: abstract-level's public batch() copies, checks and encodes every
+ * operation through its encoding and prefix machinery (twice on a sublevel),
  * ~10 % of the broker's CPU per durable publish (fan-in profile, issue 13).
  * Only operations whose encodings are spelled out as utf8 or buffer/view take
- * this path; a batch with any other (json, a sublevel's default, a sublevel
- * of another database), a database that is not open, or one with prewrite
- * hooks or write listeners goes through batch() as before. Undefined when `db`
- * is no classic-level root or lacks the internals.
+ * this path; a batch with any other (json, a sublevel's default), a sublevel
+ * of another database, a database that is not open, or one with prewrite
+ * hooks or write listeners goes through batch() as before. An operation
+ * without `sublevel` is on `db` itself, as with `db.batch()`. Undefined when
+ * `db` is not classic-level's or lacks the internals.
  */
 export function rawBatch (db: LevelDatabase): RawBatch | undefined {
-  if (!(db instanceof Level) || rootOf(db) !== db) return undefined
-  const level = db as unknown as Partial<LevelInternals>
+  const root = rootOf(db)
+  if (!(root instanceof Level)) return undefined
+  const level = root as unknown as Partial<LevelInternals>
   if (typeof level._batch !== 'function' || typeof level.listenerCount !== 'function' || level.hooks?.prewrite === undefined) return undefined
   const internals = level as LevelInternals
-  const write = internals._batch.bind(db)
+  const write = internals._batch.bind(root)
   return (ops) => {
     if (internals.status !== 'open' || !internals.hooks.prewrite.noop || internals.listenerCount('write') > 0) return undefined
     const raw = new Array<RawOperation>(ops.length)
     for (let i = 0; i < ops.length; i++) {
-      const op = rawOperation(ops[i]!, db)
+      const op = rawOperation(ops[i]!, db, root)
       if (op === undefined) return undefined
       raw[i] = op
     }
@@ -185,14 +188,15 @@ export function rawBatch (db: LevelDatabase): RawBatch | undefined {
   }
 }
 
-function rawOperation (op: GroupCommitOperation, root: LevelDatabase): RawOperation | undefined {
+function rawOperation (op: GroupCommitOperation, db: LevelDatabase, root: LevelDatabase): RawOperation | undefined {
   let key: string | Uint8Array
   if (op.keyEncoding === 'utf8' && typeof op.key === 'string') key = op.key
   else if ((op.keyEncoding === 'buffer' || op.keyEncoding === 'view') && op.key instanceof Uint8Array) key = op.key
   else return undefined
-  if (op.sublevel !== undefined && op.sublevel !== root) {
-    if (rootOf(op.sublevel) !== root) return undefined
-    const sublevel = op.sublevel as unknown as { prefixKey?: (key: unknown, format: string, local: boolean) => string | Uint8Array }
+  const target = op.sublevel ?? db
+  if (target !== root) {
+    if (rootOf(target) !== root) return undefined
+    const sublevel = target as unknown as { prefixKey?: (key: unknown, format: string, local: boolean) => string | Uint8Array }
     if (typeof sublevel.prefixKey !== 'function') return undefined
     key = sublevel.prefixKey(key, typeof key === 'string' ? 'utf8' : 'buffer', false)
   }

@@ -3,7 +3,7 @@
  * fsync per batch), per-key locks, JSON on a level sublevel, and a Redis
  * keyspace with scripts. Stores import this file only; the kit imports no store.
  */
-export { GroupCommit, type BatchSeal, type GroupCommitOperation, type GroupCommitOptions, type LevelDatabase } from './group-commit.js'
+export { GroupCommit, rawBatch, type BatchSeal, type GroupCommitOperation, type GroupCommitOptions, type LevelDatabase, type RawBatch } from './group-commit.js'
 export { KeyedLock } from './keyed-lock.js'
 export { LevelJson, prefixRange, type KeyRange } from './level-json.js'
 export {

@@ -95,7 +95,28 @@ t.test('what the raw path does not cover still goes through batch()', async (t) 
   t.equal(seen.length, 1, 'and the listener saw it')
   await commit.write([{ type: 'put', key: 'w2', value: 'v', keyEncoding: 'utf8', valueEncoding: 'utf8' }])
   t.equal(count.calls, 3, 'without it the raw path again')
-  t.equal(rawBatch(db.sublevel('s') as never), undefined, 'a sublevel is no root: no raw path')
+})
+
+t.test('on a sublevel: operations without their own sublevel are on it, as with sublevel.batch()', async (t) => {
+  const viaRaw = await open()
+  const viaPublic = await open()
+  t.teardown(async () => { await viaRaw.close(); await viaPublic.close() })
+  const ops = (db: Level<string, Buffer>): GroupCommitOperation[] => {
+    const outgoing = db.sublevel('outgoing')
+    return [
+      { type: 'put', key: 'k1', value: 'v1', keyEncoding: 'utf8', valueEncoding: 'utf8' },
+      { type: 'put', key: 'k2', value: Buffer.from('v2'), sublevel: outgoing.sublevel('q'), keyEncoding: 'utf8', valueEncoding: 'buffer' },
+      { type: 'del', key: 'k1', sublevel: outgoing.sublevel('m'), keyEncoding: 'utf8' }
+    ]
+  }
+  const count = countBatches(viaRaw)
+  await new GroupCommit(viaRaw.sublevel('outgoing') as never).write(ops(viaRaw))
+  await viaPublic.sublevel('outgoing').batch(ops(viaPublic) as never)
+  t.equal(count.calls, 0, 'the root\'s private _batch')
+  const stored = await raw(viaRaw)
+  t.same(stored, await raw(viaPublic), 'the same keys and values on disk')
+  t.equal(stored.length, 2)
+  t.equal(rawBatch(new Map() as never), undefined, 'no raw path for what is not classic-level')
 })
 
 t.test('a closed database refuses through batch(), as before', async (t) => {
