@@ -90,6 +90,27 @@ for (const store of stores) {
       await reconnectAndCheck(t, node.port, conv)
     })
 
+    t.test('a channel follower offline at the recall gets the tombstone from its feed subscription\'s queue', async (t) => {
+      const options = await store.options(t)
+      const node = await startNode(t, join(dir, 'ch'), options)
+      for (const user of ['owner', 'fan']) await node.server.users.add(user, PASSWORD)
+      const owner = await RawDevice.connect(t, node.port, 'owner', 'phone')
+      const fan = await RawDevice.connect(t, node.port, 'fan', 'phone')
+      const { conv } = await owner.request('channel.create', { name: 'news' })
+      await fan.request('channel.follow', { conv })
+      await fan.client.subscribeAsync(`im/conv/${conv}`, { qos: 1 })
+      await fan.end()
+      const secret = (await owner.send(conv, { text: SECRET })).seq as number
+      const stays = (await owner.send(conv, { text: 'this one stays' })).seq as number
+      const recall = await owner.send(conv, { ref: secret }, 'del1', 'delete')
+      t.match(recall, { type: 'sent' }, 'the recall is stored')
+      const back = await RawDevice.connect(t, node.port, 'fan', 'phone', { subscribe: false })
+      await waitFor(() => back.messages(conv).some((m) => m.seq === recall.seq), 'the feed\'s queue reaches the recall')
+      t.same(back.messages(conv).map((m) => m.seq), [secret, stays, recall.seq], 'each post once, in order')
+      t.match(back.messages(conv)[0], { seq: secret, body: null, deleted: { by: 'owner', seq: recall.seq } }, 'the recalled post comes as its tombstone')
+      t.notOk(back.events.some((e) => JSON.stringify(e.event).includes('launch code')), 'the follower never sees the text')
+    })
+
     t.test('and after a restart between the recall and the reconnect', async (t) => {
       const options = await store.options(t)
       const dataDir = join(dir, 'b')
