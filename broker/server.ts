@@ -329,6 +329,8 @@ export class HailServer extends EventEmitter<ServerEvents> {
       cluster: backend.imCluster
     })
     this.#im = im
+    // on a shared Redis, a drain first learns the recalls made on other nodes
+    backend.persistence.beforeDrain?.(async () => await im.beforeDrain())
     for (const extension of this.#imExtensions) im.use(extension)
     for (const [path, route] of fileRoutes({ files: started(this.#files), tokens: this.tokens, membership: im.membership, logger: this.logger.child({ part: 'files' }) })) {
       this.routes.set(path, route)

@@ -5,6 +5,7 @@ import type { Membership } from './membership.js'
 import type { PresenceTracker } from './presence.js'
 import type { Publisher } from './publisher.js'
 import type { Receipts } from './receipts.js'
+import type { RecalledMessages } from './recalled-messages.js'
 import type { ImStores } from './im-stores.js'
 
 /** Who sent a request: the authenticated user and the device of its client id. */
@@ -39,6 +40,8 @@ export interface ImContext {
   readonly fanout: Fanout
   readonly presence: PresenceTracker
   readonly receipts: Receipts
+  /** The recalled messages whose queued deliveries go out as tombstones. */
+  readonly recalled: RecalledMessages
   readonly limits: ImLimits
   readonly log: Logger
   /** Uploads and file metadata; absent when the server runs without files. */

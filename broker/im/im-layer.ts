@@ -23,6 +23,7 @@ import { messageOf, type MessagePayload } from './message-payloads.js'
 import { Publisher } from './publisher.js'
 import { RateLimiter } from './rate-limiter.js'
 import { Receipts } from './receipts.js'
+import { RecalledMessages, type ForwardedPacket } from './recalled-messages.js'
 import { errorBody, refOf, reply } from './reply.js'
 import { Retention } from './retention.js'
 
@@ -97,6 +98,7 @@ export class ImLayer {
       fanout: new Fanout(publisher, membership, log, options.onStored, limits.maxFanoutBacklog, FANOUT_PER_CONVERSATION),
       presence: cluster.presence(publisher, log, limits.presenceDebounceMs),
       receipts: new Receipts(options.stores.receipts, membership, publisher, log, limits.receiptFanoutLimit),
+      recalled: new RecalledMessages(options.stores.recalls),
       limits,
       log,
       files: options.files
@@ -131,8 +133,22 @@ export class ImLayer {
 
   /** Load who is in which conversation and make presence true (cluster/), then start retention. */
   async start (): Promise<void> {
+    await this.#ctx.recalled.load()
     await this.#cluster.start(this.membership, () => this.#ctx.stores.conversations.allMemberships())
     this.retention.start()
+  }
+
+  /**
+   * A delivery is going out (aedes' authorizeForward, also for what a drain
+   * reads from an offline queue): a recalled message's goes as its tombstone.
+   */
+  forwarding (packet: ForwardedPacket): void {
+    this.#ctx.recalled.rewrite(packet)
+  }
+
+  /** Before a drain of an offline queue on a store other nodes share: learn their recalls first. */
+  beforeDrain (): Promise<void> {
+    return this.#ctx.recalled.refresh()
   }
 
   /** Whether a client's publish on `topic` is the engine's to handle. */

@@ -9,7 +9,8 @@ export const gone = (conv: string, seq: number): ImError =>
 /**
  * A `delete` is stored (or was, and is sent again): its target becomes a
  * tombstone in the log, with its edits, and a file that only the target
- * shared leaves the file store. The file goes first, while the target
+ * shared leaves the file store, and the copies of it in devices' offline
+ * queues go out as tombstones (recalled-messages.ts). The file goes first, while the target
  * still names it: a crash in between leaves the target whole, and the
  * resend of the unacknowledged `delete` (a duplicate) does the rest.
  */
@@ -18,7 +19,10 @@ export async function recall (ctx: ImContext, caller: Caller, recallEnvelope: En
     const { fileId } = target.body as { fileId: string }
     await ctx.files.unshare(fileId, fileShareRef(target.conv, target.from, target.cid))
   }
-  await ctx.stores.log.recall(target.conv, target.seq, { by: caller.user, seq: recallEnvelope.seq })
+  const deleted = { by: caller.user, seq: recallEnvelope.seq }
+  // first, so that a queued copy read after the log's tombstone is written goes out as a tombstone too
+  await ctx.recalled.add(target.conv, target.seq, deleted)
+  await ctx.stores.log.recall(target.conv, target.seq, deleted)
 }
 
 /**

@@ -22,6 +22,8 @@ export interface ImHooks {
   publish: (identity: Identity, packet: PublishPacket) => Promise<void>
   connected: (identity: Identity, client: Client) => void
   disconnected: (identity: Identity, client: Client) => void
+  /** A delivery passed the access check and goes out; the engine may rewrite its payload in place. */
+  forwarding: (packet: PublishPacket) => void
   /** A client acknowledged a QoS 1 delivery. */
   acknowledged: (identity: Identity, packet: { topic?: string, payload?: Buffer | string } | undefined) => void
 }
@@ -134,6 +136,8 @@ export function createAedes (parts: AedesParts): Aedes {
     authorizeForward (client, packet) {
       if (access.canReceive(client, packet.topic)) {
         metrics.messagesOut.inc({ qos: packet.qos })
+        // a drain writes this very object, a live delivery copies it: both carry the rewrite
+        im.forwarding(packet)
         return packet
       }
       // aedes' own announcements ($SYS/{broker id}/new/clients, heartbeats) meet every $SYS/# subscription

@@ -28,6 +28,13 @@ export interface MqttPersistence {
   createRetainedStream: (pattern: string) => Readable | AsyncIterable<PersistedPacket>
   /** A stored incoming QoS 2 packet (a resend's original); rejects when none is stored. */
   incomingGetPacket: (client: ClientRef, packet: { messageId?: number }) => Promise<unknown>
+  /**
+   * Only where other nodes share the queues (RedisPersistence): `hook` is
+   * awaited before each drain reads a client's queue, so the IM engine learns
+   * of recalls made elsewhere first (im/recalled-messages.ts). A single
+   * node's engine knows of every recall already.
+   */
+  beforeDrain?: (hook: () => Promise<void>) => void
   /** Waits for writes in flight and releases what it holds (not the database it was given). */
   destroy: () => Promise<void>
 }

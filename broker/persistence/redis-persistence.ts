@@ -127,6 +127,8 @@ export class RedisPersistence extends AsyncRedisPersistence implements MqttPersi
   #clears: PendingClear[] = []
   /** Persistent sessions taking over their queue; broker/wire/delivery-dedupe.ts asks it of live copies. */
   readonly drainHandovers = new RedisDrainHandovers()
+  /** Awaited before each drain reads a queue (MqttPersistence.beforeDrain). */
+  #beforeDrain: (() => Promise<void>) | undefined
 
   /** `redis` becomes this persistence's own: destroy() disconnects it. */
   constructor (redis: Redis, options: RedisPersistenceOptions = {}) {
@@ -240,6 +242,10 @@ export class RedisPersistence extends AsyncRedisPersistence implements MqttPersi
     return this.createRetainedStreamCombi([pattern])
   }
 
+  beforeDrain (hook: () => Promise<void>): void {
+    this.#beforeDrain = hook
+  }
+
   /** A persistent session's CONNECT begins here (aedes' fetchSubs): its drain takes over the queue. */
   override async subscriptionsByClient (client: ClientRef): Promise<Array<{ topic: string, qos: number }>> {
     this.drainHandovers.connecting(client.id)
@@ -258,6 +264,7 @@ export class RedisPersistence extends AsyncRedisPersistence implements MqttPersi
     const handovers = this.drainHandovers
     const handover = handovers.draining(client.id)
     const listKey = outgoingKey(client.id)
+    const beforeDrain = this.#beforeDrain
     let sent = new Set<string>()
     let caughtUp = false
     async function * read (keys: string[]): AsyncGenerator<QueuedPacket> {
@@ -285,6 +292,7 @@ export class RedisPersistence extends AsyncRedisPersistence implements MqttPersi
     }
     return Readable.from((async function * queued () {
       try {
+        if (beforeDrain !== undefined) await beforeDrain()
         for (;;) {
           const drops = handover?.drops ?? 0
           const listed = await redis.lrange(listKey, 0, -1)

@@ -2,6 +2,7 @@ import type { ConversationStore } from './conversation-store.js'
 import type { KeyDirectory } from './key-directory.js'
 import type { MessageLog } from './message-log.js'
 import type { PushTokenStore } from './push-token-store.js'
+import type { RecallIndex } from './recall-index.js'
 import type { ReceiptStore } from './receipt-store.js'
 
 /**
@@ -14,6 +15,7 @@ export interface ImStores {
   receipts: ReceiptStore
   keys: KeyDirectory
   pushTokens: PushTokenStore
+  recalls: RecallIndex
   /** Waits for every write in flight; does not close the database. */
   close: () => Promise<void>
 }

@@ -4,6 +4,7 @@ import { LevelConversationStore, type LevelConversationStoreOptions } from './le
 import { LevelKeyDirectory } from './level-key-directory.js'
 import { LevelMessageLog, type LevelMessageLogOptions } from './level-message-log.js'
 import { LevelPushTokenStore } from './level-push-token-store.js'
+import { LevelRecallIndex } from './level-recall-index.js'
 import { LevelReceiptStore, type LevelReceiptStoreOptions } from './level-receipt-store.js'
 
 export interface LevelImStoresOptions {
@@ -18,12 +19,13 @@ export const IM_SUBLEVELS = {
   conversations: 'im-conv',
   receipts: 'im-receipts',
   keys: 'im-keys',
-  pushTokens: 'im-push-tokens'
+  pushTokens: 'im-push-tokens',
+  recalls: 'im-recalled'
 } as const
 
 /**
  * Every IM store on its own sublevel of `db` (the server's one database);
- * log, conversations, keys and push tokens write through `groupCommit` (synced), receipts
+ * log, conversations, keys, push tokens and recalls write through `groupCommit` (synced), receipts
  * through an unsynced group commit of their own.
  */
 export function createLevelImStores (db: LevelDatabase, groupCommit: GroupCommit, options: LevelImStoresOptions = {}): ImStores {
@@ -33,14 +35,16 @@ export function createLevelImStores (db: LevelDatabase, groupCommit: GroupCommit
   const receipts = new LevelReceiptStore(sublevel(IM_SUBLEVELS.receipts), options.receipts)
   const keys = new LevelKeyDirectory(sublevel(IM_SUBLEVELS.keys), groupCommit)
   const pushTokens = new LevelPushTokenStore(sublevel(IM_SUBLEVELS.pushTokens), groupCommit)
+  const recalls = new LevelRecallIndex(sublevel(IM_SUBLEVELS.recalls), groupCommit)
   return {
     log,
     conversations,
     receipts,
     keys,
     pushTokens,
+    recalls,
     async close () {
-      await Promise.all([log.close(), conversations.close(), receipts.close(), keys.close(), pushTokens.close()])
+      await Promise.all([log.close(), conversations.close(), receipts.close(), keys.close(), pushTokens.close(), recalls.close()])
     }
   }
 }

@@ -6,6 +6,7 @@ import { DEFAULT_REDIS_PREFIX } from '../../storage/index.js'
 import { RedisMessageLog } from './redis-message-log.js'
 import { RedisPushTokenStore } from './redis-push-token-store.js'
 import { RedisReceiptStore } from './redis-receipt-store.js'
+import { RedisRecallIndex } from './redis-recall-index.js'
 
 export interface RedisImStoresOptions {
   /** Prepended to every key (default 'hail:'); nodes of one deployment share it, deployments do not. */
@@ -27,14 +28,16 @@ export function createRedisImStores (client: Redis, options: RedisImStoresOption
   const receipts = new RedisReceiptStore(client, store)
   const keys = new RedisKeyDirectory(client, store)
   const pushTokens = new RedisPushTokenStore(client, store)
+  const recalls = new RedisRecallIndex(client, store)
   return {
     log,
     conversations,
     receipts,
     keys,
     pushTokens,
+    recalls,
     async close () {
-      await Promise.all([log.close(), conversations.close(), receipts.close(), keys.close(), pushTokens.close()])
+      await Promise.all([log.close(), conversations.close(), receipts.close(), keys.close(), pushTokens.close(), recalls.close()])
     }
   }
 }
