@@ -10,6 +10,7 @@ import type { Metrics } from '../metrics.js'
 import { ackOrder } from './ack-order.js'
 import { classifyRejection } from './classify-rejection.js'
 import { FrameScanner } from './frame-scanner.js'
+import { leanParser } from './lean-parser.js'
 import type { Rejection } from './rejections.js'
 
 export interface GuardedHandleOptions {
@@ -89,6 +90,8 @@ export function guardedHandle (aedes: Aedes, opts: GuardedHandleOptions): (conn:
       conn.destroy()
       return
     }
+    // Memory only: a parser that cannot be made lean works as it is.
+    leanParser(parser)
     const bounded = boundSends(client, sendBuffer, () => {
       metrics?.limitHits.inc({ limit: 'sendBuffer' })
       logger.warn({ address, clientId: client.id, sendBuffer }, 'send buffer full: the client does not read; QoS 0 dropped, QoS > 0 closes it')
