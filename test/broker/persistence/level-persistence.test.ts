@@ -254,6 +254,39 @@ test('client ids that are prefixes of each other, hold ":" or are not ASCII neve
   await p.destroy()
 })
 
+test('wills: found after a reopen, and a client without one costs no read (aedes asks at every CONNECT)', async () => {
+  const dir = freshDir()
+  let p = await open(dir)
+  await p.putWill({ id: 'kept' }, { topic: 'will/kept', payload: Buffer.from('bye'), qos: 1, retain: false })
+  await p.putWill({ id: 'gone' }, { topic: 'will/gone', payload: Buffer.from('bye'), qos: 0, retain: false })
+  await p.delWill({ id: 'gone' })
+  await p.destroy()
+  const db = new Level(dir)
+  let reads = 0
+  // counts the persistence's reads of the wills sublevel (it opens its own handle on the same prefix)
+  const sublevel = db.sublevel.bind(db)
+  ;(db as unknown as { sublevel: typeof db.sublevel }).sublevel = ((name: string, options?: object) => {
+    const s = sublevel(name, options as never)
+    if (name === 'wills') {
+      const g = s.get.bind(s)
+      ;(s as unknown as { get: unknown }).get = (...args: Parameters<typeof g>) => { reads++; return g(...args) }
+    }
+    return s
+  }) as typeof db.sublevel
+  p = new LevelPersistence(db, { ownsDb: true })
+  await p.setup(fakeBroker())
+  assert.equal(await p.delWill({ id: 'never' }), undefined)
+  assert.equal(await p.getWill({ id: 'gone' }), undefined)
+  assert.equal(reads, 0, 'no read for clients without a will')
+  assert.equal(String((await p.getWill({ id: 'kept' }))?.topic), 'will/kept', 'a will stored before the reopen is found')
+  assert.equal(String((await p.delWill({ id: 'kept' }))?.topic), 'will/kept')
+  assert.equal(await p.getWill({ id: 'kept' }), undefined, 'and is gone once deleted')
+  assert.equal(reads, 2)
+  await p.putWill({ id: 'new' }, { topic: 'will/new', payload: Buffer.from('x'), qos: 0, retain: false })
+  assert.equal(String((await p.getWill({ id: 'new' }))?.topic), 'will/new')
+  await p.destroy()
+})
+
 test('aedes restores a persistent session and its queued messages after a restart on the same database', async (t) => {
   const dir = freshDir()
 
