@@ -106,6 +106,11 @@ export class LevelPersistence implements MqttPersistence {
       throw new StoreError('could not load the stored subscriptions', { cause })
     }
     try {
+      await this.#run(() => this.#retained.load())
+    } catch (cause) {
+      throw new StoreError('could not load the retained topics', { cause })
+    }
+    try {
       await this.#run(async () => {
         // wills changed meanwhile are in the set already; one deleted meanwhile may come back: only a read more
         for await (const key of this.#wills.keys({ keyEncoding: UTF8 })) this.#willKeys.add(key as string)
