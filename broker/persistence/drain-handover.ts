@@ -35,15 +35,16 @@ class Handover {
   /** The connection, once aedes asked for its queue (emptyQueue). */
   client: object | undefined
   caughtUp = false
+  // The sets below are made on first use: most sessions reconnect to an empty
+  // queue and none is ever filled (every idle session paid for four).
   /** Stored for this client before the drain caught up: the drain sends them. */
-  readonly pending = new Set<string>()
+  pending: Set<string> | undefined
   /** Sent by the drain (the newest STREAMED_WINDOW), with their place in `#order`. */
-  readonly streamed = new Map<string, number>()
-  readonly #order: string[] = []
+  streamed: Map<string, number> | undefined
+  #order: string[] | undefined
   #count = 0
   /** Sent live before the drain caught up (few: published while the CONNECT ran). */
-  readonly live = new Set<string>()
-  timer: NodeJS.Timeout | undefined
+  live: Set<string> | undefined
 
   /** DrainHandovers' store count when the CONNECT began. */
   readonly since: number
@@ -55,13 +56,18 @@ class Handover {
 
   /** The drain sent `key`: kept among the newest STREAMED_WINDOW (a ring: no walk over deleted entries). */
   remember (key: string): void {
+    const order = this.#order ??= []
+    const streamed = this.streamed ??= new Map()
     const slot = this.#count % STREAMED_WINDOW
-    const old = this.#order[slot]
-    if (old !== undefined && this.streamed.get(old) === this.#count - STREAMED_WINDOW) this.streamed.delete(old)
-    this.#order[slot] = key
-    this.streamed.set(key, this.#count++)
+    const old = order[slot]
+    if (old !== undefined && streamed.get(old) === this.#count - STREAMED_WINDOW) streamed.delete(old)
+    order[slot] = key
+    streamed.set(key, this.#count++)
   }
 }
+
+/** A caught-up handover kept for live copies until `at` (ms, monotonic). */
+interface Expiring { clientId: string, handover: Handover, at: number }
 
 /**
  * The handovers of one persistence, by client id: what makes a reconnect
@@ -80,21 +86,27 @@ export class DrainHandovers {
   readonly #ring: string[] = []
   /** Counts stores: when each recent one happened, and when each handover began. */
   #tick = 0
+  /**
+   * Caught-up handovers in the order they caught up, each forgotten GRACE_MS
+   * later by one timer for all of them (not one timer per connection).
+   */
+  #expiring: Expiring[] = []
+  #expiringHead = 0
+  #timer: NodeJS.Timeout | undefined
 
   /**
    * A persistent session's CONNECT began (aedes' fetchSubs): a fresh
    * handover. `previous` is the client aedes has registered under that id now.
    */
   connecting (clientId: string, previous: unknown): void {
-    const old = this.#byId.get(clientId)
-    if (old !== undefined) clearTimeout(old.timer)
+    // an older handover still in its grace is replaced here, and its expiry then finds another in its place
     this.#byId.set(clientId, new Handover(previous, this.#tick))
   }
 
   /** A packet was stored for the client: the drain sends it if it has not caught up. */
   stored (clientId: string, key: string): void {
     const handover = this.#byId.get(clientId)
-    if (handover !== undefined && !handover.caughtUp && handover.pending.size < MAX_PENDING) handover.pending.add(key)
+    if (handover !== undefined && !handover.caughtUp && (handover.pending?.size ?? 0) < MAX_PENDING) (handover.pending ??= new Set()).add(key)
     // also when pending: a CONNECT starting now replaces that handover
     const recent = clientId + '\n' + key
     const slot = this.#tick % RECENT_WINDOW
@@ -126,17 +138,14 @@ export class DrainHandovers {
     handover.client = client
     return {
       take: (key) => {
-        if (handover.live.size > 0 && handover.live.has(key)) return false
+        if (handover.live?.has(key) === true) return false
         handover.remember(key)
         return true
       },
       caughtUp: () => {
         handover.caughtUp = true
-        handover.live.clear()
-        handover.timer = setTimeout(() => {
-          if (this.#byId.get(clientId) === handover) this.#byId.delete(clientId)
-        }, GRACE_MS)
-        handover.timer.unref()
+        handover.live = undefined
+        this.#expire(clientId, handover)
       },
       ended: () => {
         // a drain cut short (the connection closed): nothing more to hand over
@@ -151,7 +160,7 @@ export class DrainHandovers {
     if (handover === undefined) return true
     // an older connection, closing: its copies are unacknowledged and sent again anyway
     if (this.stale(clientId, client)) return true
-    if (handover.pending.delete(key)) return false
+    if (handover.pending?.delete(key) === true) return false
     // stored before this CONNECT began: the drain read it
     const recent = clientId + '\n' + key
     const at = this.#recent.get(recent)
@@ -159,8 +168,41 @@ export class DrainHandovers {
       this.#recent.delete(recent)
       return false
     }
-    if (handover.streamed.has(key)) return false
-    if (!handover.caughtUp) handover.live.add(key)
+    if (handover.streamed?.has(key) === true) return false
+    if (!handover.caughtUp) (handover.live ??= new Set()).add(key)
     return true
+  }
+
+  /** Forget `handover` GRACE_MS from now, unless another connection of its session replaced it. */
+  #expire (clientId: string, handover: Handover): void {
+    this.#expiring.push({ clientId, handover, at: performance.now() + GRACE_MS })
+    if (this.#timer === undefined) this.#arm(GRACE_MS)
+  }
+
+  #arm (ms: number): void {
+    this.#timer = setTimeout(() => { this.#sweep() }, ms)
+    this.#timer.unref()
+  }
+
+  #sweep (): void {
+    this.#timer = undefined
+    const now = performance.now()
+    const queue = this.#expiring
+    while (this.#expiringHead < queue.length) {
+      const next = queue[this.#expiringHead] as Expiring
+      if (next.at > now) break
+      queue[this.#expiringHead++] = undefined as unknown as Expiring
+      if (this.#byId.get(next.clientId) === next.handover) this.#byId.delete(next.clientId)
+    }
+    if (this.#expiringHead === queue.length) {
+      this.#expiring = []
+      this.#expiringHead = 0
+      return
+    }
+    if (this.#expiringHead > 1024 && this.#expiringHead * 2 > queue.length) {
+      this.#expiring = queue.slice(this.#expiringHead)
+      this.#expiringHead = 0
+    }
+    this.#arm(Math.max(1, (this.#expiring[this.#expiringHead] as Expiring).at - now))
   }
 }

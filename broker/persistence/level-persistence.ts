@@ -2,7 +2,7 @@ import { Readable } from 'node:stream'
 import { ConfigError, NotFoundError, StoreError } from '../errors.js'
 import { clientKey, clientRange } from './client-key.js'
 import type { ClientRef, MqttPersistence } from './mqtt-persistence.js'
-import type { GroupCommit, LevelDatabase } from '../storage/index.js'
+import { KeyedLock, type GroupCommit, type LevelDatabase } from '../storage/index.js'
 import { DrainHandovers } from './drain-handover.js'
 import { OutgoingQueue } from './outgoing-queue.js'
 import { packetCodec, type StoredPacket } from './packet-codec.js'
@@ -55,6 +55,17 @@ export class LevelPersistence implements MqttPersistence {
   readonly #outgoing: OutgoingQueue
   readonly #incoming: LevelDatabase
   readonly #wills: LevelDatabase
+  /**
+   * The keys of the wills on disk, loaded at setup and kept with every change
+   * (this process alone writes the embedded store): aedes asks for a
+   * client's will at every CONNECT (storeWill's delWill), and most clients
+   * have none, which this answers without a read.
+   */
+  readonly #willKeys = new Set<string>()
+  /** Whether #willKeys was loaded (setup); before, every will is read from disk. */
+  #willsKnown = false
+  /** One will operation per client at a time, so the key set follows the disk. */
+  readonly #willLock = new KeyedLock()
   readonly #pending = new Set<Promise<unknown>>()
   readonly #keepSubscription: LevelPersistenceOptions['keepSubscription']
   #broker: PersistenceBroker | undefined
@@ -93,6 +104,20 @@ export class LevelPersistence implements MqttPersistence {
       await this.#run(() => this.#subscriptions.load())
     } catch (cause) {
       throw new StoreError('could not load the stored subscriptions', { cause })
+    }
+    try {
+      await this.#run(() => this.#retained.load())
+    } catch (cause) {
+      throw new StoreError('could not load the retained topics', { cause })
+    }
+    try {
+      await this.#run(async () => {
+        // wills changed meanwhile are in the set already; one deleted meanwhile may come back: only a read more
+        for await (const key of this.#wills.keys({ keyEncoding: UTF8 })) this.#willKeys.add(key as string)
+      })
+      this.#willsKnown = true
+    } catch (cause) {
+      throw new StoreError('could not load the stored wills', { cause })
     }
   }
 
@@ -215,17 +240,32 @@ export class LevelPersistence implements MqttPersistence {
   putWill (client: ClientRef, packet: StoredPacket): Promise<void> {
     packet.brokerId = this.#broker?.id
     packet.clientId = client.id
-    return this.#run(() => this.#put(this.#wills, clientKey(client.id), packet))
+    const key = clientKey(client.id)
+    // in the set from the start of the write: a failed write may still have landed
+    return this.#run(() => this.#willLock.run(key, async () => {
+      this.#willKeys.add(key)
+      await this.#put(this.#wills, key, packet)
+    }))
   }
 
   getWill (client: ClientRef): Promise<StoredPacket | undefined> {
-    return this.#run(() => this.#get(this.#wills, clientKey(client.id)))
+    const key = clientKey(client.id)
+    return this.#run(() => this.#willLock.run(key, async () => this.#mayHaveWill(key) ? await this.#get(this.#wills, key) : undefined))
   }
 
-  async delWill (client: ClientRef): Promise<StoredPacket | undefined> {
-    const will = await this.getWill(client)
-    if (will !== undefined) await this.#run(() => this.#del(this.#wills, clientKey(client.id)))
-    return will
+  delWill (client: ClientRef): Promise<StoredPacket | undefined> {
+    const key = clientKey(client.id)
+    return this.#run(() => this.#willLock.run(key, async () => {
+      if (!this.#mayHaveWill(key)) return undefined
+      const will = await this.#get(this.#wills, key)
+      if (will !== undefined) await this.#del(this.#wills, key)
+      this.#willKeys.delete(key)
+      return will
+    }))
+  }
+
+  #mayHaveWill (key: string): boolean {
+    return !this.#willsKnown || this.#willKeys.has(key)
   }
 
   /** Wills of clients whose broker is not among `brokers` (alive brokers by id). */
@@ -243,7 +283,7 @@ export class LevelPersistence implements MqttPersistence {
     if (this.#destroyed) throw new StoreError('persistence destroyed twice')
     this.#destroyed = true
     await Promise.allSettled([...this.#pending])
-    await Promise.all([this.#outgoing.idle(), this.#subscriptions.idle(), this.#retained.idle()])
+    await Promise.all([this.#outgoing.idle(), this.#subscriptions.idle(), this.#retained.idle(), this.#willLock.idle()])
     if (this.#ownsDb) await this.#db.close()
   }
 

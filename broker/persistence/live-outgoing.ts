@@ -188,38 +188,39 @@ export function liveOutgoing<P extends OutgoingPersistence> (persistence: P, opt
 class StoredLive {
   known = false
   #size = 0
+  // Both made on first use and dropped once the read went to the end: a connected idle session holds neither.
   /** While counting: stored live packets seen (read or added) and not cleared. */
-  readonly #keys = new Set<string>()
+  #keys: Set<string> | undefined
   /** While counting: cleared before the read reached them. */
-  readonly #cleared = new Set<string>()
+  #cleared: Set<string> | undefined
 
   get size (): number {
-    return this.known ? this.#size : this.#keys.size
+    return this.known ? this.#size : (this.#keys?.size ?? 0)
   }
 
   /** A live packet was sent to the store. */
   added (key: string): void {
     if (this.known) this.#size++
-    else this.#keys.add(key)
+    else (this.#keys ??= new Set()).add(key)
   }
 
   /** The CONNECT read passed a stored live packet. */
   read (key: string): void {
-    if (!this.known && !this.#cleared.has(key)) this.#keys.add(key)
+    if (!this.known && this.#cleared?.has(key) !== true) (this.#keys ??= new Set()).add(key)
   }
 
   /** A stored live packet was acknowledged. */
   cleared (key: string): void {
     if (this.known) this.#size = Math.max(0, this.#size - 1)
-    else if (!this.#keys.delete(key)) this.#cleared.add(key)
+    else if (this.#keys?.delete(key) !== true) (this.#cleared ??= new Set()).add(key)
   }
 
   /** The CONNECT read went to the end. */
   done (): void {
     if (this.known) return
-    this.#size = this.#keys.size
-    this.#keys.clear()
-    this.#cleared.clear()
+    this.#size = this.#keys?.size ?? 0
+    this.#keys = undefined
+    this.#cleared = undefined
     this.known = true
   }
 }

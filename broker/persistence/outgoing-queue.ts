@@ -320,6 +320,16 @@ export class OutgoingQueue {
     /** Seqs up to this one were issued before the last pass began. */
     let issued = -1
     try {
+      if (drain !== undefined) {
+        // An empty queue (as counted under the lock, writes issued included) has nothing to read:
+        // caught up at once, without opening the store (most reconnects of an idle session).
+        const empty = await this.#withState(clientId, async (state) => {
+          if (state.count !== 0) return false
+          drain.caughtUp()
+          return true
+        })
+        if (empty) return
+      }
       while (true) {
         await this.#writer.flush()
         const from = readTo < 0 ? { gte: range.gte } : { gt: clientKey(clientId) + formatNumber(readTo, SEQ_DIGITS) }

@@ -13,14 +13,27 @@ const AFTER_UTF8 = Buffer.from([0xff])
  * Retained messages, keyed by topic. A lookup by topic filter reads only the
  * keys that start with the filter's literal part (what comes before its first
  * wildcard), so a subscription to `site/7/#` costs what site 7 holds, not
- * what every site holds.
+ * what every site holds. The topics that hold one are also kept in memory
+ * (after load()), so a filter without wildcards, and any filter while nothing
+ * is retained, costs no read (aedes looks up every SUBSCRIBE's filters).
  */
 export class RetainedStore {
   readonly #db: LevelDatabase
   readonly #lock = new KeyedLock()
+  /** Topics that may hold a retained message: added before a write, removed once a delete landed. */
+  readonly #topics = new Set<string>()
+  /** Whether #topics was loaded; before, every lookup reads the store. */
+  #known = false
 
   constructor (db: LevelDatabase) {
     this.#db = db
+  }
+
+  /** Reads the topics that hold a retained message; called once at setup. */
+  async load (): Promise<void> {
+    // topics written meanwhile are in the set already; one deleted meanwhile may come back: only a read more
+    for await (const key of this.#db.keys({ keyEncoding: UTF8 })) this.#topics.add(key as string)
+    this.#known = true
   }
 
   /** Stores a copy of `packet`; an empty payload deletes the topic's message. */
@@ -36,7 +49,10 @@ export class RetainedStore {
       try {
         if (value === null) {
           await this.#db.del(topic, { keyEncoding: UTF8 })
+          this.#topics.delete(topic)
         } else {
+          // before the write: a failed one may still have landed
+          this.#topics.add(topic)
           await this.#db.put(topic, value, { keyEncoding: UTF8, valueEncoding: BUFFER })
         }
       } catch (cause) {
@@ -57,6 +73,14 @@ export class RetainedStore {
 
   async * #matching (filters: string[]): AsyncGenerator<StoredPacket> {
     for (const filter of filters) {
+      if (this.#known && this.#topics.size === 0) return
+      if (!filter.includes('+') && !filter.includes('#')) {
+        // only the topic itself can match
+        if (this.#known && !this.#topics.has(filter)) continue
+        const value = await this.#db.get(filter, { keyEncoding: UTF8, valueEncoding: BUFFER })
+        if (value !== undefined) yield packetCodec.decode(value as Buffer)
+        continue
+      }
       const levels = filter.split('/')
       const prefix = Buffer.from(literalPrefix(filter), 'utf8')
       const range = prefix.length === 0

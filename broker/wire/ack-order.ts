@@ -11,8 +11,8 @@ const PUBACK = 0x40
 const PUBREC = 0x50
 const PUBCOMP = 0x70
 
-/** Per connection (the stream aedes writes to): packet id → what it owes. */
-const owed = new WeakMap<object, Map<number, number>>()
+/** Per connection (the stream aedes writes to): packet id → what it owes; null until its first QoS delivery (an idle one holds no map). */
+const owed = new WeakMap<object, Map<number, number> | null>()
 let installed = false
 
 interface Outgoing { cmd?: string, qos?: number, messageId?: number }
@@ -33,8 +33,13 @@ function install (): void {
   packets.writeToStream = function observedWrite (packet: Outgoing, stream: object, opts?: unknown): boolean {
     const ids = owed.get(stream)
     if (ids !== undefined && typeof packet.messageId === 'number') {
-      if (packet.cmd === 'publish' && (packet.qos === 1 || packet.qos === 2)) ids.set(packet.messageId, packet.qos === 1 ? AWAIT_PUBACK : AWAIT_PUBREC)
-      else if (packet.cmd === 'pubrel') ids.set(packet.messageId, AWAIT_PUBCOMP)
+      const state = packet.cmd === 'publish' && (packet.qos === 1 || packet.qos === 2)
+        ? (packet.qos === 1 ? AWAIT_PUBACK : AWAIT_PUBREC)
+        : packet.cmd === 'pubrel' ? AWAIT_PUBCOMP : undefined
+      if (state !== undefined) {
+        if (ids === null) owed.set(stream, new Map([[packet.messageId, state]]))
+        else ids.set(packet.messageId, state)
+      }
     }
     return write.call(this, packet, stream, opts)
   }
@@ -51,11 +56,11 @@ function install (): void {
  */
 export function ackOrder (conn: object): (first: number, id: number) => Rejection | null {
   install()
-  const ids = new Map<number, number>()
-  owed.set(conn, ids)
+  owed.set(conn, null)
   return (first, id) => {
-    const state = ids.get(id)
-    if (state === undefined) return null
+    const ids = owed.get(conn)
+    const state = ids?.get(id)
+    if (ids == null || state === undefined) return null
     switch (first) {
       case PUBACK:
         if (state !== AWAIT_PUBACK) return rejections.wrongAck

@@ -8,6 +8,12 @@ const MAX_DEFERRED = 10_000
 type Deliver = (packet: { brokerId?: string | null, brokerCounter?: number, qos?: number, retain?: boolean }, cb: () => void) => void
 interface ClientInternals { id?: string | null, clean?: boolean, duplicates: Record<string, number>, deliver0: Deliver, deliverQoS: Deliver }
 
+/** aedes' per-client map of the highest counter delivered, neutralised: always 0, writes ignored (it stores nothing, so every client shares it). */
+const NO_HIGH_WATER_MARK = new Proxy(Object.create(null) as Record<string, number>, {
+  get: () => 0,
+  set: () => true
+})
+
 /** The part of DrainHandovers (persistence/drain-handover.ts) the live path asks. */
 export interface LiveHandovers {
   takeLive: (clientId: string, client: object, key: string) => boolean
@@ -33,21 +39,20 @@ export interface LiveHandovers {
  */
 export function exactDedupe (client: Client, handovers?: LiveHandovers): void {
   const internals = client as unknown as ClientInternals
-  internals.duplicates = new Proxy(Object.create(null) as Record<string, number>, {
-    get: () => 0,
-    set: () => true
-  })
-  const seen = new Set<string>()
+  internals.duplicates = NO_HIGH_WATER_MARK
+  // Both made on the first delivery: an idle session holds neither.
+  let seen: Set<string> | undefined
   const claim = (key: string): boolean => {
+    seen ??= new Set()
     if (seen.has(key)) return false
     seen.add(key)
     if (seen.size > WINDOW) seen.delete(seen.values().next().value as string)
     return true
   }
   // aedes' deliverQoS hands a QoS 0 packet on to deliver0: checked once already.
-  const checked = new WeakSet<object>()
+  let checked: WeakSet<object> | undefined
   const wrap = (deliver: Deliver): Deliver => function deliverOnce (packet, cb) {
-    if (checked.has(packet)) return deliver(packet, cb)
+    if (checked?.has(packet) === true) return deliver(packet, cb)
     if (packet.brokerId) {
       const key = `${packet.brokerId}:${packet.brokerCounter ?? 0}`
       const id = internals.id
@@ -57,7 +62,7 @@ export function exactDedupe (client: Client, handovers?: LiveHandovers): void {
         setImmediate(cb)
         return
       }
-      checked.add(packet)
+      (checked ??= new WeakSet()).add(packet)
       if (handedOver) {
         if (deferred !== undefined) {
           // after the stored queue, which aedes is still sending; the emitter
@@ -76,12 +81,15 @@ export function exactDedupe (client: Client, handovers?: LiveHandovers): void {
   /** Live copies held until aedes has sent the stored queue (its CONNECT chain ends with it). */
   let deferred: Array<Parameters<Deliver>[0]> | undefined = []
   const deliverQoS = internals.deliverQoS
+  const closed = (): void => { deferred = undefined }
   client.once('connected', () => {
     const held = deferred ?? []
     deferred = undefined
+    // nothing more to drop at the close: no listener stays for the connection's life
+    client.conn.removeListener('close', closed)
     for (const packet of held) deliverQoS(packet, noop)
   })
-  client.conn.once('close', () => { deferred = undefined })
+  client.conn.once('close', closed)
 }
 
 function noop (): void {}

@@ -10,6 +10,7 @@ import type { Metrics } from '../metrics.js'
 import { ackOrder } from './ack-order.js'
 import { classifyRejection } from './classify-rejection.js'
 import { FrameScanner } from './frame-scanner.js'
+import { leanParser } from './lean-parser.js'
 import type { Rejection } from './rejections.js'
 
 export interface GuardedHandleOptions {
@@ -89,6 +90,8 @@ export function guardedHandle (aedes: Aedes, opts: GuardedHandleOptions): (conn:
       conn.destroy()
       return
     }
+    // Memory only: a parser that cannot be made lean works as it is.
+    leanParser(parser)
     const bounded = boundSends(client, sendBuffer, () => {
       metrics?.limitHits.inc({ limit: 'sendBuffer' })
       logger.warn({ address, clientId: client.id, sendBuffer }, 'send buffer full: the client does not read; QoS 0 dropped, QoS > 0 closes it')
@@ -100,52 +103,90 @@ export function guardedHandle (aedes: Aedes, opts: GuardedHandleOptions): (conn:
       return
     }
 
-    const scanner = new FrameScanner({ maxPacketSize, maxClientIdLength, allowControlCharacters: opts.allowControlCharacters, checkAck: ackOrder(conn) })
-    let reported = false
-
-    const report = (rejection: Rejection, err?: Error): void => {
-      reported = true
-      if (rejection.reason !== undefined) metrics?.protocolErrors.inc({ reason: rejection.reason })
-      if (rejection.limit !== undefined) metrics?.limitHits.inc({ limit: rejection.limit })
-      logger.warn({
-        address,
-        clientId: client.id ?? undefined,
-        reason: rejection.reason,
-        limit: rejection.limit,
-        clause: rejection.clause,
-        by: rejection.by,
-        err: err?.message
-      }, rejection.limit === undefined ? 'MQTT protocol violation: connection closed' : 'MQTT limit exceeded: connection closed')
-    }
-
-    parser.parse = function guardedParse (chunk: Buffer): number {
-      if (reported) return 0
-      // A stream in object mode may hand over a plain Uint8Array; the scanner needs Buffer methods.
-      const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk)
-      const verdict = scanner.scan(buf)
-      if (verdict === null) return parse.call(parser, buf)
-      if (verdict.cut > 0) parse.call(parser, buf.subarray(0, verdict.cut))
-      // Those whole packets may have closed the connection themselves.
-      if (reported) return 0
-      report(verdict.rejection)
-      const code = verdict.rejection.connack
-      if (code === undefined) {
-        conn.destroy()
-      } else {
-        // The parser never saw this CONNECT, so aedes sends nothing: answer here,
-        // then close [MQTT-3.2.2-5]. 0x20 0x02: CONNACK, two bytes; no session.
-        conn.end(Buffer.from([0x20, 0x02, 0x00, code]), () => conn.destroy())
-      }
-      return 0
-    }
-
+    const guard = new ConnectionGuard(conn, client, parser, parse, address, logger, metrics,
+      new FrameScanner({ maxPacketSize, maxClientIdLength, allowControlCharacters: opts.allowControlCharacters, checkAck: ackOrder(conn) }))
+    // Shared functions that find their connection's guard through the parser: no closures per connection.
+    ;(parser as GuardedParser)[GUARD] = guard
+    parser.parse = guardedParse
     // Runs before aedes' own listener, which turns it into the client 'error' below.
-    let parserError: Error | null = null
-    parser.prependListener('error', (err: Error) => { parserError = err })
-    client.on('error', (err: Error) => {
-      if (reported) return
-      const rejection = classifyRejection(err, err === parserError)
-      if (rejection !== null) report(rejection, err) // aedes has closed it already
-    })
+    parser.prependListener('error', noteParserError)
+    client.on('error', onClientError)
   }
+}
+
+const GUARD = Symbol('hail.guard')
+type Parse = (buf: Buffer) => number
+interface GuardedParser { [GUARD]: ConnectionGuard }
+
+/** One connection's checks and what they need; reached from its parser, so each connection holds one object and no closures. */
+class ConnectionGuard {
+  reported = false
+  parserError: Error | null = null
+
+  constructor (
+    readonly conn: Duplex,
+    readonly client: { id?: string | null },
+    readonly parser: object,
+    readonly parse: Parse,
+    readonly address: string | undefined,
+    readonly logger: Logger,
+    readonly metrics: Metrics | undefined,
+    readonly scanner: FrameScanner
+  ) {}
+
+  report (rejection: Rejection, err?: Error): void {
+    this.reported = true
+    if (rejection.reason !== undefined) this.metrics?.protocolErrors.inc({ reason: rejection.reason })
+    if (rejection.limit !== undefined) this.metrics?.limitHits.inc({ limit: rejection.limit })
+    this.logger.warn({
+      address: this.address,
+      clientId: this.client.id ?? undefined,
+      reason: rejection.reason,
+      limit: rejection.limit,
+      clause: rejection.clause,
+      by: rejection.by,
+      err: err?.message
+    }, rejection.limit === undefined ? 'MQTT protocol violation: connection closed' : 'MQTT limit exceeded: connection closed')
+  }
+
+  scan (chunk: Buffer | Uint8Array): number {
+    if (this.reported) return 0
+    // A stream in object mode may hand over a plain Uint8Array; the scanner needs Buffer methods.
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk)
+    const verdict = this.scanner.scan(buf)
+    if (verdict === null) return this.parse.call(this.parser, buf)
+    if (verdict.cut > 0) this.parse.call(this.parser, buf.subarray(0, verdict.cut))
+    // Those whole packets may have closed the connection themselves.
+    if (this.reported) return 0
+    this.report(verdict.rejection)
+    const code = verdict.rejection.connack
+    const conn = this.conn
+    if (code === undefined) {
+      conn.destroy()
+    } else {
+      // The parser never saw this CONNECT, so aedes sends nothing: answer here,
+      // then close [MQTT-3.2.2-5]. 0x20 0x02: CONNACK, two bytes; no session.
+      conn.end(Buffer.from([0x20, 0x02, 0x00, code]), () => conn.destroy())
+    }
+    return 0
+  }
+
+  clientError (err: Error): void {
+    if (this.reported) return
+    const rejection = classifyRejection(err, err === this.parserError)
+    if (rejection !== null) this.report(rejection, err) // aedes has closed it already
+  }
+}
+
+/** The parser's parse, as aedes calls it (`client._parser.parse(buf)`): the scanner first. */
+function guardedParse (this: GuardedParser, chunk: Buffer): number {
+  return this[GUARD].scan(chunk)
+}
+
+function noteParserError (this: GuardedParser, err: Error): void {
+  this[GUARD].parserError = err
+}
+
+function onClientError (this: { _parser?: object }, err: Error): void {
+  (this._parser as GuardedParser | undefined)?.[GUARD]?.clientError(err)
 }

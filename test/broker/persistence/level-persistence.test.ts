@@ -220,6 +220,42 @@ test('retained lookup reads only the filter prefix and returns exactly the match
   await p.destroy()
 })
 
+test('retained lookups read nothing for topics without a message, and the topics are known again after a reopen', async () => {
+  const dir = freshDir()
+  let p = await open(dir)
+  await p.storeRetained({ cmd: 'publish', topic: 'kept/1', payload: Buffer.from('x'), qos: 0, retain: true })
+  await p.storeRetained({ cmd: 'publish', topic: 'gone/1', payload: Buffer.from('x'), qos: 0, retain: true })
+  await p.storeRetained({ cmd: 'publish', topic: 'gone/1', payload: Buffer.alloc(0), qos: 0, retain: true })
+  await p.destroy()
+  const db = new Level(dir)
+  let reads = 0
+  const sublevel = db.sublevel.bind(db)
+  ;(db as unknown as { sublevel: typeof db.sublevel }).sublevel = ((name: string, options?: object) => {
+    const s = sublevel(name, options as never)
+    if (name === 'retained') {
+      const get = s.get.bind(s)
+      const iterator = s.iterator.bind(s)
+      ;(s as unknown as { get: unknown }).get = (...args: Parameters<typeof get>) => { reads++; return get(...args) }
+      ;(s as unknown as { iterator: unknown }).iterator = (...args: Parameters<typeof iterator>) => { reads++; return iterator(...args) }
+    }
+    return s
+  }) as typeof db.sublevel
+  p = new LevelPersistence(db, { ownsDb: true })
+  await p.setup(fakeBroker())
+  const lookup = async (...filters: string[]) => (await collect(p.createRetainedStreamCombi(filters))).map(packet => packet.topic as string).sort()
+  assert.deepEqual(await lookup('gone/1', 'none/2'), [])
+  assert.equal(reads, 0, 'no read for topics without a retained message')
+  assert.deepEqual(await lookup('kept/1'), ['kept/1'], 'one stored before the reopen is found')
+  assert.deepEqual(await lookup('kept/+', '#'), ['kept/1', 'kept/1'], 'wildcards read the store as before')
+  await p.storeRetained({ cmd: 'publish', topic: 'kept/1', payload: Buffer.alloc(0), qos: 0, retain: true })
+  reads = 0
+  assert.deepEqual(await lookup('kept/1', 'kept/#'), [])
+  assert.equal(reads, 0, 'nothing retained any more: nothing read')
+  await p.storeRetained({ cmd: 'publish', topic: 'new/1', payload: Buffer.from('y'), qos: 0, retain: true })
+  assert.deepEqual(await lookup('new/1', 'new/#'), ['new/1', 'new/1'])
+  await p.destroy()
+})
+
 test('client ids that are prefixes of each other, hold ":" or are not ASCII never share records', async () => {
   const broker = fakeBroker()
   const p = await open(freshDir(), {}, broker)
@@ -251,6 +287,39 @@ test('client ids that are prefixes of each other, hold ":" or are not ASCII neve
   }
   assert.deepEqual((await collect(p.getClientList('topic'))).sort(), ids.filter(id => id !== 'a').sort())
   assert.equal((await collect(p.streamWill({}))).length, ids.length - 1)
+  await p.destroy()
+})
+
+test('wills: found after a reopen, and a client without one costs no read (aedes asks at every CONNECT)', async () => {
+  const dir = freshDir()
+  let p = await open(dir)
+  await p.putWill({ id: 'kept' }, { topic: 'will/kept', payload: Buffer.from('bye'), qos: 1, retain: false })
+  await p.putWill({ id: 'gone' }, { topic: 'will/gone', payload: Buffer.from('bye'), qos: 0, retain: false })
+  await p.delWill({ id: 'gone' })
+  await p.destroy()
+  const db = new Level(dir)
+  let reads = 0
+  // counts the persistence's reads of the wills sublevel (it opens its own handle on the same prefix)
+  const sublevel = db.sublevel.bind(db)
+  ;(db as unknown as { sublevel: typeof db.sublevel }).sublevel = ((name: string, options?: object) => {
+    const s = sublevel(name, options as never)
+    if (name === 'wills') {
+      const g = s.get.bind(s)
+      ;(s as unknown as { get: unknown }).get = (...args: Parameters<typeof g>) => { reads++; return g(...args) }
+    }
+    return s
+  }) as typeof db.sublevel
+  p = new LevelPersistence(db, { ownsDb: true })
+  await p.setup(fakeBroker())
+  assert.equal(await p.delWill({ id: 'never' }), undefined)
+  assert.equal(await p.getWill({ id: 'gone' }), undefined)
+  assert.equal(reads, 0, 'no read for clients without a will')
+  assert.equal(String((await p.getWill({ id: 'kept' }))?.topic), 'will/kept', 'a will stored before the reopen is found')
+  assert.equal(String((await p.delWill({ id: 'kept' }))?.topic), 'will/kept')
+  assert.equal(await p.getWill({ id: 'kept' }), undefined, 'and is gone once deleted')
+  assert.equal(reads, 2)
+  await p.putWill({ id: 'new' }, { topic: 'will/new', payload: Buffer.from('x'), qos: 0, retain: false })
+  assert.equal(String((await p.getWill({ id: 'new' }))?.topic), 'will/new')
   await p.destroy()
 })
 

@@ -1,0 +1,45 @@
+import { createRequire } from 'node:module'
+
+/**
+ * The plain BufferList of the `bl` that mqtt-packet itself loads (resolved
+ * from mqtt-packet's own location, so always the version its parser was
+ * written against): the same methods as the BufferListStream its parser
+ * keeps, without being a Duplex stream.
+ */
+const { BufferList } = createRequire(createRequire(import.meta.url).resolve('mqtt-packet'))('bl') as { BufferList?: new () => BufferListLike }
+
+/**
+ * The parts of an mqtt-packet 9 Parser (parser.js) this module relies on:
+ * `_list`, the buffer list it reads packets from (`bl()`, a BufferListStream
+ * made again by `_resetState` after an error), and `_resetState` itself.
+ * test/broker/wire/lean-parser.test.ts fails if either changes.
+ */
+interface BufferListLike { length?: unknown, append?: unknown, consume?: unknown, pipe?: unknown }
+interface ParserInternals {
+  _list?: BufferListLike
+  _resetState?: () => void
+}
+
+/**
+ * Gives an mqtt-packet parser a plain BufferList where it keeps a
+ * BufferListStream: the parser only appends, reads and consumes (never
+ * pipes), and the stream's readable and writable states and listeners were
+ * ~1.3 KiB of every connection, idle or not (issue 13: idle sessions).
+ * Returns false, changing nothing, when the parser is not as described
+ * above or already holds bytes.
+ */
+export function leanParser (parser: object): boolean {
+  const internals = parser as ParserInternals
+  const list = internals._list
+  if (BufferList === undefined || typeof internals._resetState !== 'function' || list === undefined ||
+    list.length !== 0 || typeof list.append !== 'function' || typeof list.consume !== 'function' || typeof list.pipe !== 'function') return false
+  internals._list = new BufferList()
+  internals._resetState = leanReset
+  return true
+}
+
+/** The parser's own reset (after a parse error), then the plain list again; one function for every parser. */
+function leanReset (this: ParserInternals): void {
+  (Object.getPrototypeOf(this) as Required<ParserInternals>)._resetState.call(this)
+  this._list = new (BufferList as new () => BufferListLike)()
+}
