@@ -39,11 +39,17 @@ export class Metrics {
     bytes: () => Array<{ listener: string, read: number, written: number }>
     /** Subscriptions held by connected clients. */
     subscriptions: () => number
+    /** Retained messages stored (the backend sets it: see the gauge's help); undefined when the store did not answer. */
+    retainedMessages: () => number | Promise<number | undefined>
+    /** Packets in the outgoing queues of persistent sessions (the backend sets it); undefined when the store did not answer. */
+    queuedPackets: () => number | Promise<number | undefined>
   } = {
       connectedClients: () => 0,
       publishesInFlight: () => 0,
       bytes: () => [],
-      subscriptions: () => 0
+      subscriptions: () => 0,
+      retainedMessages: () => 0,
+      queuedPackets: () => 0
     }
 
   readonly bytesReceived = new Counter({
@@ -67,6 +73,21 @@ export class Metrics {
     help: 'Subscriptions held by connected clients',
     registers: [this.registry],
     collect: () => { this.subscriptions.set(this.sources.subscriptions()) }
+  })
+
+  // absent from /metrics when the store did not answer (Redis down), rather than a stale figure
+  readonly retainedMessages = new Gauge({
+    name: 'hail_retained_messages',
+    help: 'Retained messages stored (one per topic); with Redis, every node reports the cluster\'s figure',
+    registers: [this.registry],
+    collect: async () => { setOrReset(this.retainedMessages, await this.sources.retainedMessages()) }
+  })
+
+  readonly queuedPackets = new Gauge({
+    name: 'hail_queued_packets',
+    help: 'Packets (QoS 1/2) held in the outgoing queues of persistent sessions, offline or unacknowledged; with Redis, every node reports the cluster\'s figure',
+    registers: [this.registry],
+    collect: async () => { setOrReset(this.queuedPackets, await this.sources.queuedPackets()) }
   })
 
   /** IM requests handled, by topic kind (send, cmd, typing, file) and method, with how long each took. */
@@ -214,4 +235,9 @@ export class Metrics {
   get contentType (): string {
     return this.registry.contentType
   }
+}
+
+function setOrReset (gauge: Gauge, value: number | undefined): void {
+  if (value === undefined) gauge.reset()
+  else gauge.set(value)
 }

@@ -94,6 +94,21 @@ export class LevelPersistence implements MqttPersistence {
     } catch (cause) {
       throw new StoreError('could not load the stored subscriptions', { cause })
     }
+    try {
+      await this.#run(() => Promise.all([this.#retained.load(), this.#outgoing.countAll()]))
+    } catch (cause) {
+      throw new StoreError('could not count the retained messages and queued packets', { cause })
+    }
+  }
+
+  /** Retained messages stored (hail_retained_messages). */
+  get retainedCount (): number {
+    return this.#retained.count
+  }
+
+  /** Packets in every client's outgoing queue, dropped ones not included (hail_queued_packets). */
+  get queuedCount (): number {
+    return this.#outgoing.total
   }
 
   // --- retained messages

@@ -38,6 +38,11 @@ const packetKey = (brokerId: string, counter: number | string): string => `${PAC
 const countKey = (brokerId: string, counter: number | string): string => `packet:${brokerId}:${counter}:offlineCount`
 const willKey = (brokerId: string, clientId: string): string => `will:${brokerId}:${encodeURIComponent(clientId)}`
 const WILLS = 'will'
+/** aedes-persistence-redis 12 keeps retained messages in one hash, and the ids of clients with subscriptions in one set. */
+const RETAINED = 'retained'
+const CLIENTS = 'clients'
+/** Client ids read per SSCAN, and queue lengths asked per pipeline, while counting queued packets. */
+const COUNT_BATCH = 1000
 
 /**
  * KEYS: packet, its count, then one queue per subscriber; ARGV: encoded
@@ -229,6 +234,39 @@ export class RedisPersistence extends AsyncRedisPersistence implements MqttPersi
         for (const pending of batch) pending.reject(err)
       })
     }
+  }
+
+  /** Retained messages stored, cluster-wide (one HLEN). */
+  async retainedCount (): Promise<number> {
+    return await this.#redis.hlen(RETAINED)
+  }
+
+  /**
+   * Entries in the outgoing queues of the clients that hold subscriptions,
+   * cluster-wide: read when asked (an SSCAN of the client set and an LLEN
+   * per client, pipelined), never per publish. A queue whose client
+   * dropped every subscription is not counted; an entry whose packet
+   * expired counts until a drain reads it.
+   */
+  async queuedCount (): Promise<number> {
+    let total = 0
+    let cursor = '0'
+    // SSCAN may return an id more than once
+    const seen = new Set<string>()
+    do {
+      const [next, found] = await this.#redis.sscan(CLIENTS, cursor, 'COUNT', COUNT_BATCH)
+      cursor = next
+      const ids = found.filter((id) => !seen.has(id))
+      for (const id of ids) seen.add(id)
+      if (ids.length === 0) continue
+      const pipeline = this.#redis.pipeline()
+      for (const id of ids) pipeline.llen(outgoingKey(id))
+      for (const [err, length] of await pipeline.exec() ?? []) {
+        if (err !== null) throw err
+        total += length as number
+      }
+    } while (cursor !== '0')
+    return total
   }
 
   /** A Readable: aedes 1.2 pipes it (the original returns an async generator, which has no pipe()). */

@@ -18,6 +18,12 @@ const AFTER_UTF8 = Buffer.from([0xff])
 export class RetainedStore {
   readonly #db: LevelDatabase
   readonly #lock = new KeyedLock()
+  /**
+   * The topics stored, for the count (hail_retained_messages): whether a
+   * write adds or replaces, or a delete removes, is known without reading
+   * the store. Costs the topics' names in memory.
+   */
+  readonly #topics = new Set<string>()
 
   constructor (db: LevelDatabase) {
     this.#db = db
@@ -36,13 +42,25 @@ export class RetainedStore {
       try {
         if (value === null) {
           await this.#db.del(topic, { keyEncoding: UTF8 })
+          this.#topics.delete(topic)
         } else {
           await this.#db.put(topic, value, { keyEncoding: UTF8, valueEncoding: BUFFER })
+          this.#topics.add(topic)
         }
       } catch (cause) {
         throw new StoreError(`could not store the retained message of ${topic}`, { cause })
       }
     })
+  }
+
+  /** Reads the stored topics (keys only), once at start-up, before any write. */
+  async load (): Promise<void> {
+    for await (const key of this.#db.keys({ keyEncoding: UTF8 })) this.#topics.add(key as string)
+  }
+
+  /** Retained messages stored. */
+  get count (): number {
+    return this.#topics.size
   }
 
   /** The messages matching any of the filters, filter by filter, as aedes expects. */
