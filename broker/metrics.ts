@@ -216,6 +216,19 @@ export class Metrics {
     registers: [this.registry]
   })
 
+  /**
+   * Push latency: from a batch's first notification (its message stored for
+   * a user with no device online) to the webhook's final answer, so the
+   * batching wait (push.batchMs), every POST and every retry's backoff count.
+   */
+  readonly pushDeliverySeconds = new Histogram({
+    name: 'hail_push_delivery_seconds',
+    help: 'Push batches from the first notification (message stored) to the webhook\'s final answer, batching and retries included, by outcome (sent, failed)',
+    labelNames: ['outcome'] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [this.registry]
+  })
+
   /** Notifications dropped: the push queue was full, or the server closed before they went out. */
   readonly pushDropped = new Counter({
     name: 'hail_push_dropped_total',
