@@ -106,6 +106,17 @@ export class LossyLink {
     this.#lossPercent = percent
   }
 
+  /**
+   * Drop the first UDP datagram that leaves the namespace with `firstByte` as
+   * the first byte of its payload, once (a token bucket of one packet that
+   * refills hourly); counted in dropped().out. E.g. 0x14: a DTLS record of
+   * type ChangeCipherSpec, which starts the DTLS server's last flight.
+   */
+  async dropFirstOutgoing (firstByte: number, count = 1): Promise<void> {
+    if (!Number.isInteger(firstByte) || firstByte < 0 || firstByte > 255) throw new RangeError(`byte ${firstByte}`)
+    await this.#nftScript(`add rule inet hail_loss out oifname "${this.#nsIf}" udp length > 8 @th,64,8 ${firstByte} limit rate 1/hour burst ${count} packets counter drop\n`)
+  }
+
   async #nftScript (script: string): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       const child = spawn('ip', ['netns', 'exec', this.name, 'nft', '-f', '-'], { stdio: ['pipe', 'ignore', 'pipe'] })

@@ -6,7 +6,9 @@ import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import t from 'tap'
 import { RTCDtlsParameters, RTCDtlsTransport } from 'werift'
+import { packDtlsFlights } from '../../media/dtls-flight-packing.js'
 import { orderDtlsHandshakes } from '../../media/dtls-handshake-order.js'
+import { dtlsRetransmitsRenumbered } from '../../media/dtls-retransmit-renumber.js'
 import {
   DTLS_LOSS_REPAIR_WERIFT, dtlsUnrepairableCount, installDtlsLossRepair, isDtlsLossRepaired, repairDtlsSocket
 } from '../../media/dtls-loss-repair.js'
@@ -16,16 +18,17 @@ const HANDSHAKE = 22
 const CERTIFICATE = 11
 const HELLO_DONE = 14
 
-/** One DTLS record of a datagram: content type, epoch, and the handshake type when readable (epoch 0). */
-interface RecordInfo { type: number, epoch: number, handshake?: number }
+/** One DTLS record of a datagram: content type, epoch, sequence number, and the handshake type when readable (epoch 0). */
+interface RecordInfo { type: number, epoch: number, seq: number, handshake?: number }
 
 function records (datagram: Buffer): RecordInfo[] {
   const out: RecordInfo[] = []
   for (let at = 0; at + 13 <= datagram.length;) {
     const type = datagram[at]!
     const epoch = datagram.readUInt16BE(at + 3)
+    const seq = datagram.readUIntBE(at + 5, 6)
     const length = datagram.readUInt16BE(at + 11)
-    out.push({ type, epoch, handshake: type === HANDSHAKE && epoch === 0 ? datagram[at + 13] : undefined })
+    out.push({ type, epoch, seq, handshake: type === HANDSHAKE && epoch === 0 ? datagram[at + 13] : undefined })
     at += 13 + length
   }
   return out
@@ -69,6 +72,26 @@ function loseFirst (direction: Direction, match: (r: RecordInfo[]) => boolean): 
     return true
   }
 }
+
+/**
+ * A receiver's replay window (RFC 6347 section 4.1.2.6, as BoringSSL keeps it):
+ * a datagram toward `direction` whose records' (epoch, number) were all seen
+ * before is dropped.
+ */
+function replayWindow (direction: Direction): Drop {
+  const seen = new Set<string>()
+  return (d, datagram) => {
+    if (d !== direction) return false
+    const keys = records(datagram).map((r) => `${r.epoch}/${r.seq}`)
+    if (keys.every((k) => seen.has(k))) return true
+    for (const k of keys) seen.add(k)
+    return false
+  }
+}
+
+const both = (...drops: Drop[]): Drop => (d, datagram) => drops.some((drop) => drop(d, datagram))
+/** The server's last flight: its encrypted Finished (epoch 1) toward the client. */
+const serverFinished = (r: RecordInfo[]): boolean => r.some((x) => x.type === HANDSHAKE && x.epoch === 1)
 
 type Repair = (socket: unknown) => unknown
 interface Pair { client: RTCDtlsTransport, server: RTCDtlsTransport, sent: Record<Direction, Buffer[]> }
@@ -145,6 +168,53 @@ t.test('a repaired socket sends each handshake flight in one datagram', async (t
   t.equal(flight5.length, 1, 'Certificate ... Finished left together')
   t.same(records(flight5[0]!).map((r) => r.handshake ?? r.type), [11, 16, 15, 20, 22], 'with ChangeCipherSpec (20) and the encrypted Finished')
   t.equal(dtlsUnrepairableCount(), 0)
+  await Promise.all([pair.client.stop(), pair.server.stop()])
+})
+
+t.test('werift repeats a flight with the record numbers of its first send (what a replay window drops)', async (t) => {
+  // the tripwire for the bug renumbering repairs: if werift numbers its repeats, this fails
+  const pair = await handshake(loseFirst('toClient', serverFinished), {
+    client: (s) => orderDtlsHandshakes(s) && packDtlsFlights(s),
+    server: (s) => orderDtlsHandshakes(s) && packDtlsFlights(s)
+  })
+  const flight5 = (): Buffer[] => pair.sent.toServer.filter((d) => records(d).some((r) => r.handshake === CERTIFICATE))
+  await waitFor(() => flight5().length >= 2, 'the client to send its flight 5 again', WAIT)
+  const [first, again] = flight5()
+  t.same(records(again!).map((r) => [r.epoch, r.seq]), records(first!).map((r) => [r.epoch, r.seq]), 'the same (epoch, number) pairs')
+  await waitFor(settled(pair), 'the handshake to end', WAIT)
+  await Promise.all([pair.client.stop(), pair.server.stop()])
+})
+
+t.test('with fresh numbers a server that drops replays still gets the repeated Finished and sends its last flight again', async (t) => {
+  // Chromium as DTLS server: it took flight 5, its last flight was lost, and it drops records it has seen
+  const before = dtlsRetransmitsRenumbered()
+  const pair = await handshake(both(loseFirst('toClient', serverFinished), replayWindow('toServer')), {
+    client: (s) => t.ok(repairDtlsSocket(s), 'werift\'s socket has the fields renumbering wraps'),
+    server: repairDtlsSocket
+  })
+  await waitFor(settled(pair), 'the handshake to end', WAIT)
+  t.equal(pair.client.state, 'connected', 'the client connected')
+  t.equal(pair.server.state, 'connected')
+  t.ok(dtlsRetransmitsRenumbered() > before, 'a repeat was renumbered')
+  const numbers = pair.sent.toServer.flatMap((d) => records(d).map((r) => `${r.epoch}/${r.seq}`))
+  t.equal(new Set(numbers).size, numbers.length, `no (epoch, number) sent twice by the client: ${numbers.join(' ')}`)
+  const finishedSent = pair.sent.toServer.filter((d) => serverFinished(records(d))).length
+  t.ok(finishedSent >= 2, `the client sent its Finished again (${finishedSent} times)`)
+  // werift resets its epoch-1 counter after its Finished; its next record must not reuse a number (AES-GCM nonce)
+  const highest = Math.max(...pair.sent.toServer.flatMap((d) => records(d).filter((r) => r.epoch === 1).map((r) => r.seq)))
+  const counter = (pair.client as unknown as { dtls: { dtls: { recordSequenceNumber: number } } }).dtls.dtls.recordSequenceNumber
+  t.ok(counter >= highest, `the client's epoch-1 counter (${counter}) is past every number it sent (${highest})`)
+  await Promise.all([pair.client.stop(), pair.server.stop()])
+})
+
+t.test('without fresh numbers the same replay window fails the handshake', async (t) => {
+  // proves the test above can fail: werift's repeats are all dropped, and the client gives up after 11 sends
+  const pair = await handshake(both(loseFirst('toClient', serverFinished), replayWindow('toServer')), {
+    client: (s) => orderDtlsHandshakes(s) && packDtlsFlights(s),
+    server: repairDtlsSocket
+  })
+  await waitFor(() => pair.client.state === 'failed' || pair.client.state === 'connected', 'the client\'s handshake to end', WAIT)
+  t.equal(pair.client.state, 'failed', 'over retransmitCount')
   await Promise.all([pair.client.stop(), pair.server.stop()])
 })
 
