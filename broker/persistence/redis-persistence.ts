@@ -2,8 +2,8 @@ import { Readable } from 'node:stream'
 import AsyncRedisPersistence from 'aedes-persistence-redis/asyncPersistence.js'
 import packetConstructor from 'aedes-packet'
 import type { Redis } from 'ioredis'
-import msgpack from 'msgpack-lite'
 import { InFlight } from './in-flight.js'
+import { redisPacketCodec as codec } from './redis-packet-codec.js'
 import { RedisDrainHandovers } from './redis-drain-handover.js'
 import type { ClientRef, MqttPersistence } from './mqtt-persistence.js'
 
@@ -172,7 +172,7 @@ export class RedisPersistence extends AsyncRedisPersistence implements MqttPersi
     if (subs === undefined || subs.length === 0) return
     const { brokerId, brokerCounter } = packet
     const keys = [packetKey(brokerId, brokerCounter), countKey(brokerId, brokerCounter), ...subs.map((s) => outgoingKey(s.clientId))]
-    const encoded = msgpack.encode(new Packet(packet))
+    const encoded = codec.encode(new Packet(packet))
     const full = await (this.#redis as unknown as HailCommands).hailEnqueue(keys.length, ...keys, encoded, this.#maxQueue)
     for (const position of full) this.#onQueueFull?.(subs[position - 1].clientId)
   }
@@ -209,7 +209,7 @@ export class RedisPersistence extends AsyncRedisPersistence implements MqttPersi
     const encoded = await this.#clear([copy, packetKey(brokerId, brokerCounter), countKey(brokerId, brokerCounter), outgoingKey(client.id)])
     if (encoded === null) return undefined
     if (sent.packet !== undefined) return sent.packet as QueuedPacket
-    const original = msgpack.decode(encoded) as QueuedPacket
+    const original = codec.decode(encoded) as QueuedPacket
     original.messageId = packet.messageId
     return original
   }
@@ -310,7 +310,7 @@ export class RedisPersistence extends AsyncRedisPersistence implements MqttPersi
             gone.push(batch[i])
             continue
           }
-          const packet = msgpack.decode(value) as QueuedPacket
+          const packet = codec.decode(value) as QueuedPacket
           // the messageId it is outstanding under, if sent (QoS 1 ids are kept in memory)
           const messageId = inFlight.idOf(client.id, batch[i])
           if (messageId !== undefined) packet.messageId = messageId
@@ -376,7 +376,7 @@ export class RedisPersistence extends AsyncRedisPersistence implements MqttPersi
     const replies = await this.#redis.multi()
       .lrem(WILLS, 0, key)
       .rpush(WILLS, key)
-      .set(key, msgpack.encode(packet))
+      .set(key, codec.encode(packet))
       .exec()
     const failed = replies?.find(([err]) => err !== null)
     if (failed !== undefined) throw failed[0]
@@ -392,7 +392,7 @@ export class RedisPersistence extends AsyncRedisPersistence implements MqttPersi
     const failed = replies?.find(([err]) => err !== null)
     if (failed !== undefined) throw failed[0]
     const encoded = replies?.[1][1] as Buffer | null | undefined
-    return encoded == null ? null : msgpack.decode(encoded)
+    return encoded == null ? null : codec.decode(encoded)
   }
 }
 
