@@ -85,7 +85,12 @@ export class OutgoingQueue {
   readonly #dropped: DroppedPackets
   /** Clients whose empty queue's state is kept, oldest first (see #keepOrForget). */
   readonly #empty = new Set<string>()
-  /** Packets stored across every client (hail_queued_packets): counted by countAll(), then kept by each put and delete. */
+  /**
+   * Packets stored across every client (hail_queued_packets): counted by
+   * countAll(), then kept by each put and delete once its write landed (a
+   * failed write fails every write behind it, so what did not land never
+   * counts, and no store read is needed).
+   */
   #total = 0
 
   constructor (db: LevelDatabase, options: OutgoingQueueOptions) {
@@ -100,9 +105,6 @@ export class OutgoingQueue {
       this.#generation++
       this.#cache.clear()
       this.#states.clear()
-      // the total counted a write that did not land: count the keys again
-      // (what changes while they are read may be counted wrong until the next failure or restart)
-      this.countAll().catch(noop)
     })
   }
 
@@ -170,7 +172,7 @@ export class OutgoingQueue {
       }, false)
       if (record !== undefined) {
         state.count--
-        this.#total--
+        landed.then(() => { this.#total-- }, noop)
       }
       // a copy: the cached object is never handed out
       return { value: record === undefined ? undefined : { ...record }, landed }
@@ -192,7 +194,7 @@ export class OutgoingQueue {
       }
       const landed = this.#commit(clientId, gen, ops, [], cache => cache.forget(clientId))
       state.count = 0
-      this.#total -= records
+      landed.then(() => { this.#total -= records }, noop)
       this.#dropped.forgetClient(clientId)
       return { value: undefined, landed }
     }))
@@ -270,7 +272,7 @@ export class OutgoingQueue {
     if (key !== undefined) this.#options.onStored?.(clientId, key)
     // a failed write resets every state (see the constructor)
     state.count++
-    this.#total++
+    landed.then(() => { this.#total++ }, noop)
     return { value: undefined, landed }
   }
 
