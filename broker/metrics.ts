@@ -39,11 +39,17 @@ export class Metrics {
     bytes: () => Array<{ listener: string, read: number, written: number }>
     /** Subscriptions held by connected clients. */
     subscriptions: () => number
+    /** Retained messages stored (the backend sets it: see the gauge's help); undefined when the store did not answer. */
+    retainedMessages: () => number | Promise<number | undefined>
+    /** Packets in the outgoing queues of persistent sessions (the backend sets it); undefined when the store did not answer. */
+    queuedPackets: () => number | Promise<number | undefined>
   } = {
       connectedClients: () => 0,
       publishesInFlight: () => 0,
       bytes: () => [],
-      subscriptions: () => 0
+      subscriptions: () => 0,
+      retainedMessages: () => 0,
+      queuedPackets: () => 0
     }
 
   readonly bytesReceived = new Counter({
@@ -67,6 +73,21 @@ export class Metrics {
     help: 'Subscriptions held by connected clients',
     registers: [this.registry],
     collect: () => { this.subscriptions.set(this.sources.subscriptions()) }
+  })
+
+  // absent from /metrics when the store did not answer (Redis down), rather than a stale figure
+  readonly retainedMessages = new Gauge({
+    name: 'hail_retained_messages',
+    help: 'Retained messages stored (one per topic); with Redis, every node reports the cluster\'s figure',
+    registers: [this.registry],
+    collect: async () => { setOrReset(this.retainedMessages, await this.sources.retainedMessages()) }
+  })
+
+  readonly queuedPackets = new Gauge({
+    name: 'hail_queued_packets',
+    help: 'Packets (QoS 1/2) held in the outgoing queues of persistent sessions, offline or unacknowledged; with Redis, every node reports the cluster\'s figure',
+    registers: [this.registry],
+    collect: async () => { setOrReset(this.queuedPackets, await this.sources.queuedPackets()) }
   })
 
   /** IM requests handled, by topic kind (send, cmd, typing, file) and method, with how long each took. */
@@ -195,6 +216,19 @@ export class Metrics {
     registers: [this.registry]
   })
 
+  /**
+   * Push latency: from a batch's first notification (its message stored for
+   * a user with no device online) to the webhook's final answer, so the
+   * batching wait (push.batchMs), every POST and every retry's backoff count.
+   */
+  readonly pushDeliverySeconds = new Histogram({
+    name: 'hail_push_delivery_seconds',
+    help: 'Push batches from the first notification (message stored) to the webhook\'s final answer, batching and retries included, by outcome (sent, failed)',
+    labelNames: ['outcome'] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [this.registry]
+  })
+
   /** Notifications dropped: the push queue was full, or the server closed before they went out. */
   readonly pushDropped = new Counter({
     name: 'hail_push_dropped_total',
@@ -214,4 +248,9 @@ export class Metrics {
   get contentType (): string {
     return this.registry.contentType
   }
+}
+
+function setOrReset (gauge: Gauge, value: number | undefined): void {
+  if (value === undefined) gauge.reset()
+  else gauge.set(value)
 }

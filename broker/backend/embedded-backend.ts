@@ -62,6 +62,8 @@ export class EmbeddedBackend implements Backend {
         logger.debug({ clientId }, 'offline queue full: message dropped')
       }
     })
+    metrics.sources.retainedMessages = () => persistence.retainedCount
+    metrics.sources.queuedPackets = () => persistence.queuedCount
     // IM messages (and own-user receipts) to connected devices skip the durable queue: sync recovers them (im/live-delivery.ts).
     this.persistence = liveOutgoing(persistence, { live: isLiveImDelivery, maxPerClient: config.limits.maxQueue })
     this.users = LevelUserStore.inDatabase(db, { groupCommit })

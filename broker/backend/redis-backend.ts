@@ -218,6 +218,9 @@ export class RedisBackend implements Backend {
       registers,
       async collect () { this.set((await backend.imCluster.peers().catch(() => [])).length) }
     })
+    // read from Redis at collection: the cluster's figures, the same on every node
+    metrics.sources.retainedMessages = async () => await within(1000, backend.persistence.retainedCount())
+    metrics.sources.queuedPackets = async () => await within(1000, backend.persistence.queuedCount())
     this.#adoptions = new Counter({ name: 'hail_journal_adoptions_total', help: 'Publish journals of dead nodes this node took over', registers })
     this.#adoptedEntries = new Counter({ name: 'hail_journal_adopted_entries_total', help: 'Entries of dead nodes\' publish journals this node took over and published', registers })
   }
@@ -306,5 +309,16 @@ export class RedisBackend implements Backend {
     await new Promise<void>((resolve) => this.emitter.close(() => resolve()))
     await this.redis.quit().catch(() => { this.redis.disconnect() })
     await this.#dir.close()
+  }
+}
+
+/** What `work` resolves to, or undefined if it fails or takes longer than `ms` (a scrape must not hang on Redis). */
+async function within<T> (ms: number, work: Promise<T>): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), ms) })
+  try {
+    return await Promise.race([work.catch(() => undefined), timeout])
+  } finally {
+    clearTimeout(timer)
   }
 }

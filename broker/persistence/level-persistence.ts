@@ -106,9 +106,9 @@ export class LevelPersistence implements MqttPersistence {
       throw new StoreError('could not load the stored subscriptions', { cause })
     }
     try {
-      await this.#run(() => this.#retained.load())
+      await this.#run(() => Promise.all([this.#retained.load(), this.#outgoing.countAll()]))
     } catch (cause) {
-      throw new StoreError('could not load the retained topics', { cause })
+      throw new StoreError('could not load the retained topics and count the queued packets', { cause })
     }
     try {
       await this.#run(async () => {
@@ -119,6 +119,16 @@ export class LevelPersistence implements MqttPersistence {
     } catch (cause) {
       throw new StoreError('could not load the stored wills', { cause })
     }
+  }
+
+  /** Retained messages stored (hail_retained_messages). */
+  get retainedCount (): number {
+    return this.#retained.count
+  }
+
+  /** Packets in every client's outgoing queue, dropped ones not included (hail_queued_packets). */
+  get queuedCount (): number {
+    return this.#outgoing.total
   }
 
   // --- retained messages

@@ -85,6 +85,13 @@ export class OutgoingQueue {
   readonly #dropped: DroppedPackets
   /** Clients whose empty queue's state is kept, oldest first (see #keepOrForget). */
   readonly #empty = new Set<string>()
+  /**
+   * Packets stored across every client (hail_queued_packets): counted by
+   * countAll(), then kept by each put and delete once its write landed (a
+   * failed write fails every write behind it, so what did not land never
+   * counts, and no store read is needed).
+   */
+  #total = 0
 
   constructor (db: LevelDatabase, options: OutgoingQueueOptions) {
     this.#queue = db.sublevel('q')
@@ -163,7 +170,10 @@ export class OutgoingQueue {
         if (indexKey !== undefined) cache.setByBroker(clientId, indexKey, undefined)
         // a PUBACK's delete may wait a moment for others (see OrderedWriter)
       }, false)
-      if (record !== undefined) state.count--
+      if (record !== undefined) {
+        state.count--
+        landed.then(() => { this.#total-- }, noop)
+      }
       // a copy: the cached object is never handed out
       return { value: record === undefined ? undefined : { ...record }, landed }
     }))
@@ -175,11 +185,16 @@ export class OutgoingQueue {
       await this.#writer.flush()
       const range = { ...clientRange(clientId), keyEncoding: UTF8 }
       const ops: WriterOperation[] = []
+      let records = 0
       for (const db of [this.#queue, this.#byBroker, this.#byMessageId]) {
-        for await (const key of db.keys(range)) ops.push(del(db, key as string))
+        for await (const key of db.keys(range)) {
+          ops.push(del(db, key as string))
+          if (db === this.#queue) records++
+        }
       }
       const landed = this.#commit(clientId, gen, ops, [], cache => cache.forget(clientId))
       state.count = 0
+      landed.then(() => { this.#total -= records }, noop)
       this.#dropped.forgetClient(clientId)
       return { value: undefined, landed }
     }))
@@ -205,6 +220,24 @@ export class OutgoingQueue {
   async idle (): Promise<void> {
     await this.#lock.idle()
     await this.#writer.flush()
+  }
+
+  /** Counts the packets stored for every client from the keys; once at start-up, before any operation. */
+  async countAll (): Promise<void> {
+    await this.#writer.flush()
+    let total = 0
+    const keys = this.#queue.keys({ keyEncoding: UTF8 })
+    try {
+      for (let batch = await keys.nextv(READ_BATCH); batch.length > 0; batch = await keys.nextv(READ_BATCH)) total += batch.length
+    } finally {
+      await keys.close()
+    }
+    this.#total = total
+  }
+
+  /** Packets stored across every client's queue. */
+  get total (): number {
+    return this.#total
   }
 
   /** Cache entries and bytes held, for tests of its bounds. */
@@ -239,6 +272,7 @@ export class OutgoingQueue {
     if (key !== undefined) this.#options.onStored?.(clientId, key)
     // a failed write resets every state (see the constructor)
     state.count++
+    landed.then(() => { this.#total++ }, noop)
     return { value: undefined, landed }
   }
 

@@ -2,8 +2,8 @@ import { Readable } from 'node:stream'
 import AsyncRedisPersistence from 'aedes-persistence-redis/asyncPersistence.js'
 import packetConstructor from 'aedes-packet'
 import type { Redis } from 'ioredis'
-import msgpack from 'msgpack-lite'
 import { InFlight } from './in-flight.js'
+import { redisPacketCodec as codec } from './redis-packet-codec.js'
 import { RedisDrainHandovers } from './redis-drain-handover.js'
 import type { ClientRef, MqttPersistence } from './mqtt-persistence.js'
 
@@ -38,6 +38,11 @@ const packetKey = (brokerId: string, counter: number | string): string => `${PAC
 const countKey = (brokerId: string, counter: number | string): string => `packet:${brokerId}:${counter}:offlineCount`
 const willKey = (brokerId: string, clientId: string): string => `will:${brokerId}:${encodeURIComponent(clientId)}`
 const WILLS = 'will'
+/** aedes-persistence-redis 12 keeps retained messages in one hash, and the ids of clients with subscriptions in one set. */
+const RETAINED = 'retained'
+const CLIENTS = 'clients'
+/** Client ids read per SSCAN, and queue lengths asked per pipeline, while counting queued packets. */
+const COUNT_BATCH = 1000
 
 /**
  * KEYS: packet, its count, then one queue per subscriber; ARGV: encoded
@@ -169,7 +174,7 @@ export class RedisPersistence extends AsyncRedisPersistence implements MqttPersi
     if (subs === undefined || subs.length === 0) return
     const { brokerId, brokerCounter } = packet
     const keys = [packetKey(brokerId, brokerCounter), countKey(brokerId, brokerCounter), ...subs.map((s) => outgoingKey(s.clientId))]
-    const encoded = msgpack.encode(new Packet(packet))
+    const encoded = codec.encode(new Packet(packet))
     const full = await (this.#redis as unknown as HailCommands).hailEnqueue(keys.length, ...keys, encoded, this.#maxQueue)
     for (const position of full) this.#onQueueFull?.(subs[position - 1].clientId)
   }
@@ -206,7 +211,7 @@ export class RedisPersistence extends AsyncRedisPersistence implements MqttPersi
     const encoded = await this.#clear([copy, packetKey(brokerId, brokerCounter), countKey(brokerId, brokerCounter), outgoingKey(client.id)])
     if (encoded === null) return undefined
     if (sent.packet !== undefined) return sent.packet as QueuedPacket
-    const original = msgpack.decode(encoded) as QueuedPacket
+    const original = codec.decode(encoded) as QueuedPacket
     original.messageId = packet.messageId
     return original
   }
@@ -231,6 +236,39 @@ export class RedisPersistence extends AsyncRedisPersistence implements MqttPersi
         for (const pending of batch) pending.reject(err)
       })
     }
+  }
+
+  /** Retained messages stored, cluster-wide (one HLEN). */
+  async retainedCount (): Promise<number> {
+    return await this.#redis.hlen(RETAINED)
+  }
+
+  /**
+   * Entries in the outgoing queues of the clients that hold subscriptions,
+   * cluster-wide: read when asked (an SSCAN of the client set and an LLEN
+   * per client, pipelined), never per publish. A queue whose client
+   * dropped every subscription is not counted; an entry whose packet
+   * expired counts until a drain reads it.
+   */
+  async queuedCount (): Promise<number> {
+    let total = 0
+    let cursor = '0'
+    // SSCAN may return an id more than once
+    const seen = new Set<string>()
+    do {
+      const [next, found] = await this.#redis.sscan(CLIENTS, cursor, 'COUNT', COUNT_BATCH)
+      cursor = next
+      const ids = found.filter((id) => !seen.has(id))
+      for (const id of ids) seen.add(id)
+      if (ids.length === 0) continue
+      const pipeline = this.#redis.pipeline()
+      for (const id of ids) pipeline.llen(outgoingKey(id))
+      for (const [err, length] of await pipeline.exec() ?? []) {
+        if (err !== null) throw err
+        total += length as number
+      }
+    } while (cursor !== '0')
+    return total
   }
 
   /** A Readable: aedes 1.2 pipes it (the original returns an async generator, which has no pipe()). */
@@ -279,7 +317,7 @@ export class RedisPersistence extends AsyncRedisPersistence implements MqttPersi
             gone.push(batch[i])
             continue
           }
-          const packet = msgpack.decode(value) as QueuedPacket
+          const packet = codec.decode(value) as QueuedPacket
           // the messageId it is outstanding under, if sent (QoS 1 ids are kept in memory)
           const messageId = inFlight.idOf(client.id, batch[i])
           if (messageId !== undefined) packet.messageId = messageId
@@ -346,7 +384,7 @@ export class RedisPersistence extends AsyncRedisPersistence implements MqttPersi
     const replies = await this.#redis.multi()
       .lrem(WILLS, 0, key)
       .rpush(WILLS, key)
-      .set(key, msgpack.encode(packet))
+      .set(key, codec.encode(packet))
       .exec()
     const failed = replies?.find(([err]) => err !== null)
     if (failed !== undefined) throw failed[0]
@@ -362,7 +400,7 @@ export class RedisPersistence extends AsyncRedisPersistence implements MqttPersi
     const failed = replies?.find(([err]) => err !== null)
     if (failed !== undefined) throw failed[0]
     const encoded = replies?.[1][1] as Buffer | null | undefined
-    return encoded == null ? null : msgpack.decode(encoded)
+    return encoded == null ? null : codec.decode(encoded)
   }
 }
 

@@ -36,6 +36,15 @@ export class RetainedStore {
     this.#known = true
   }
 
+  /**
+   * Retained messages stored (hail_retained_messages), from the topics kept
+   * in memory: no store read. A write that failed may count until the
+   * topic's next write or delete (it may have landed).
+   */
+  get count (): number {
+    return this.#topics.size
+  }
+
   /** Stores a copy of `packet`; an empty payload deletes the topic's message. */
   store (packet: StoredPacket): Promise<void> {
     const topic = packet.topic

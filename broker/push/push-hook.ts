@@ -29,10 +29,10 @@ export interface PushHookOptions {
 }
 
 export interface PushHookEvents {
-  /** The webhook accepted one user's batch. */
-  sent: [user: string, count: number, attempts: number]
-  /** One user's batch was given up (attempts exhausted, or a 4xx). */
-  failed: [user: string, count: number, reason: string]
+  /** The webhook accepted one user's batch; `seconds` from its first notification (see Batch.since) to the answer. */
+  sent: [user: string, count: number, attempts: number, seconds: number]
+  /** One user's batch was given up (attempts exhausted, or a 4xx); `seconds` as for sent. */
+  failed: [user: string, count: number, reason: string, seconds: number]
   /** A POST failed and will be tried again. */
   retry: [user: string, attempt: number, reason: string]
   /** Notifications dropped: the queue was full, or the hook closed before they went out. */
@@ -42,6 +42,8 @@ export interface PushHookEvents {
 interface Batch {
   notifications: PushNotification[]
   timer: NodeJS.Timeout
+  /** performance.now() when its first notification came (its message was stored): push latency counts from here. */
+  since: number
 }
 
 /**
@@ -123,7 +125,7 @@ export class PushHook extends EventEmitter<PushHookEvents> {
     if (batch === undefined) {
       const timer = setTimeout(() => this.#flush(user), this.#options.batchMs)
       timer.unref()
-      batch = { notifications: [], timer }
+      batch = { notifications: [], timer, since: performance.now() }
       this.#batches.set(user, batch)
     }
     batch.notifications.push(notification)
@@ -136,7 +138,7 @@ export class PushHook extends EventEmitter<PushHookEvents> {
     clearTimeout(batch.timer)
     this.#batches.delete(user)
     const count = batch.notifications.length
-    const task = this.#deliver(user, batch.notifications)
+    const task = this.#deliver(user, batch.notifications, batch.since)
       .catch((err: unknown) => this.#log.error({ err, user }, 'push: delivery failed'))
       .finally(() => {
         this.#queued -= count
@@ -145,7 +147,7 @@ export class PushHook extends EventEmitter<PushHookEvents> {
     this.#inflight.add(task)
   }
 
-  async #deliver (user: string, notifications: PushNotification[]): Promise<void> {
+  async #deliver (user: string, notifications: PushNotification[], since: number): Promise<void> {
     let tokens: PushBody['tokens'] = []
     try {
       tokens = (await this.#options.tokensOf(user)).map(({ device, token, platform }) => ({ device, token, platform }))
@@ -158,14 +160,15 @@ export class PushHook extends EventEmitter<PushHookEvents> {
       this.#log.debug({ user, attempt, reason, delayMs }, 'push: retrying')
       this.emit('retry', user, attempt, reason)
     })
+    const seconds = (performance.now() - since) / 1000
     if (result.ok) {
-      this.#log.debug({ user, count: notifications.length, attempts: result.attempts }, 'push: sent')
-      this.emit('sent', user, notifications.length, result.attempts)
+      this.#log.debug({ user, count: notifications.length, attempts: result.attempts, seconds }, 'push: sent')
+      this.emit('sent', user, notifications.length, result.attempts, seconds)
     } else if (result.aborted) {
       this.emit('dropped', notifications.length, 'close')
     } else {
       this.#log.warn({ user, count: notifications.length, attempts: result.attempts, reason: result.reason }, 'push: gave up')
-      this.emit('failed', user, notifications.length, result.reason)
+      this.emit('failed', user, notifications.length, result.reason, seconds)
     }
   }
 }

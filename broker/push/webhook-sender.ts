@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
+import pRetry, { AbortError } from 'p-retry'
 
 /** The longest wait between two attempts, whatever the backoff or Retry-After say. */
 export const MAX_BACKOFF_MS = 30_000
@@ -15,12 +16,19 @@ export interface WebhookSenderOptions {
   timeoutMs: number
 }
 
-/** Told before each retry (for metrics and logs). */
+/** Told before each retry (for metrics and logs); `delayMs` is the least wait before it (the backoff adds its jitter). */
 export type OnRetry = (attempt: number, reason: string, delayMs: number) => void
 
 export type SendResult =
   | { ok: true, attempts: number }
   | { ok: false, attempts: number, reason: string, aborted: boolean }
+
+/** A POST answered with a status that may be retried (5xx, 429). */
+class RetryableStatus extends Error {
+  constructor (readonly status: number, readonly retryAfterMs: number) {
+    super(`HTTP ${status}`)
+  }
+}
 
 /**
  * POSTs JSON bodies to one webhook. Network errors, timeouts, 5xx and 429
@@ -28,6 +36,12 @@ export type SendResult =
  * comes back is not hit by every sender at once; a Retry-After is honoured
  * up to MAX_BACKOFF_MS); any other status is the receiver's final answer.
  * send() never throws. abort() ends every POST and wait at once.
+ *
+ * The retry loop is p-retry's: attempts, the jittered backoff (between half
+ * and all of backoffMs · 2^(n-1), as before), unref'd waits, and the abort
+ * signal ending a wait. Each POST is bounded by AbortSignal.timeout. What
+ * p-retry does not know is Retry-After: its excess over the backoff's least
+ * wait is waited in onFailedAttempt, before p-retry's own wait.
  */
 export class WebhookSender {
   readonly #options: WebhookSenderOptions
@@ -46,46 +60,60 @@ export class WebhookSender {
     const { url, secret, maxAttempts, backoffMs, timeoutMs } = this.#options
     const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'hail-push/1' }
     if (secret !== null) headers['x-hail-signature'] = WebhookSender.sign(secret, body)
-    let reason = 'not sent'
-    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-      if (this.#abort.signal.aborted) return { ok: false, attempts: attempt - 1, reason: 'closed', aborted: true }
-      let retryAfterMs = 0
-      try {
-        const res = await fetch(url, {
-          method: 'POST',
-          headers,
-          body,
-          // A redirect would re-send the notification somewhere nobody configured.
-          redirect: 'manual',
-          signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(timeoutMs)])
-        })
-        // Free the connection for the next POST; what the receiver says is not used.
-        await res.body?.cancel().catch(() => {})
-        if (res.status >= 200 && res.status < 300) return { ok: true, attempts: attempt }
-        reason = `HTTP ${res.status}`
-        if (res.status < 500 && res.status !== 429) return { ok: false, attempts: attempt, reason, aborted: false }
-        retryAfterMs = retryAfter(res.headers.get('retry-after'))
-      } catch (err) {
-        if (this.#abort.signal.aborted) return { ok: false, attempts: attempt, reason: 'closed', aborted: true }
-        reason = (err as Error).name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : describe(err)
-      }
-      if (attempt === maxAttempts) break
-      const backoff = Math.min(MAX_BACKOFF_MS, backoffMs * 2 ** (attempt - 1))
-      const delayMs = Math.min(MAX_BACKOFF_MS, Math.max(retryAfterMs, backoff / 2 + Math.random() * backoff / 2))
-      onRetry?.(attempt, reason, delayMs)
-      try {
-        await sleep(delayMs, undefined, { signal: this.#abort.signal, ref: false })
-      } catch {
-        return { ok: false, attempts: attempt, reason: 'closed', aborted: true }
-      }
+    const signal = this.#abort.signal
+    let attempts = 0
+    const post = async (attempt: number): Promise<void> => {
+      attempts = attempt
+      const res = await fetch(url, {
+        method: 'POST',
+        headers,
+        body,
+        // A redirect would re-send the notification somewhere nobody configured.
+        redirect: 'manual',
+        signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)])
+      })
+      // Free the connection for the next POST; what the receiver says is not used.
+      await res.body?.cancel().catch(() => {})
+      if (res.status >= 200 && res.status < 300) return
+      if (res.status < 500 && res.status !== 429) throw new AbortError(`HTTP ${res.status}`)
+      throw new RetryableStatus(res.status, retryAfter(res.headers.get('retry-after')))
     }
-    return { ok: false, attempts: maxAttempts, reason, aborted: false }
+    /** The least wait p-retry makes before attempt n + 1. */
+    const leastBackoff = (n: number): number => Math.min(MAX_BACKOFF_MS, backoffMs / 2 * 2 ** (n - 1))
+    try {
+      await pRetry(post, {
+        retries: maxAttempts - 1,
+        factor: 2,
+        minTimeout: backoffMs / 2,
+        maxTimeout: MAX_BACKOFF_MS,
+        randomize: true,
+        signal,
+        unref: true,
+        onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
+          if (retriesLeft === 0 || signal.aborted) return
+          const least = leastBackoff(attemptNumber)
+          const extra = error instanceof RetryableStatus ? Math.max(0, Math.min(MAX_BACKOFF_MS, error.retryAfterMs) - least) : 0
+          onRetry?.(attemptNumber, reasonOf(error, timeoutMs), least + extra)
+          if (extra > 0) await sleep(extra, undefined, { signal, ref: false })
+        }
+      })
+      return { ok: true, attempts }
+    } catch (err) {
+      if (signal.aborted) return { ok: false, attempts, reason: 'closed', aborted: true }
+      return { ok: false, attempts, reason: reasonOf(err, timeoutMs), aborted: false }
+    }
   }
 
   /** Ends every POST in flight and every wait for a retry. */
   abort (): void {
     this.#abort.abort()
   }
+}
+
+function reasonOf (err: unknown, timeoutMs: number): string {
+  if (err instanceof RetryableStatus) return err.message
+  if ((err as Error).name === 'TimeoutError') return `timed out after ${timeoutMs} ms`
+  return describe(err)
 }
 
 /** Retry-After in seconds (RFC 9110 §10.2.3); an HTTP date is ignored. */

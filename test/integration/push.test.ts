@@ -8,8 +8,8 @@ import { waitFor } from '../helpers/wait-for.js'
 
 interface Received { headers: IncomingHttpHeaders, raw: string, body: any, status: number }
 
-/** A webhook receiver on loopback: answers with `statuses` in turn (then 200), records every POST. */
-async function receiver (t: Test, statuses: number[] = []): Promise<{ url: string, posts: Received[] }> {
+/** A webhook receiver on loopback: answers with `statuses` in turn (then 200), `delayMs` after the body came, records every POST. */
+async function receiver (t: Test, statuses: number[] = [], delayMs = 0): Promise<{ url: string, posts: Received[] }> {
   const posts: Received[] = []
   const http = createHttpServer((req, res) => {
     const chunks: Buffer[] = []
@@ -18,7 +18,7 @@ async function receiver (t: Test, statuses: number[] = []): Promise<{ url: strin
       const raw = Buffer.concat(chunks).toString('utf8')
       const status = statuses.shift() ?? 200
       posts.push({ headers: req.headers, raw, body: JSON.parse(raw), status })
-      res.writeHead(status, { 'content-type': 'text/plain' }).end(status === 200 ? 'ok' : 'no')
+      setTimeout(() => res.writeHead(status, { 'content-type': 'text/plain' }).end(status === 200 ? 'ok' : 'no'), delayMs)
     })
   })
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
@@ -89,6 +89,26 @@ t.test('a receiver that fails twice with 500 then accepts gets the batch exactly
   t.equal(await counter(server, 'pushFailed'), 0)
 })
 
+t.test('push latency: hail_push_delivery_seconds spans the batching wait, a retry and a slow receiver', async (t) => {
+  // batchMs 200 + a 500 (300 ms to answer) + backoff 100..200 ms + a 200 (300 ms to answer): at least 0.9 s
+  const hook = await receiver(t, [500], 300)
+  const { server, port } = await imServer(t, ['alice', 'bob'], { push: { url: hook.url, batchMs: 200, backoffMs: 200 } })
+  const alice = await RawDevice.connect(t, port, 'alice', 'laptop')
+  const { conv } = await alice.request('direct.open', { user: 'bob' })
+  const before = performance.now()
+  await alice.send(conv, { text: 'wake up' })
+  await waitFor(async () => await counter(server, 'pushSent') === 1, 'the batch accepted', 10_000)
+  const elapsed = (performance.now() - before) / 1000
+  const text = await server.metrics.registry.getSingleMetricAsString('hail_push_delivery_seconds')
+  const series = (name: string): number => Number(text.split('\n').find((line) => line.startsWith(name + ' '))?.slice(name.length + 1) ?? NaN)
+  t.equal(series('hail_push_delivery_seconds_count{outcome="sent"}'), 1, 'one batch observed')
+  const seconds = series('hail_push_delivery_seconds_sum{outcome="sent"}')
+  t.ok(seconds >= 0.9, `${seconds} s: batching, both POSTs and the backoff counted`)
+  t.ok(seconds <= elapsed, `${seconds} s: no more than the test saw (${elapsed} s)`)
+  t.equal(series('hail_push_delivery_seconds_bucket{le="0.5",outcome="sent"}'), 0)
+  t.equal(series('hail_push_delivery_seconds_bucket{le="+Inf",outcome="sent"}'), 1)
+})
+
 t.test('a receiver that keeps failing is given up after maxAttempts, counted', async (t) => {
   const hook = await receiver(t, [503, 503, 503, 503])
   const { server, port } = await imServer(t, ['alice', 'bob'], { push: { url: hook.url, batchMs: 50, backoffMs: 20, maxAttempts: 3 } })
@@ -97,6 +117,7 @@ t.test('a receiver that keeps failing is given up after maxAttempts, counted', a
   await alice.send(conv, { text: 'lost' })
   await waitFor(async () => await counter(server, 'pushFailed') === 1, 'the batch given up', 10_000)
   t.equal(hook.posts.length, 3)
+  t.equal((await server.metrics.pushDeliverySeconds.get()).values.find((v) => v.metricName === 'hail_push_delivery_seconds_count' && v.labels.outcome === 'failed')?.value, 1, 'its latency observed as failed')
   t.equal(await counter(server, 'pushSent'), 0)
 })
 

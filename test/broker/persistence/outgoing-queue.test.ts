@@ -62,17 +62,22 @@ t.test('a drain far past the cache bounds clears every acknowledged packet and k
   t.ok(largest <= cache.maxEntries, `the cache stayed within ${cache.maxEntries} entries (at most ${largest})`)
   t.equal(await queue.count('bob/phone'), 1)
   await queue.idle()
+  t.equal(queue.total, 1, 'the total followed 600 puts and 599 deletes')
   await db.close()
 
   const reopened = new Level<string, unknown>(dir)
   t.teardown(() => reopened.close())
   const again = queueOn(reopened)
+  await again.countAll()
+  t.equal(again.total, 1, 'the total counted from the keys at start-up')
   t.equal(await again.count('bob/phone'), 1, 'the count read back from the store is exact')
   const left = await collect(again.stream('bob/phone'))
   t.same(left.map(p => [String(p.payload), p.messageId]), [['m300', unacked?.messageId]], 'the unacknowledged packet is sent again, with its messageId')
   const acked = await again.clear('bob/phone', unacked?.messageId)
   t.equal(String(acked?.payload), 'm300')
   t.equal(await again.count('bob/phone'), 0)
+  await again.idle()
+  t.equal(again.total, 0)
 })
 
 t.test('a second stream of one client (a takeover) never brings back packets the other delivered', async (t) => {
@@ -134,6 +139,8 @@ t.test('a failed write fails what was queued behind it and the queue then answer
   await queue.update('bob/phone', sent(again[0], 8))
   t.equal(String((await queue.clear('bob/phone', 8))?.payload), 'm0', 'delivery works again')
   t.equal(await queue.count('bob/phone'), 2)
+  await queue.idle()
+  t.equal(queue.total, 2, 'the total (hail_queued_packets) never counted the delete that failed')
 })
 
 t.test('the cache stays bounded over many connected clients and every packet is still acknowledged', async (t) => {

@@ -25,6 +25,21 @@ t.test('send() retries a 429, honouring Retry-After, and reports each retry', as
   t.same(retries, ['HTTP 429'])
 })
 
+t.test('send() waits at least what Retry-After says, even when its own backoff is shorter', async (t) => {
+  const at: number[] = []
+  const r = await receiver(t, (n, _req, res) => {
+    at.push(performance.now())
+    if (n === 1) res.writeHead(503, { 'retry-after': '1' }).end()
+    else res.writeHead(204).end()
+  })
+  const delays: number[] = []
+  const result = await new WebhookSender({ ...options, url: r.url }).send('{}', (_attempt, _reason, delayMs) => delays.push(delayMs))
+  t.same(result, { ok: true, attempts: 2 })
+  t.ok(at[1]! - at[0]! >= 1000, `${Math.round(at[1]! - at[0]!)} ms between the POSTs (backoffMs is 10)`)
+  t.ok(at[1]! - at[0]! < 1500, 'and not much more')
+  t.same(delays, [1000], 'the retry is reported with its least wait')
+})
+
 t.test('send() takes a 4xx as the final answer', async (t) => {
   const r = await receiver(t, (_n, _req, res) => res.writeHead(410).end())
   const result = await new WebhookSender({ ...options, url: r.url }).send('{}')
