@@ -84,6 +84,9 @@ const ROWS: Row[] = [
   { name: 'CONNECT "MQIsdp" level 4', send: pkt(0x10, str('MQIsdp'), '04 02 00 3c', str('i4')), expect: 'connack 0x01', reason: 'protocol_level' },
   { name: 'CONNECT with protocol name "MQTX" [MQTT-3.1.2-1]', send: pkt(0x10, str('MQTX'), '04 02 00 3c', str('n')), expect: 'closed', reason: 'protocol_name' },
   { name: 'MQTT 3.1: an empty client id, even with Clean Session 1 (3.1 §3.1: 1-23 characters)', send: pkt(0x10, str('MQIsdp'), '03 02 00 3c', str('')), expect: 'connack 0x02', reason: 'client_id' },
+  // Policy (docs/conformance.md): 3.1 left these bits unused and mosquitto ignores them; Hail applies 3.1.1's rule to 3.1 too
+  { name: 'MQTT 3.1: CONNECT with the reserved flag set (closed, as for 3.1.1)', send: pkt(0x10, str('MQIsdp'), '03 03 00 3c', str('r31')), expect: 'closed', reason: 'connect_flags' },
+  { name: 'MQTT 3.1: CONNECT with fixed-header flags set (closed, as for 3.1.1)', send: pkt(0x12, str('MQIsdp'), '03 02 00 3c', str('f31')), expect: 'closed' },
   { name: 'MQTT 3.1: a client id of 24 characters (3.1 §3.1: 1-23 characters)', send: pkt(0x10, str('MQIsdp'), '03 02 00 3c', str('y'.repeat(24))), expect: 'connack 0x02', reason: 'client_id' },
   { name: 'an empty client id with Clean Session 0 [MQTT-3.1.3-8]', send: connect('00', str('')), expect: 'connack 0x02', reason: 'client_id' },
   { name: 'a client id one character over the limit', send: connect('02', str(longId + 'y')), expect: 'connack 0x02', limit: 'maxClientIdLength' },
