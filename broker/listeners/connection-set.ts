@@ -10,14 +10,25 @@ export class ConnectionSet {
   #closedRead = 0
   #closedWritten = 0
 
+  /** One 'close' listener for every connection of the set (`this` is the connection): no closure per connection. */
+  readonly #onClose: (this: Duplex) => void
+
+  constructor () {
+    const set = this
+    this.#onClose = function closed (this: Duplex) { set.#forget(this) }
+  }
+
   add (conn: Duplex): void {
     this.#conns.add(conn)
-    conn.once('close', () => {
-      this.#conns.delete(conn)
-      const { read, written } = bytesOf(conn)
-      this.#closedRead += read
-      this.#closedWritten += written
-    })
+    // `on`, not `once`: a stream closes once, and once() would wrap the listener per connection
+    conn.on('close', this.#onClose)
+  }
+
+  #forget (conn: Duplex): void {
+    this.#conns.delete(conn)
+    const { read, written } = bytesOf(conn)
+    this.#closedRead += read
+    this.#closedWritten += written
   }
 
   /** Bytes received and sent on this listener's connections since it started (hail_bytes_*_total). */
