@@ -137,3 +137,29 @@ test('store writes fail while Redis is unreachable, and work again when it is ba
   await p.destroy()
   await own.stop()
 })
+
+test('queuedCount() sums the queues of every client with subscriptions, past one SSCAN batch, and retainedCount() the retained hash', async () => {
+  const broker = fakeBroker()
+  const p = await fresh()
+  await p.setup(broker)
+  // 2,500 clients: several SSCAN replies (1,000 asked each), and a set Redis keeps as a hash table
+  const clients = Array.from({ length: 2500 }, (_, i) => ({ id: `user${i}/phone` }))
+  // the set aedes-persistence-redis keeps of the clients with subscriptions (its addSubscriptions
+  // waits for its echo through the broker, which this test's broker does not give)
+  const raw = new Redis(server.url)
+  connections.push(raw)
+  await raw.sadd('clients', ...clients.map((c) => c.id))
+  await p.outgoingEnqueueCombi(clients.map((c) => ({ clientId: c.id })), publish(broker, 'a') as never)
+  await p.outgoingEnqueueCombi(clients.slice(0, 10).map((c) => ({ clientId: c.id })), publish(broker, 'b') as never)
+  assert.equal(await p.queuedCount(), 2510)
+  // a queue whose client holds no subscription is not counted (documented)
+  await p.outgoingEnqueueCombi([{ clientId: 'nobody' }], publish(broker, 'c') as never)
+  assert.equal(await p.queuedCount(), 2510)
+
+  assert.equal(await p.retainedCount(), 0)
+  await p.storeRetained({ cmd: 'publish', topic: 'site/1', payload: Buffer.from('on'), qos: 0, retain: true } as never)
+  await p.storeRetained({ cmd: 'publish', topic: 'site/2', payload: Buffer.from('on'), qos: 0, retain: true } as never)
+  await p.storeRetained({ cmd: 'publish', topic: 'site/1', payload: Buffer.alloc(0), qos: 0, retain: true } as never)
+  assert.equal(await p.retainedCount(), 1)
+  await p.destroy()
+})
