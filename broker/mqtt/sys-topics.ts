@@ -11,9 +11,6 @@ export const SYS_ROOT = '$SYS/broker'
 /** Averaging windows of the `load/...` topics, in seconds, with their topic suffixes. */
 const LOAD_WINDOWS = [[60, '1min'], [300, '5min'], [900, '15min']] as const
 
-/** Counting retained messages reads them all: at most once a minute, whatever the interval. */
-const RETAINED_COUNT_MS = 60_000
-
 /** An update or a clear that never comes back (a store that hangs) holds up start and shutdown no longer than this. */
 const STOP_WAIT = 2000
 
@@ -62,7 +59,6 @@ export class SysTopics {
   #lastTick = 0
   #maxClients = 0
   #maxHeap = 0
-  #retained: { count: number, at: number } | undefined
 
   constructor (options: SysTopicsOptions) {
     this.#options = options
@@ -143,11 +139,10 @@ export class SysTopics {
       ['heap/maximum', this.#maxHeap]
     ]
     if (backend.kind === 'embedded') {
-      // With Redis, counting means a GET per retained message, on every node: left out there.
-      if (this.#retained === undefined || now - this.#retained.at >= RETAINED_COUNT_MS) {
-        this.#retained = { count: (await this.#retainedTopics('#')).length + (await this.#retainedTopics('$SYS/#')).length, at: now }
-      }
-      figures.push(['retained messages/count', this.#retained.count])
+      // The persistence's own count (hail_retained_messages), kept with each write. With Redis
+      // the retained store is the cluster's, which no node's figures may claim: left out there.
+      const retained = await metrics.sources.retainedMessages()
+      if (retained !== undefined) figures.push(['retained messages/count', retained])
       // Sessions are counted in the shared store with Redis, and clients per node: they do not subtract there.
       const disconnected = await this.#disconnectedSessions()
       if (disconnected !== undefined) figures.push(['clients/disconnected', disconnected], ['clients/total', connected + disconnected])

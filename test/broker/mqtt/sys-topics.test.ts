@@ -93,6 +93,12 @@ t.test("an admin's client subscribing $SYS/# gets Mosquitto's figures at once, r
   t.equal(seen.latest.get('$SYS/broker/clients/maximum'), '2')
   await device.publishAsync('plain/topic', 'x', { qos: 1 })
   await waitFor(() => Number(seen.latest.get('$SYS/broker/messages/received')) === received + 1, 'messages/received going up', 10_000)
+  // the count is the persistence's own (kept with each write), $SYS/broker's own retained figures included
+  const retained = Number(seen.latest.get('$SYS/broker/retained messages/count'))
+  await device.publishAsync('plain/retained', 'kept', { qos: 1, retain: true })
+  await waitFor(() => Number(seen.latest.get('$SYS/broker/retained messages/count')) === retained + 1, 'retained messages/count going up', 10_000)
+  await device.publishAsync('plain/retained', '', { qos: 1, retain: true })
+  await waitFor(() => Number(seen.latest.get('$SYS/broker/retained messages/count')) === retained, 'and down again when it is cleared', 10_000)
   await device.endAsync()
   await waitFor(() => seen.latest.get('$SYS/broker/clients/connected') === '1', 'clients/connected going down again', 10_000)
   t.equal(seen.latest.get('$SYS/broker/clients/maximum'), '2', 'the maximum stays')
