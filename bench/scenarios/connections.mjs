@@ -12,6 +12,10 @@ export const connections = {
     { key: 'cpuUsPerConn', label: 'CPU-µs/conn', better: 'lower' }
   ],
   async run ({ broker, load, params, run }) {
+    // One session first, opened and closed before the baseline: what a broker builds once, on its
+    // first connection (mqtt-packet's 6 MB number cache in Hail), is no per-session cost.
+    await load.call('idle', 'open', { port: broker.port, count: 1, concurrency: 1, run: `${run}-warm` })
+    await load.call('idle', 'close')
     await sleep(1000) // let the broker settle after start
     const a = sample(broker)
     const opened = await load.call('idle', 'open', { port: broker.port, count: params.count, concurrency: params.concurrency, run })
