@@ -10,6 +10,8 @@ import type { Transport } from './transport.js'
 
 /** Conversations synced at once during a catch-up. */
 const SYNC_CONCURRENCY = 4
+/** The most bytes of cursors one `sync.all` carries (a request stays far under the broker's packet limit). */
+const MAX_CURSOR_BYTES = 64 * 1024
 
 export interface SyncEngineOptions {
   store: CursorStore
@@ -124,6 +126,8 @@ export class SyncEngine {
         const cursor = this.cursor(conv)
         if (cursor > 0) after[conv] = cursor
       }
+      // A device with thousands of conversations: its cursors would not fit one sane request.
+      if (JSON.stringify(after).length > MAX_CURSOR_BYTES) return { list: await this.#o.conversations(), pages }
       try {
         const reply = await this.#o.syncAll(after)
         for (const page of reply.pages) pages.set(page.conv, page)

@@ -467,3 +467,22 @@ t.test('a server without sync.all gets conversations and a sync each, and is not
   t.equal(fake.requests('sync.all').length, 1, 'not asked again after a reconnect')
   t.equal(fake.requests('conversations').length, 2)
 })
+
+t.test('cursors too many for one request: the catch-up takes conversations and a sync each', async (t) => {
+  const fake = new FakeTransport()
+  const logs: Record<string, number> = {}
+  const store = new MemoryCursorStore()
+  for (let i = 0; i < 3000; i++) {
+    const conv = `d:alice:user${String(i).padStart(5, '0')}`
+    logs[conv] = 1
+    store.save(conv, 1)
+  }
+  serveSyncAll(fake, logs)
+  const client = new HailClient({ user: 'alice', device: 'phone', transport: fake, store })
+  t.teardown(() => client.close())
+  const synced = new Promise<void>((resolve) => client.once('synced', resolve))
+  await client.connect()
+  await synced
+  t.equal(fake.requests('sync.all').length, 0, '3,000 cursors (over 64 KiB) are not sent in one request')
+  t.equal(fake.requests('conversations').length, 1)
+})
