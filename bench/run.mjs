@@ -169,7 +169,7 @@ async function main () {
 
 /** @param {import('./scenarios/types.mjs').Scenario} scenario @param {Record<string, any>} m */
 function headline (scenario, m) {
-  const parts = scenario.headline.map((h) => `${h.label} ${m[h.key]}`)
+  const parts = scenario.headline.map((h) => `${h.label} ${m[h.key] ?? '–'}`)
   parts.push(`loss ${m.loss}`, `dup ${m.duplicates}`)
   return parts.join(', ')
 }

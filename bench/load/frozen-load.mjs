@@ -102,6 +102,7 @@ export function createFrozen () {
         seconds,
         received: windowCount,
         worstSecond: buckets.length === 0 ? null : Math.min(...buckets),
+        perSecond: buckets,
         latency: latency.summary(),
         frozenCutAfterSeconds: freeze.cutAt === null ? null : Number(freeze.cutAt - freeze.frozenAt) / 1e9,
         readersClosed

@@ -54,6 +54,8 @@ export const frozen = {
       throughputWithout: fix(rateWithout, 0),
       keptPct: rateWithout > 0 ? fix(100 * rateWith / rateWithout, 1) : null,
       worstSecondPct: withFrozen.worstSecond === null ? null : fix(100 * withFrozen.worstSecond / expectedPerSecond, 1),
+      // the readers' deliveries in each whole second of the frozen window, % of the publisher's rate × readers (a stall shows as a run of low seconds)
+      secondsPct: withFrozen.perSecond.map((/** @type {number} */ n) => fix(100 * n / expectedPerSecond, 0)).join(' '),
       worstSecondPctWithout: without.worstSecond === null ? null : fix(100 * without.worstSecond / expectedPerSecond, 1),
       p50: withFrozen.latency.p50,
       p99: withFrozen.latency.p99,
