@@ -3,6 +3,7 @@
 // subscribes and then never reads its socket again. The readers' deliveries
 // are counted per measured window and per second, so a stall shows even when
 // a burst after it restores the window's average.
+import { readFileSync } from 'node:fs'
 import { RawClient } from './raw-client.mjs'
 import { LatencyRecorder, SeenSet, now, pool, readStamp, sleep, stampPayload } from './recorder.mjs'
 
@@ -28,9 +29,11 @@ export function createFrozen () {
   let acked = 0
   let readersClosed = 0
   let stopping = false
+  /** @type {NodeJS.Timeout | undefined} */
+  let watch
   /** @type {{ frozenAt: bigint, cutAt: bigint | null }} */
   const freeze = { frozenAt: 0n, cutAt: null }
-  const args = { port: 1883, subscribers: 200, rate: 20, size: 8192, topic: 'bench/frozen', run: 'r' }
+  const args = { port: 1883, subscribers: 200, rate: 20, size: 8192, topic: 'bench/frozen', run: 'r', frozenKeepalive: 0 }
 
   return {
     /** @param {Partial<typeof args>} a */
@@ -74,13 +77,19 @@ export function createFrozen () {
 
     /** Connect the frozen subscriber, subscribe it, then stop reading its socket for good. */
     async freeze () {
-      frozen = new RawClient({ port: args.port, clientId: `frozen-f-${args.run}`, clean: true })
+      // keepalive 0 by default: the broker's slow-consumer limit cuts it, not a missed PINGREQ
+      frozen = new RawClient({ port: args.port, clientId: `frozen-f-${args.run}`, clean: true, keepalive: args.frozenKeepalive })
       await frozen.connect()
       const granted = await frozen.subscribe([args.topic], 1)
       if (granted[0] !== 1) throw new Error(`frozen subscription granted ${granted[0]}`)
       frozen.socket?.pause()
       freeze.frozenAt = now()
-      frozen.on('close', () => { freeze.cutAt ??= now() })
+      // A socket that is not read never learns that the broker closed it, and the broker's FIN
+      // waits behind its unsent data: ask the kernel for the broker's end of the connection.
+      const localPort = frozen.socket?.localPort ?? 0
+      watch = setInterval(() => {
+        if (freeze.cutAt === null && !established(args.port, localPort)) freeze.cutAt = now()
+      }, 250)
       return {}
     },
 
@@ -128,9 +137,32 @@ export function createFrozen () {
 
     async close () {
       stopping = true
+      clearInterval(watch)
       frozen?.destroy()
       await Promise.all([...readers, publisher].map((c) => c?.end()))
       return {}
     }
   }
+}
+
+/**
+ * Whether the TCP connection localPort → remotePort on this host is still
+ * ESTABLISHED in /proc/net/tcp or tcp6 (a close on that end makes it
+ * FIN_WAIT1 while unsent data waits, a reset or the end of the close removes
+ * it). Linux only, as the bench's CPU pinning is.
+ * @param {number} localPort @param {number} remotePort
+ */
+function established (localPort, remotePort) {
+  const local = `:${localPort.toString(16).toUpperCase().padStart(4, '0')}`
+  const remote = `:${remotePort.toString(16).toUpperCase().padStart(4, '0')}`
+  // a broker listening on :: holds the accepted socket in tcp6, as a v4-mapped address
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = ''
+    try { text = readFileSync(file, 'utf8') } catch { continue }
+    for (const line of text.split('\n')) {
+      const f = line.trim().split(/\s+/)
+      if (f[1]?.endsWith(local) && f[2]?.endsWith(remote)) return f[3] === '01'
+    }
+  }
+  return false
 }

@@ -17,7 +17,7 @@ export const frozen = {
     { key: 'cutAfterSeconds', label: 'frozen cut after s', better: 'lower' }
   ],
   async run ({ broker, load, params, run }) {
-    await load.call('frozen', 'setup', { port: broker.port, subscribers: params.subscribers, rate: params.rate, size: params.size, run })
+    await load.call('frozen', 'setup', { port: broker.port, subscribers: params.subscribers, rate: params.rate, size: params.size, frozenKeepalive: params.frozenKeepalive ?? 0, run })
     await load.call('frozen', 'start')
     await sleep(params.warmupSeconds * 1000)
 
