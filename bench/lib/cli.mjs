@@ -28,7 +28,7 @@ Runs Hail side by side with mosquitto and writes bench/results/<time>.{json,md,s
 
 Scenarios: fanin, frozen, connections, drain, chat, chat-overload, sfu, invite (call
 set-up; hail only). frozen: readers alone, then beside a subscriber that never reads;
-its full cell measures 10 + 110 s, as the frozen socket's buffers fill first (quick's
+its full cell measures 10 + 90 s, as the frozen socket's buffers fill first (quick's
 40 s window ends before Hail cuts it). SFU cells are named by shape,
 hail-PxS = P publishers → S subscribers (--set sfu.shapes=hail-1x10,hail-8x10).
 `
@@ -37,9 +37,9 @@ hail-PxS = P publishers → S subscribers (--set sfu.shapes=hail-1x10,hail-8x10)
 export const PRESETS = {
   full: {
     fanin: { publishers: 50, size: 256, window: 10, warmupSeconds: 2, seconds: 8 },
-    // The frozen socket's buffers took 27-50 s to fill at this rate (issue 13; 2026-12-07), then
-    // Hail's drain timeout is 30 s: the frozen window must cover both to see the cut.
-    frozen: { subscribers: 200, rate: 20, size: 8192, warmupSeconds: 2, baselineSeconds: 10, frozenSeconds: 110, graceSeconds: 30 },
+    // The frozen socket's buffers take ~25 s to fill at this rate (~4 MB of the broker's send
+    // buffer), then Hail cuts it: at 50 s in quick runs on 2026-12-07. The window covers both.
+    frozen: { subscribers: 200, rate: 20, size: 8192, warmupSeconds: 2, baselineSeconds: 10, frozenSeconds: 90, graceSeconds: 30 },
     connections: { count: 10_000, concurrency: 100, settleSeconds: 3 },
     drain: { messages: 100_000, size: 256, timeoutSeconds: 240 },
     chat: { clients: 1000, partners: 2, rate: 5000, seconds: 20, graceSeconds: 40 },
@@ -50,7 +50,7 @@ export const PRESETS = {
   },
   quick: {
     fanin: { publishers: 50, size: 256, window: 10, warmupSeconds: 1, seconds: 3 },
-    // 40 s covers the frozen socket filling, not Hail's cut (--set frozen.frozenSeconds=110 for it)
+    // 40 s covers the frozen socket filling, not Hail's cut (--set frozen.frozenSeconds=90 for it)
     frozen: { subscribers: 50, rate: 20, size: 8192, warmupSeconds: 1, baselineSeconds: 5, frozenSeconds: 40, graceSeconds: 15 },
     connections: { count: 1000, concurrency: 100, settleSeconds: 1 },
     drain: { messages: 5000, size: 256, timeoutSeconds: 60 },
