@@ -63,6 +63,7 @@ type EveryMethod<T extends Record<Method, unknown>> = T
 export type CommandResults = EveryMethod<{
   conversations: { conversations: ConversationInfo[] }
   sync: { conv: string, messages: Envelope[], more: boolean, lastSeq: number, firstSeq: number }
+  'sync.all': { conversations: ConversationInfo[], pages: Array<CommandResults['sync']> }
   read: { conv: string, read: number }
   'direct.open': { conv: string }
   'group.create': { conv: string }

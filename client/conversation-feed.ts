@@ -48,6 +48,8 @@ export class ConversationFeed {
   /** The highest seq the server said exists, and the timer that checks it arrived. */
   #expected = 0
   #expectTimer: ReturnType<typeof setTimeout> | undefined
+  /** A first page fetched for the next pass by someone else (`sync.all`), read before that pass began. */
+  #prefetched: SyncPage | undefined
 
   constructor (options: ConversationFeedOptions) {
     this.conv = options.conv
@@ -106,9 +108,14 @@ export class ConversationFeed {
     this.#expectTimer = undefined
   }
 
-  /** Pulls everything after the cursor, page by page, showing each new message. */
-  async sync (): Promise<void> {
+  /**
+   * Pulls everything after the cursor, page by page, showing each new
+   * message; `first`, when given, is the first page (one `sync.all` read for
+   * every conversation), so the pass asks only for what it left.
+   */
+  async sync (first?: SyncPage): Promise<void> {
     this.#asked = true
+    if (first !== undefined) this.#prefetched = first
     await this.#task.run()
   }
 
@@ -118,12 +125,17 @@ export class ConversationFeed {
     if (!asked && !this.#sequencer.hasGap) return
     // Held before this pass began, so in the log before its first read.
     const firstHeld = this.#sequencer.firstHeld
+    let prefetched = this.#prefetched
+    this.#prefetched = undefined
     let complete = false
     for (let page = 0; page < this.#maxPages && !complete; page++) {
-      const result = await this.#fetch(this.#sequencer.last)
+      const fresh = prefetched === undefined
+      const result = prefetched ?? await this.#fetch(this.#sequencer.last)
+      prefetched = undefined
       this.#apply(result)
-      complete = !result.more
-      if (result.messages.length === 0) break
+      // A page read before this pass began says nothing of a message held since: then read again.
+      complete = !result.more && (fresh || firstHeld === undefined)
+      if (fresh && result.messages.length === 0) break
     }
     if (complete && firstHeld !== undefined && this.#sequencer.last < firstHeld - 1) {
       // A complete sync that began after `firstHeld` was stored returned nothing

@@ -76,6 +76,7 @@ export class HailClient extends TypedEmitter<ClientEvents> {
       transport: this.#transport,
       conversations: async () => await this.conversations(),
       fetch: async (conv, after) => await this.request('sync', { conv, after }),
+      syncAll: async (after) => await this.request('sync.all', { after }),
       deliver: (message) => {
         this.#settleOwn(message)
         this.emit('message', message)

@@ -16,6 +16,8 @@ export interface SyncEngineOptions {
   transport: Pick<Transport, 'subscribe' | 'unsubscribe'>
   conversations: () => Promise<CommandResults['conversations']['conversations']>
   fetch: (conv: string, after: number) => Promise<CommandResults['sync']>
+  /** One request for the catch-up (`sync.all`); without it, or on a server that does not know it, `conversations` and a `sync` each. */
+  syncAll?: (after: Record<string, number>) => Promise<CommandResults['sync.all']>
   /** Shows a message (emits `message`); the cursor is saved right after. */
   deliver: (message: Envelope) => void
   /** A catch-up pass finished with every conversation synced. */
@@ -36,6 +38,8 @@ export class SyncEngine {
   readonly #channels = new Set<string>()
   readonly #catchUp = new SerialTask(async () => await this.#catchUpPass())
   #cursors: Record<string, number> = {}
+  /** The server answered HAIL_ERR_UNKNOWN_METHOD to `sync.all` (an older server). */
+  #noSyncAll = false
 
   constructor (options: SyncEngineOptions) {
     this.#o = options
@@ -111,16 +115,38 @@ export class SyncEngine {
     }
   }
 
+  /** The conversations and, with `sync.all`, the first page of each one behind (one request). */
+  async #list (): Promise<{ list: CommandResults['conversations']['conversations'], pages: Map<string, CommandResults['sync']> }> {
+    const pages = new Map<string, CommandResults['sync']>()
+    if (this.#o.syncAll !== undefined && !this.#noSyncAll) {
+      const after: Record<string, number> = {}
+      for (const conv of new Set([...Object.keys(this.#cursors), ...this.#feeds.keys()])) {
+        const cursor = this.cursor(conv)
+        if (cursor > 0) after[conv] = cursor
+      }
+      try {
+        const reply = await this.#o.syncAll(after)
+        for (const page of reply.pages) pages.set(page.conv, page)
+        return { list: reply.conversations, pages }
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== 'HAIL_ERR_UNKNOWN_METHOD') throw err
+        this.#noSyncAll = true
+        this.#o.logger('info', 'the server has no sync.all: catching up with a sync per conversation')
+      }
+    }
+    return { list: await this.#o.conversations(), pages }
+  }
+
   async #catchUpPass (): Promise<void> {
-    const list = await this.#o.conversations()
+    const { list, pages } = await this.#list()
     await this.subscribeFeeds(list.map((c) => c.conv))
     const behind = list.filter((c) => c.lastSeq > this.cursor(c.conv))
-    this.#o.logger('debug', 'catching up', { conversations: list.length, behind: behind.length })
+    this.#o.logger('debug', 'catching up', { conversations: list.length, behind: behind.length, prefetched: pages.size })
     const failures: unknown[] = []
     let next = 0
     const worker = async (): Promise<void> => {
       for (let c = behind[next++]; c !== undefined; c = behind[next++]) {
-        await this.sync(c.conv).catch((err: unknown) => failures.push(err))
+        await this.#feed(c.conv).sync(pages.get(c.conv)).catch((err: unknown) => failures.push(err))
       }
     }
     await Promise.all(Array.from({ length: Math.min(SYNC_CONCURRENCY, behind.length) }, worker))

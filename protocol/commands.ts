@@ -11,6 +11,11 @@ const pushToken = z.string().min(1).max(4096)
 export const commands = {
   conversations: z.strictObject({}),
   sync: z.strictObject({ conv: convId, after: seq, limit: z.number().int().min(1).max(500).default(100) }),
+  // a device's cursors: the conversations it has seen, with the last seq shown (one request to catch up)
+  'sync.all': z.strictObject({
+    after: z.record(convId, seq).refine((after) => Object.keys(after).length <= 10_000, 'more than 10000 conversations').default({}),
+    limit: z.number().int().min(1).max(500).default(100)
+  }),
   read: z.strictObject({ conv: convId, seq: seq.min(1) }),
   'direct.open': z.strictObject({ user: userName }),
   'group.create': z.strictObject({ name, members: z.array(userName).max(1000).default([]) }),

@@ -23,7 +23,10 @@ export class FakeTransport implements Transport {
   closed = false
   readonly #listeners: { [K in keyof TransportEvents]?: Array<(...args: TransportEvents[K]) => void> } = {}
 
-  constructor (readonly user = 'alice', readonly device = 'phone') {}
+  constructor (readonly user = 'alice', readonly device = 'phone') {
+    // as a server before sync.all: the client falls back to conversations + a sync each (a test may serve it)
+    this.handlers['sync.all'] = () => { throw Object.assign(new Error('no method sync.all'), { code: 'HAIL_ERR_UNKNOWN_METHOD' }) }
+  }
 
   on<K extends keyof TransportEvents> (event: K, listener: (...args: TransportEvents[K]) => void): void {
     ((this.#listeners[event] ??= []) as Array<typeof listener>).push(listener)

@@ -25,6 +25,15 @@ function serveLogs (fake: FakeTransport, logs: Record<string, number>): void {
   }
 }
 
+/** `sync.all` over the same logs: the list and a first page of each conversation past the device's cursor. */
+function serveSyncAll (fake: FakeTransport, logs: Record<string, number>): void {
+  serveLogs(fake, logs)
+  fake.handlers['sync.all'] = ({ after }: { after: Record<string, number> }) => ({
+    conversations: fake.handlers.conversations!({}, undefined as never).conversations,
+    pages: Object.keys(logs).filter((conv) => logs[conv]! > (after[conv] ?? 0)).map((conv) => fake.handlers.sync!({ conv, after: after[conv] ?? 0 }, undefined as never))
+  })
+}
+
 async function connected (t: Test, options: Partial<HailClientOptions> = {}, fake = new FakeTransport()): Promise<{ client: HailClient, fake: FakeTransport, errors: HailClientError[] }> {
   fake.handlers.conversations ??= () => ({ conversations: [] })
   const client = new HailClient({ user: 'alice', device: 'phone', transport: fake, timeout: 200, ...options })
@@ -180,6 +189,7 @@ t.test('the convenience methods send the protocol\'s arguments and unwrap its re
   t.equal(await client.createChannel('news'), 'c:abcdefghijkl')
   t.match(fake.subscriptions.at(-1), ['im/conv/c:abcdefghijkl'], 'a created channel\'s feed is subscribed')
   t.match(fake.requests().map((r) => [r.topic, r.payload]), [
+    ['im/cmd/sync.all', { after: {} }], // the catch-up: the fake has no sync.all, so
     ['im/cmd/conversations', {}],
     ['im/cmd/read', { conv: GROUP, seq: 4 }],
     ['im/cmd/presence.set', { status: 'away' }],
@@ -423,4 +433,37 @@ t.test('a sent message whose live copy never comes is fetched by a sync after a 
   t.same(shown, [])
   await new Promise((resolve) => setTimeout(resolve, 2300))
   t.same(shown, [1], 'synced, since nothing else would reveal the gap')
+})
+
+t.test('with sync.all the catch-up is one request, and a sync only for a conversation its page left unfinished', async (t) => {
+  const fake = new FakeTransport()
+  serveSyncAll(fake, { [DM]: 5, [GROUP]: 3, 'c:abcdefghijkl': 2 })
+  const store = new MemoryCursorStore()
+  store.save(DM, 2)
+  store.save(GROUP, 3)
+  const client = new HailClient({ user: 'alice', device: 'phone', transport: fake, store })
+  t.teardown(() => client.close())
+  const shown: string[] = []
+  client.on('message', (m) => shown.push(m.id))
+  const synced = new Promise<void>((resolve) => client.once('synced', resolve))
+  await client.connect()
+  await synced
+  t.same(fake.requests('sync.all').map((r) => r.payload.after), [{ [DM]: 2, [GROUP]: 3 }], 'one sync.all with the saved cursors')
+  t.equal(fake.requests('conversations').length, 0, 'no conversations request')
+  t.same(shown.filter((id) => id.startsWith(DM)), [`${DM}/3`, `${DM}/4`, `${DM}/5`], 'DM from its cursor: the page, then the rest')
+  t.same(shown.filter((id) => id.startsWith('c:')), ['c:abcdefghijkl/1', 'c:abcdefghijkl/2'], 'a new conversation from its page alone')
+  t.same(fake.requests('sync').map((r) => [r.payload.conv, r.payload.after]), [[DM, 4]], 'a sync only where the page said more (pages of two here)')
+})
+
+t.test('a server without sync.all gets conversations and a sync each, and is not asked again', async (t) => {
+  const fake = new FakeTransport()
+  serveLogs(fake, { [DM]: 1 })
+  const { client } = await connected(t, {}, fake)
+  t.equal(fake.requests('sync.all').length, 1, 'asked once')
+  t.equal(fake.requests('conversations').length, 1, 'then the list')
+  const synced = new Promise<void>((resolve) => client.once('synced', resolve))
+  fake.connectAgain()
+  await synced
+  t.equal(fake.requests('sync.all').length, 1, 'not asked again after a reconnect')
+  t.equal(fake.requests('conversations').length, 2)
 })

@@ -15,48 +15,88 @@ export async function requireMember (ctx: ImContext, caller: Caller, conv: strin
 /** Roughly the most bytes of messages one sync reply carries (under the default 256 KiB packet limit). */
 const SYNC_PAGE_BYTES = 192 * 1024
 
+/** One conversation as `conversations` lists it. */
+async function listed (ctx: ImContext, caller: Caller, conv: string, role: string): Promise<Listed> {
+  const [meta, lastSeq, receipts, member] = await Promise.all([
+    ctx.stores.conversations.get(conv),
+    ctx.stores.log.lastSeq(conv),
+    ctx.stores.receipts.get(conv, caller.user),
+    ctx.stores.conversations.member(conv, caller.user)
+  ])
+  return {
+    conv,
+    type: meta?.type,
+    ...(meta?.name !== undefined ? { name: meta.name } : {}),
+    role,
+    lastSeq,
+    // History visible to this member starts after the seq they joined at.
+    firstSeq: (member?.joinedSeq ?? 0) + 1,
+    read: receipts.read,
+    delivered: receipts.delivered
+  }
+}
+
+interface Listed { conv: string, type: unknown, name?: string, role: string, lastSeq: number, firstSeq: number, read: number, delivered: number }
+
+/**
+ * One page of `conv` after `after` (never before the member's history), cut
+ * at `budget` bytes of messages but never empty when a message is there.
+ */
+async function page (ctx: ImContext, conv: string, after: number, joinedSeq: number, limit: number, budget: number) {
+  const read = await ctx.stores.log.read(conv, { after: Math.max(after, joinedSeq), limit })
+  let bytes = 0
+  let count = 0
+  for (const message of read.messages) {
+    const size = JSON.stringify(message).length
+    if (count > 0 && bytes + size > budget) break
+    bytes += size
+    count++
+  }
+  return {
+    bytes,
+    page: {
+      conv,
+      messages: count === read.messages.length ? read.messages : read.messages.slice(0, count),
+      more: read.more || count < read.messages.length,
+      lastSeq: read.lastSeq,
+      firstSeq: Math.max(read.firstSeq, joinedSeq + 1)
+    }
+  }
+}
+
 export const conversationCommands: CommandTable = {
   async conversations (ctx, caller) {
-    const list = await Promise.all([...ctx.membership.conversationsOf(caller.user)].map(async ([conv, role]) => {
-      const [meta, lastSeq, receipts, member] = await Promise.all([
-        ctx.stores.conversations.get(conv),
-        ctx.stores.log.lastSeq(conv),
-        ctx.stores.receipts.get(conv, caller.user),
-        ctx.stores.conversations.member(conv, caller.user)
-      ])
-      return {
-        conv,
-        type: meta?.type,
-        ...(meta?.name !== undefined ? { name: meta.name } : {}),
-        role,
-        lastSeq,
-        // History visible to this member starts after the seq they joined at.
-        firstSeq: (member?.joinedSeq ?? 0) + 1,
-        read: receipts.read,
-        delivered: receipts.delivered
-      }
-    }))
+    const list = await Promise.all([...ctx.membership.conversationsOf(caller.user)].map(async ([conv, role]) => await listed(ctx, caller, conv, role)))
     return { conversations: list }
   },
 
   async sync (ctx, caller, { conv, after, limit }) {
     const member = await requireMember(ctx, caller, conv)
-    const page = await ctx.stores.log.read(conv, { after: Math.max(after, member.joinedSeq), limit })
     // A page also stops at SYNC_PAGE_BYTES (at least one message), so a reply stays a sane MQTT packet.
-    let bytes = 0
-    let count = 0
-    for (const message of page.messages) {
-      bytes += JSON.stringify(message).length
-      if (count > 0 && bytes > SYNC_PAGE_BYTES) break
-      count++
+    return (await page(ctx, conv, after, member.joinedSeq, limit, SYNC_PAGE_BYTES)).page
+  },
+
+  /**
+   * A device's catch-up in one request: `conversations`, and a page of each
+   * conversation whose newest seq is past the device's cursor (`after`,
+   * 0 for one it has not seen), while the reply's SYNC_PAGE_BYTES last.
+   * Conversations left without a page, or with `more`, are synced one by one.
+   */
+  async 'sync.all' (ctx, caller, { after, limit }) {
+    const conversations = await Promise.all([...ctx.membership.conversationsOf(caller.user)].map(async ([conv, role]) => await listed(ctx, caller, conv, role)))
+    const pages = []
+    let budget = SYNC_PAGE_BYTES
+    for (const c of conversations) {
+      const cursor = Math.max(after[c.conv] ?? 0, c.firstSeq - 1)
+      if (c.lastSeq <= cursor) continue
+      if (budget <= 0) break
+      const { bytes, page: p } = await page(ctx, c.conv, cursor, c.firstSeq - 1, limit, budget)
+      // the first page may pass the budget by its one message, as sync's does
+      if (pages.length > 0 && bytes > budget && p.messages.length <= 1) break
+      pages.push(p)
+      budget -= bytes
     }
-    return {
-      conv,
-      messages: count === page.messages.length ? page.messages : page.messages.slice(0, count),
-      more: page.more || count < page.messages.length,
-      lastSeq: page.lastSeq,
-      firstSeq: Math.max(page.firstSeq, member.joinedSeq + 1)
-    }
+    return { conversations, pages }
   },
 
   async read (ctx, caller, { conv, seq }) {

@@ -9,7 +9,8 @@ export const PAGE = 50
  *
  * The SDK syncs a device from its cursor, and a tab's cursors start at 0
  * (every page load is a new device), so its first catch-up would read every
- * conversation's whole history. Here the first `sync` of a conversation
+ * conversation's whole history. Here the catch-up's `sync.all` starts each
+ * conversation at its floor, and the first `sync` of a conversation
  * reads only after a floor (the last PAGE messages), reporting the floor as
  * the page's `firstSeq` — what the protocol says of history a member cannot
  * read — so the SDK skips what lies below it. The floor comes from the
@@ -44,6 +45,17 @@ export class AppClient extends HailClient {
         const page = await super.request('sync', { ...a, after: floor }, options)
         return { ...page, firstSeq: Math.max(page.firstSeq, floor + 1) } as CommandResult<M>
       }
+    }
+    if (method === 'sync.all') {
+      // The catch-up's one request, with the same floors: the list first (it sets them), then
+      // every conversation from its floor at least, each page's firstSeq raised to it as above.
+      await this.request('conversations', {}, options)
+      const a = args as CommandArgs<'sync.all'>
+      const after: Record<string, number> = { ...a.after }
+      for (const [conv, floor] of this.#floors) after[conv] = Math.max(after[conv] ?? 0, floor)
+      const reply = await super.request('sync.all', { ...a, after }, options)
+      const pages = reply.pages.map((page) => ({ ...page, firstSeq: Math.max(page.firstSeq, (this.#floors.get(page.conv) ?? 0) + 1) }))
+      return { ...reply, pages } as CommandResult<M>
     }
     const result = await super.request(method, args, options)
     if (method === 'conversations') {
