@@ -18,6 +18,7 @@ import { chatOverload } from './scenarios/chat-overload.mjs'
 import { connections } from './scenarios/connections.mjs'
 import { drain } from './scenarios/drain.mjs'
 import { fanin } from './scenarios/fanin.mjs'
+import { frozen } from './scenarios/frozen.mjs'
 import { invite } from './scenarios/invite.mjs'
 import { sfu } from './scenarios/sfu.mjs'
 
@@ -33,7 +34,7 @@ for (const [signal, code] of /** @type {const} */ ([['SIGINT', 130], ['SIGTERM',
 }
 
 /** @type {Record<string, import('./scenarios/types.mjs').Scenario>} */
-const SCENARIOS = { fanin, connections, drain, chat, 'chat-overload': chatOverload, sfu, invite }
+const SCENARIOS = { fanin, frozen, connections, drain, chat, 'chat-overload': chatOverload, sfu, invite }
 
 async function main () {
   let options
@@ -168,7 +169,7 @@ async function main () {
 
 /** @param {import('./scenarios/types.mjs').Scenario} scenario @param {Record<string, any>} m */
 function headline (scenario, m) {
-  const parts = scenario.headline.map((h) => `${h.label} ${m[h.key]}`)
+  const parts = scenario.headline.map((h) => `${h.label} ${m[h.key] ?? '–'}`)
   parts.push(`loss ${m.loss}`, `dup ${m.duplicates}`)
   return parts.join(', ')
 }

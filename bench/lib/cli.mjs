@@ -5,7 +5,7 @@ export const HELP = `Usage: npm run bench -- [options]
 Runs Hail side by side with mosquitto and writes bench/results/<time>.{json,md,svg}
 (and latest.*). Figures are medians of the repetitions, with min..max.
 
-  --quick              smaller cells, 1 repetition (about 3-4 minutes)
+  --quick              smaller cells, 1 repetition (about 5-6 minutes)
   --tiny               toy sizes for the smoke test (seconds; figures meaningless)
   --only LIST          cells to run: scenario or scenario:broker, comma-separated,
                        e.g. --only fanin:hail  or  --only fanin,chat:mosquitto
@@ -26,7 +26,10 @@ Runs Hail side by side with mosquitto and writes bench/results/<time>.{json,md,s
   --render FILE.json   rewrite FILE.md and FILE.svg from a run's JSON, run nothing
   -h, --help           this text
 
-Scenarios: fanin, connections, drain, chat, chat-overload, sfu, invite (call set-up; hail only). SFU cells are named by shape,
+Scenarios: fanin, frozen, connections, drain, chat, chat-overload, sfu, invite (call
+set-up; hail only). frozen: readers alone, then beside a subscriber that never reads;
+its full cell measures 10 + 90 s, as the frozen socket's buffers fill first (quick's
+40 s window ends before Hail cuts it). SFU cells are named by shape,
 hail-PxS = P publishers → S subscribers (--set sfu.shapes=hail-1x10,hail-8x10).
 `
 
@@ -34,6 +37,9 @@ hail-PxS = P publishers → S subscribers (--set sfu.shapes=hail-1x10,hail-8x10)
 export const PRESETS = {
   full: {
     fanin: { publishers: 50, size: 256, window: 10, warmupSeconds: 2, seconds: 8 },
+    // The frozen socket's buffers take ~25 s to fill at this rate (~4 MB of the broker's send
+    // buffer), then Hail cuts it: at 50 s in quick runs on 2026-12-07. The window covers both.
+    frozen: { subscribers: 200, rate: 20, size: 8192, warmupSeconds: 2, baselineSeconds: 10, frozenSeconds: 90, graceSeconds: 30 },
     connections: { count: 10_000, concurrency: 100, settleSeconds: 3 },
     drain: { messages: 100_000, size: 256, timeoutSeconds: 240 },
     chat: { clients: 1000, partners: 2, rate: 5000, seconds: 20, graceSeconds: 40 },
@@ -44,6 +50,8 @@ export const PRESETS = {
   },
   quick: {
     fanin: { publishers: 50, size: 256, window: 10, warmupSeconds: 1, seconds: 3 },
+    // 40 s covers the frozen socket filling, not Hail's cut (--set frozen.frozenSeconds=90 for it)
+    frozen: { subscribers: 50, rate: 20, size: 8192, warmupSeconds: 1, baselineSeconds: 5, frozenSeconds: 40, graceSeconds: 15 },
     connections: { count: 1000, concurrency: 100, settleSeconds: 1 },
     drain: { messages: 5000, size: 256, timeoutSeconds: 60 },
     chat: { clients: 100, partners: 2, rate: 300, seconds: 5, graceSeconds: 15 },
@@ -53,6 +61,7 @@ export const PRESETS = {
   },
   tiny: {
     fanin: { publishers: 4, size: 64, window: 2, warmupSeconds: 0.5, seconds: 2 },
+    frozen: { subscribers: 3, rate: 20, size: 1024, warmupSeconds: 0.3, baselineSeconds: 1, frozenSeconds: 1, graceSeconds: 10 },
     connections: { count: 30, concurrency: 10, settleSeconds: 0.2 },
     drain: { messages: 300, size: 64, timeoutSeconds: 30 },
     chat: { clients: 6, partners: 1, rate: 60, seconds: 1, graceSeconds: 10 },
@@ -62,7 +71,7 @@ export const PRESETS = {
   }
 }
 
-export const ALL_SCENARIOS = ['fanin', 'connections', 'drain', 'chat', 'chat-overload', 'sfu', 'invite']
+export const ALL_SCENARIOS = ['fanin', 'frozen', 'connections', 'drain', 'chat', 'chat-overload', 'sfu', 'invite']
 export const DEFAULT_BROKERS = ['mosquitto', 'ejabberd', 'hail', 'hail-redis']
 /** Brokers that run only some scenarios: an XMPP server has no MQTT fan-in, drain or idle sessions to compare. */
 export const BROKER_SCENARIOS = /** @type {Record<string, string[]>} */ ({ ejabberd: ['chat'], 'ejabberd-nomam': ['chat'] })

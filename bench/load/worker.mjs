@@ -4,6 +4,7 @@
 /** Loaded on first use: werift (the SFU cell) takes a while to import. @type {Record<string, () => Promise<() => Record<string, (args: any) => unknown>>>} */
 const factories = {
   fanin: async () => (await import('./fanin-load.mjs')).createFanin,
+  frozen: async () => (await import('./frozen-load.mjs')).createFrozen,
   idle: async () => (await import('./idle-load.mjs')).createIdle,
   drain: async () => (await import('./drain-load.mjs')).createDrain,
   chat: async () => (await import('./chat-load.mjs')).createChat,

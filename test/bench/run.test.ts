@@ -61,6 +61,35 @@ t.test('a tiny fan-in run against mosquitto and hail writes a JSON, a table with
 })
 
 /*
+ * The frozen-subscriber cell (issue 13): readers measured alone, then beside a
+ * subscriber that never reads its socket. At tiny sizes the frozen socket's
+ * buffers never fill, so only the bookkeeping is checked: both windows
+ * measured, RSS sampled, every acknowledged message delivered to every reader.
+ */
+t.test('a tiny frozen-subscriber run against mosquitto and hail measures the readers with and without the frozen client', { skip: existsSync('/usr/sbin/mosquitto') ? false : 'no /usr/sbin/mosquitto' }, async (t) => {
+  const out = await mkdtemp(join(tmpdir(), 'hail-bench-test-'))
+  t.teardown(() => rm(out, { recursive: true, force: true }))
+  const r = await run(['--tiny', '--no-wait', '--only', 'frozen', '--brokers', 'mosquitto,hail', '--out', out])
+  t.equal(r.code, 0, `bench exits 0\n${r.stderr}`)
+  const saved = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8'))
+  t.same(saved.cells.map((c: { scenario: string, broker: string }) => `${c.scenario}:${c.broker}`), ['frozen:mosquitto', 'frozen:hail'])
+  for (const cell of saved.cells) {
+    t.equal(cell.status, 'ok', `${cell.broker} ran: ${cell.reason ?? ''} ${cell.reps[0]?.error ?? ''}`)
+    const m = cell.reps[0].metrics
+    t.type(m.throughput, 'number', `${cell.broker}: the readers' rate with the frozen client`)
+    t.type(m.throughputWithout, 'number', `${cell.broker}: and without it`)
+    t.type(m.p99Without, m.throughputWithout > 0 ? 'number' : 'object', `${cell.broker}: p99 without the frozen client`)
+    t.ok(m.rssStartKiB > 0 && m.rssKiB > 0 && m.rssPeakKiB >= m.rssKiB, `${cell.broker}: RSS at start, end and peak`)
+    t.ok(m.frozenCut === 0 || m.frozenCut === 1, `${cell.broker}: whether the broker cut the frozen client`)
+    t.ok(m.messages > 0, `${cell.broker}: the publisher's messages were acknowledged`)
+    t.equal(m.loss, 0, `${cell.broker}: every acknowledged message reached every reader`)
+    t.equal(m.duplicates, 0, `${cell.broker}: none twice`)
+    t.equal(m.dropped, 0, `${cell.broker}: no reader was disconnected`)
+  }
+  t.match(readFileSync(join(out, 'latest.md'), 'utf8'), /### one frozen subscriber/)
+})
+
+/*
  * The IM peer: a tiny chat cell against ejabberd (Debian's, started by the
  * bench as a throwaway node; the bench installs it with apt-get when it runs
  * as root, as test/run.sh does) beside mosquitto. Every message must be
