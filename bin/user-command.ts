@@ -3,6 +3,7 @@ import { adminRequest } from './admin-client.js'
 import { parseAdminArgs, type AdminArgsSpec } from './admin-args.js'
 import { UsageError } from './errors.js'
 import { readPassword } from './read-password.js'
+import { didYouMean } from './suggest.js'
 
 interface Io {
   env: NodeJS.ProcessEnv
@@ -13,6 +14,7 @@ interface Io {
 
 const passwordOptions: AdminArgsSpec['options'] = { 'password-stdin': { type: 'boolean' } }
 const addOptions: AdminArgsSpec['options'] = { ...passwordOptions, admin: { type: 'boolean' } }
+const SUBCOMMANDS = ['add', 'del', 'passwd', 'admin', 'unlock', 'list'] as const
 const SWITCH: Readonly<Record<string, boolean>> = { on: true, off: false }
 
 /** `hail user add|del|passwd|admin|list ...`: manage accounts, through the daemon if one runs. Resolves with the exit code. */
@@ -62,7 +64,7 @@ export async function userCommand (args: string[], io: Io): Promise<number> {
     case undefined:
       throw new UsageError('user: missing subcommand: add, del, passwd, admin, unlock or list')
     default:
-      throw new UsageError(`user: unknown subcommand '${sub}': use add, del, passwd, admin, unlock or list`)
+      throw new UsageError(`user: unknown subcommand '${sub}'${didYouMean(sub, SUBCOMMANDS) || ': use add, del, passwd, admin, unlock or list'}`)
   }
 }
 
