@@ -69,7 +69,7 @@ export async function userCommand (args: string[], io: Io): Promise<number> {
 }
 
 function unlocked (done: UnlockSummary, where: string): string {
-  if (done.nodes === 0) return `no daemon runs on ${where}: a login lockout lives only in a running daemon's memory, so none holds ${done.name} back`
+  if (done.nodes === 0 && done.wasLocked === undefined) return `no daemon runs on ${where}: a login lockout lives only in a running daemon's memory, so none holds ${done.name} back`
   if (done.wasLocked === undefined) return `unlock of ${done.name} sent to ${done.nodes} running node${done.nodes === 1 ? '' : 's'}`
   const forgotten = `${done.failures ?? 0} failed login${done.failures === 1 ? '' : 's'} forgotten`
   return done.wasLocked ? `${done.name} unlocked (${forgotten}): the next login is checked at once` : `${done.name} was not locked out (${forgotten})`
