@@ -18,6 +18,13 @@ export const limitsSchema = z.strictObject({
   maxInflight: positiveInt.default(32),
   /** Messages kept for one offline persistent session; newer ones are dropped and counted. */
   maxQueue: positiveInt.default(1000),
+  /**
+   * Bytes (payload and topic, plus ~256 per copy) that the in-memory queues of
+   * deliveries sent to connected clients and not yet acknowledged may hold on
+   * the whole node; past it deliveries take the durable queue and the IM
+   * fan-out holds senders' PUBACKs (backpressure).
+   */
+  maxLiveQueueBytes: positiveInt.min(64 * 1024).default(64 * 1024 * 1024),
   /** Milliseconds a slow reader may stay undrained before it is disconnected. */
   drainTimeout: positiveInt.default(30_000),
   /**

@@ -43,13 +43,16 @@ export class Metrics {
     retainedMessages: () => number | Promise<number | undefined>
     /** Packets in the outgoing queues of persistent sessions (the backend sets it); undefined when the store did not answer. */
     queuedPackets: () => number | Promise<number | undefined>
+    /** Bytes held by the in-memory queues of deliveries to connected clients (live-outgoing.ts). */
+    liveQueueBytes: () => number
   } = {
       connectedClients: () => 0,
       publishesInFlight: () => 0,
       bytes: () => [],
       subscriptions: () => 0,
       retainedMessages: () => 0,
-      queuedPackets: () => 0
+      queuedPackets: () => 0,
+      liveQueueBytes: () => 0
     }
 
   readonly bytesReceived = new Counter({
@@ -88,6 +91,13 @@ export class Metrics {
     help: 'Packets (QoS 1/2) held in the outgoing queues of persistent sessions, offline or unacknowledged; with Redis, every node reports the cluster\'s figure',
     registers: [this.registry],
     collect: async () => { setOrReset(this.queuedPackets, await this.sources.queuedPackets()) }
+  })
+
+  readonly liveQueueBytes = new Gauge({
+    name: 'hail_live_queue_bytes',
+    help: 'Bytes held in memory by deliveries sent to connected clients and not yet acknowledged (bounded by limits.maxLiveQueueBytes)',
+    registers: [this.registry],
+    collect: () => { this.liveQueueBytes.set(this.sources.liveQueueBytes()) }
   })
 
   /** IM requests handled, by topic kind (send, cmd, typing, file) and method, with how long each took. */

@@ -327,6 +327,7 @@ export class HailServer extends EventEmitter<ServerEvents> {
       countPush(this.#push, this.metrics)
     }
     const pushHook = this.#push
+    const budget = backend.liveBudget
     const im = new ImLayer({
       stores: { ...backend.imStores, users: { exists: async (name) => (await backend.users.get(name)) !== undefined } },
       logger: this.logger.child({ part: 'im' }),
@@ -336,7 +337,8 @@ export class HailServer extends EventEmitter<ServerEvents> {
       onStored: pushHook === undefined ? undefined : (envelope, recipients) => pushHook.stored(envelope, recipients),
       files: this.#files,
       // Alone: membership loaded, presence in process; on Redis: mirrors in step, presence across nodes (im/cluster).
-      cluster: backend.imCluster
+      cluster: backend.imCluster,
+      memoryPressed: budget === undefined ? undefined : () => budget.pressed()
     })
     this.#im = im
     // on a shared Redis, a drain first learns the recalls made on other nodes

@@ -8,6 +8,7 @@ import type { ImStores } from '../im/store/index.js'
 import type { Metrics } from '../metrics.js'
 import type { DurablePublish } from '../mqtt/durable-publish.js'
 import type { ShareCluster } from '../mqtt/shared-subscriptions.js'
+import type { LiveBudget } from '../persistence/live-outgoing.js'
 import type { MqttPersistence } from '../persistence/mqtt-persistence.js'
 import type { PublishJournal } from '../persistence/publish-journal.js'
 import type { UserStore } from '../users/index.js'
@@ -60,6 +61,8 @@ export interface Backend {
   readonly runId: string
   /** The MQTT persistence aedes runs on. */
   readonly persistence: MqttPersistence
+  /** The bound on deliveries held in memory (live-outgoing.ts), where the backend has such queues. */
+  readonly liveBudget?: LiveBudget
   /** Routes publishes: within this process, or between every node. */
   readonly emitter: MQEmitter
   readonly users: UserStore

@@ -6,7 +6,7 @@ import { isLiveImDelivery } from '../im/live-delivery.js'
 import { createLevelImStores, type ImStores } from '../im/store/index.js'
 import { Journal } from '../persistence/journal.js'
 import { LevelPersistence } from '../persistence/level-persistence.js'
-import { liveOutgoing } from '../persistence/live-outgoing.js'
+import { LiveBudget, liveOutgoing } from '../persistence/live-outgoing.js'
 import type { MqttPersistence } from '../persistence/mqtt-persistence.js'
 import { LevelUserStore } from '../users/index.js'
 import type { Backend, BackendOptions, BackendStart, BackendStatus } from './backend.js'
@@ -34,6 +34,8 @@ export class EmbeddedBackend implements Backend {
   readonly nodeId: string
   readonly runId: string
   readonly persistence: MqttPersistence
+  /** The bound on deliveries held in memory (limits.maxLiveQueueBytes); the IM fan-out reads its pressure. */
+  readonly liveBudget: LiveBudget
   // As aedes makes its own (`#` matches the parent level too [MQTT-4.7.1-3]) but with no concurrency
   // limit: past one, mqemitter queues in an array it shift()s, O(n) per message once the queue is long,
   // which was most of the CPU of the chat cell's collapse (issue 12). What is in flight stays bounded
@@ -65,7 +67,9 @@ export class EmbeddedBackend implements Backend {
     metrics.sources.retainedMessages = () => persistence.retainedCount
     metrics.sources.queuedPackets = () => persistence.queuedCount
     // IM messages (and own-user receipts) to connected devices skip the durable queue: sync recovers them (im/live-delivery.ts).
-    this.persistence = liveOutgoing(persistence, { live: isLiveImDelivery, maxPerClient: config.limits.maxQueue })
+    this.liveBudget = new LiveBudget(config.limits.maxLiveQueueBytes)
+    metrics.sources.liveQueueBytes = () => this.liveBudget.held
+    this.persistence = liveOutgoing(persistence, { live: isLiveImDelivery, maxPerClient: config.limits.maxQueue, budget: this.liveBudget })
     this.users = LevelUserStore.inDatabase(db, { groupCommit })
     this.imStores = createLevelImStores(db, groupCommit)
     this.journal = new Journal(db.sublevel<string, Buffer>('journal', { valueEncoding: 'buffer' }), groupCommit)

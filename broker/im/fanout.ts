@@ -22,6 +22,8 @@ export type OnStored = (envelope: Envelope, recipients: string[]) => void
  */
 /** The longest a sender's PUBACK waits for room in the fan-out (room()). */
 const MAX_HOLD_MS = 2000
+/** How often a sender held for memory (room()) looks whether readers freed some. */
+const MEMORY_POLL_MS = 20
 
 export class Fanout {
   readonly #publisher: Publisher
@@ -37,20 +39,26 @@ export class Fanout {
   #waiting: Array<() => void> = []
   /** Per conversation: messages whose fan-out has not finished, and the senders waiting for them. */
   readonly #convs = new Map<string, { count: number, waiting: Array<() => void> }>()
+  /** Whether the deliveries held in memory (live-outgoing.ts) are past the node's bound. */
+  readonly #memoryPressed: () => boolean
 
   /**
    * `maxBacklog` bounds the messages not yet fanned out on this node;
    * `maxPerConversation` those of one conversation, whose deliveries are
    * serial and wait for slow readers' sockets to drain: so a conversation
    * whose recipients do not keep up slows its own senders, not everyone.
+   * `memoryPressed` says when the deliveries sent and not yet acknowledged
+   * hold more memory than the node allows (limits.maxLiveQueueBytes): senders
+   * wait then too, until readers' PUBACKs freed some.
    */
-  constructor (publisher: Publisher, membership: Membership, logger: Logger, onStored?: OnStored, maxBacklog = Infinity, maxPerConversation = Infinity) {
+  constructor (publisher: Publisher, membership: Membership, logger: Logger, onStored?: OnStored, maxBacklog = Infinity, maxPerConversation = Infinity, memoryPressed: () => boolean = () => false) {
     this.#publisher = publisher
     this.#membership = membership
     this.#log = logger
     this.#onStored = onStored
     this.#maxBacklog = maxBacklog
     this.#maxPerConversation = maxPerConversation
+    this.#memoryPressed = memoryPressed
   }
 
   /** Messages stored whose fan-out has not finished. */
@@ -67,12 +75,15 @@ export class Fanout {
    * instead of the backlog and its memory growing without end.
    */
   room (conv: string): Promise<void> | undefined {
-    if ((this.#convs.get(conv)?.count ?? 0) < this.#maxPerConversation && this.#backlog < this.#maxBacklog) return undefined
+    if ((this.#convs.get(conv)?.count ?? 0) < this.#maxPerConversation && this.#backlog < this.#maxBacklog && !this.#memoryPressed()) return undefined
+    const hold = { on: true }
     const freed = (async () => {
-      for (;;) {
+      while (hold.on) {
         const c = this.#convs.get(conv)
         if (c !== undefined && c.count >= this.#maxPerConversation) await new Promise<void>((resolve) => c.waiting.push(resolve))
         else if (this.#backlog >= this.#maxBacklog) await new Promise<void>((resolve) => this.#waiting.push(resolve))
+        // memory is freed by readers' PUBACKs, which nothing here is told of: look again shortly
+        else if (this.#memoryPressed()) await new Promise<void>((resolve) => setTimeout(resolve, MEMORY_POLL_MS))
         else return
       }
     })()
@@ -81,7 +92,7 @@ export class Fanout {
     // (a crash test once waited 120 s for acks behind one).
     let timer: NodeJS.Timeout | undefined
     const capped = new Promise<void>((resolve) => { timer = setTimeout(resolve, MAX_HOLD_MS) })
-    return Promise.race([freed, capped]).finally(() => clearTimeout(timer))
+    return Promise.race([freed, capped]).finally(() => { hold.on = false; clearTimeout(timer) })
   }
 
   message (envelope: Envelope): void {

@@ -57,6 +57,8 @@ export interface ImLayerOptions {
   onStored?: OnStored
   /** Uploads and file metadata (broker/files); without it the file methods are refused. */
   files?: FileStore
+  /** Whether the node's memory for deliveries is past its bound (live-outgoing.ts LiveBudget): senders then wait. */
+  memoryPressed?: () => boolean
   /** The other nodes (cluster/): LocalImCluster alone, RedisImCluster on a shared Redis. Closed with the engine. */
   cluster: ImCluster
 }
@@ -95,7 +97,7 @@ export class ImLayer {
       stores: options.stores,
       membership,
       publisher,
-      fanout: new Fanout(publisher, membership, log, options.onStored, limits.maxFanoutBacklog, FANOUT_PER_CONVERSATION),
+      fanout: new Fanout(publisher, membership, log, options.onStored, limits.maxFanoutBacklog, FANOUT_PER_CONVERSATION, options.memoryPressed),
       presence: cluster.presence(publisher, log, limits.presenceDebounceMs),
       receipts: new Receipts(options.stores.receipts, membership, publisher, log, limits.receiptFanoutLimit),
       recalled: new RecalledMessages(options.stores.recalls),

@@ -30,6 +30,95 @@ export interface LiveOutgoingOptions {
   maxPerClient?: number
   /** Told of each packet kept in memory instead of stored (metrics, tests). */
   onLive?: (clientId: string) => void
+  /**
+   * The node-wide bound on what the in-memory queues hold (all clients
+   * together); past it, packets take the stored path, as past maxPerClient.
+   */
+  budget?: LiveBudget
+}
+
+/** What one queued copy is counted for beyond its payload and topic: the Packet, its key and Map entries. */
+const COPY_OVERHEAD = 256
+
+/**
+ * The bytes the in-memory queues of live-outgoing.ts hold, on the whole node
+ * (payload and topic of every copy, plus COPY_OVERHEAD), against a bound:
+ * a copy that would pass `maxBytes` takes the durable queue instead, so the
+ * memory held stays under the bound whatever the number of clients, and
+ * nothing is dropped. `pressed()` tells the IM fan-out to hold senders'
+ * PUBACKs (fanout.ts room()) while what connected clients hold is past the
+ * bound, so that the store path stays the exception.
+ */
+export class LiveBudget {
+  readonly maxBytes: number
+  #held = 0
+  #peak = 0
+  #spilled = 0
+  /** Bytes per client, to tell what connected clients hold from what waits for a reconnect. */
+  readonly #byClient = new Map<string, number>()
+  #connected: (clientId: string) => boolean = () => true
+  #pressedAt = 0
+  #pressed = false
+
+  constructor (maxBytes: number) {
+    if (!Number.isInteger(maxBytes) || maxBytes < 1) throw new RangeError(`maxLiveQueueBytes must be a positive integer, not ${maxBytes}`)
+    this.maxBytes = maxBytes
+  }
+
+  /** Bytes held now. */
+  get held (): number { return this.#held }
+  /** The most held at once since start. */
+  get peak (): number { return this.#peak }
+  /** Copies that took the durable queue because the bound was reached. */
+  get spilled (): number { return this.#spilled }
+
+  /**
+   * Whether connected clients hold more than the bound allows (three
+   * quarters of it once pressed, so senders are not released at once).
+   * What clients that left hold counts against the bound but not here:
+   * waiting would not free it. Recomputed at most every 20 ms.
+   */
+  pressed (): boolean {
+    if (this.#held < this.maxBytes * 0.75) return (this.#pressed = false)
+    const now = Date.now()
+    if (now - this.#pressedAt < 20) return this.#pressed
+    this.#pressedAt = now
+    let connected = 0
+    for (const [id, bytes] of this.#byClient) if (this.#connected(id)) connected += bytes
+    this.#pressed = connected >= (this.#pressed ? this.maxBytes * 0.75 : this.maxBytes)
+    return this.#pressed
+  }
+
+  /** @internal live-outgoing.ts */
+  watch (connected: (clientId: string) => boolean): void { this.#connected = connected }
+  /** @internal whether `bytes` more fit; counts a spill when not. */
+  fits (bytes: number): boolean {
+    if (this.#held + bytes <= this.maxBytes) return true
+    this.#spilled++
+    return false
+  }
+
+  /** @internal */
+  take (clientId: string, bytes: number): void {
+    this.#held += bytes
+    if (this.#held > this.#peak) this.#peak = this.#held
+    this.#byClient.set(clientId, (this.#byClient.get(clientId) ?? 0) + bytes)
+  }
+
+  /** @internal */
+  release (clientId: string, bytes: number): void {
+    this.#held -= bytes
+    const left = (this.#byClient.get(clientId) ?? 0) - bytes
+    if (left <= 0) this.#byClient.delete(clientId)
+    else this.#byClient.set(clientId, left)
+  }
+}
+
+/** What one in-memory copy of `packet` is counted for. */
+export function copyCost (packet: StoredPacket): number {
+  const payload = packet.payload
+  const bytes = typeof payload === 'string' ? Buffer.byteLength(payload) : payload?.length ?? 0
+  return bytes + (packet.topic?.length ?? 0) + COPY_OVERHEAD
 }
 
 // aedes-packet's typings describe a namespace; at runtime it is the constructor
@@ -71,11 +160,14 @@ export function liveOutgoing<P extends OutgoingPersistence> (persistence: P, opt
   let broker: LiveBroker | undefined
 
   const connected = (clientId: string): boolean => broker?.clients?.[clientId] !== undefined
+  const budget = options.budget
+  budget?.watch(connected)
 
   const enqueue = (subs: Array<{ clientId: string }>, packet: StoredPacket): Promise<void> => {
     const rest: Array<{ clientId: string }> = []
     const live = options.live(packet)
     const seen = new Set<string>()
+    let cost: number | undefined
     for (const sub of subs) {
       const id = sub.clientId
       if (seen.has(id)) continue // overlapping filters match once per filter: one copy
@@ -92,14 +184,17 @@ export function liveOutgoing<P extends OutgoingPersistence> (persistence: P, opt
         continue
       }
       let queue = queues.get(id)
-      if (count === undefined || !count.known || count.size > 0 || (queue?.packets.size ?? 0) >= maxPerClient) {
+      if (count === undefined || !count.known || count.size > 0 || (queue?.packets.size ?? 0) >= maxPerClient ||
+        (budget !== undefined && !budget.fits(cost ??= copyCost(packet)))) {
         // newer than every packet in memory, so the order of live packets holds
         count?.added(keyOf(packet))
         rest.push(sub)
         continue
       }
       if (queue === undefined) queues.set(id, queue = { packets: new Map(), byMessageId: new Map() })
-      queue.packets.set(keyOf(packet), new Packet(packet))
+      const key = keyOf(packet)
+      if (budget !== undefined && !queue.packets.has(key)) budget.take(id, cost ??= copyCost(packet))
+      queue.packets.set(key, new Packet(packet))
       options.onLive?.(id)
     }
     if (rest.length === 0) return Promise.resolve()
@@ -143,6 +238,7 @@ export function liveOutgoing<P extends OutgoingPersistence> (persistence: P, opt
         queue.byMessageId.delete(messageId as number)
         queue.packets.delete(key)
         if (queue.packets.size === 0) queues.delete(client.id)
+        if (budget !== undefined && record !== undefined) budget.release(client.id, copyCost(record))
         return record
       }
       const cleared = await persistence.outgoingClearMessageId(client, packet)
@@ -161,6 +257,8 @@ export function liveOutgoing<P extends OutgoingPersistence> (persistence: P, opt
       return stored + (queues.get(client.id)?.packets.size ?? 0)
     },
     async cleanSubscriptions (client) {
+      const queue = queues.get(client.id)
+      if (budget !== undefined && queue !== undefined) for (const record of queue.packets.values()) budget.release(client.id, copyCost(record))
       queues.delete(client.id)
       counts.delete(client.id)
       await persistence.cleanSubscriptions(client)

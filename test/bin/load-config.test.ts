@@ -152,9 +152,9 @@ t.test('every limit has a flag and a variable', async (t) => {
   const config = load([
     '--max-packet-size', '1000', '--max-topic-levels', '2', '--max-inflight', '3', '--max-queue', '4',
     '--drain-timeout', '5', '--connect-timeout', '6'
-  ], { HAIL_MAX_CLIENT_ID_LENGTH: '7', HAIL_ALLOW_CONTROL_CHARACTERS: 'true', HAIL_SEND_BUFFER: '65536' })
+  ], { HAIL_MAX_CLIENT_ID_LENGTH: '7', HAIL_ALLOW_CONTROL_CHARACTERS: 'true', HAIL_SEND_BUFFER: '65536', HAIL_MAX_LIVE_QUEUE_BYTES: '65536' })
   t.same(config.limits, {
-    maxPacketSize: 1000, maxTopicLevels: 2, maxInflight: 3, maxQueue: 4, drainTimeout: 5, sendBuffer: 65536, connectTimeout: 6, maxClientIdLength: 7, allowControlCharacters: true
+    maxPacketSize: 1000, maxTopicLevels: 2, maxInflight: 3, maxQueue: 4, maxLiveQueueBytes: 65536, drainTimeout: 5, sendBuffer: 65536, connectTimeout: 6, maxClientIdLength: 7, allowControlCharacters: true
   })
   t.equal(load(['--send-buffer', '1048576']).limits.sendBuffer, 1048576)
   t.equal(load(['--allow-control-characters']).limits.allowControlCharacters, true)

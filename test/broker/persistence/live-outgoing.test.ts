@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import packetConstructor from 'aedes-packet'
 import { Level } from 'level'
 import { LevelPersistence } from '../../../broker/persistence/level-persistence.js'
-import { liveOutgoing } from '../../../broker/persistence/live-outgoing.js'
+import { copyCost, LiveBudget, liveOutgoing } from '../../../broker/persistence/live-outgoing.js'
 import type { StoredPacket } from '../../../broker/persistence/packet-codec.js'
 
 interface FakeBroker { id: string, counter: number, clients: Record<string, unknown> }
@@ -181,4 +181,48 @@ t.test('everything else passes through to the wrapped persistence', async (t) =>
   t.equal(p.broker, broker)
   await p.addSubscriptions({ id: 'hal/phone' }, [{ topic: 'live/hal', qos: 1 }])
   t.same((await p.subscriptionsByTopic('live/hal')).map((s) => s.clientId), ['hal/phone'])
+})
+
+t.test('the node-wide byte bound: copies past it take the store, in order, and PUBACKs free it', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'hail-live-outgoing-'))
+  const broker: FakeBroker = { id: 'broker-1', counter: 0, clients: {} }
+  const store = new LevelPersistence(new Level(dir), { ownsDb: true })
+  const one = copyCost(publish(broker, 'live/x', 'm0'))
+  const budget = new LiveBudget(one * 3) // three copies of one packet fit, not four
+  const p = liveOutgoing(store, { live: isLive, maxPerClient: 100, budget })
+  await p.setup(broker)
+  t.teardown(async () => { await p.destroy().catch(() => {}) })
+  const alice = { id: 'alice/phone' }
+  const bob = { id: 'bob/phone' }
+  await connect(broker, p, alice.id)
+  await connect(broker, p, bob.id)
+
+  const packets = ['m1', 'm2', 'm3'].map((text) => publish(broker, 'live/x', text))
+  await p.outgoingEnqueueCombi([{ clientId: alice.id }, { clientId: bob.id }], packets[0])
+  t.equal(budget.held, one * 2, 'two copies held')
+  t.equal(budget.pressed(), false, 'under the bound: senders go on')
+  await p.outgoingEnqueueCombi([{ clientId: alice.id }, { clientId: bob.id }], packets[1])
+  t.equal(budget.held, one * 3, 'the third copy fits, the fourth does not')
+  t.equal(budget.pressed(), true, 'at the bound, held by connected clients: senders are to wait')
+  t.equal(budget.spilled, 1)
+  t.equal(await store.queueLength(bob), 1, 'bob\'s copy went to the store')
+  await p.outgoingEnqueueCombi([{ clientId: alice.id }], packets[2])
+  t.equal(budget.spilled, 2, 'still full')
+  t.ok(budget.peak <= budget.maxBytes, 'never past the bound')
+
+  // alice acknowledges m1: a copy's worth freed
+  await p.outgoingUpdate(alice, { ...packets[0], messageId: 1 })
+  t.equal(String((await p.outgoingClearMessageId(alice, { messageId: 1 } as StoredPacket))?.payload), 'm1')
+  t.equal(budget.held, one * 2)
+  // both reconnect: every message once, in order (memory first, then the store)
+  Reflect.deleteProperty(broker.clients, alice.id)
+  Reflect.deleteProperty(broker.clients, bob.id)
+  await new Promise((resolve) => setTimeout(resolve, 30)) // pressed() looks again at most every 20 ms
+  t.equal(budget.pressed(), false, 'what disconnected clients hold does not hold senders')
+  t.same(await connect(broker, p, alice.id), ['m2', 'm3'])
+  t.same(await connect(broker, p, bob.id), ['m1', 'm2'])
+  await p.cleanSubscriptions(alice)
+  await p.cleanSubscriptions(bob)
+  t.equal(budget.held, 0, 'a clean session frees what it held')
+  t.throws(() => new LiveBudget(0), RangeError)
 })
