@@ -37,6 +37,11 @@ export interface LiveOutgoingOptions {
   budget?: LiveBudget
 }
 
+/** Senders are held from this share of the bound held by connected clients (LiveBudget.pressed) ... */
+const PRESS_ON = 0.8
+/** ... until it falls under this share. */
+const PRESS_OFF = 0.6
+
 /** What one queued copy is counted for beyond its payload and topic: the Packet, its key and Map entries. */
 const COPY_OVERHEAD = 256
 
@@ -73,19 +78,21 @@ export class LiveBudget {
   get spilled (): number { return this.#spilled }
 
   /**
-   * Whether connected clients hold more than the bound allows (three
-   * quarters of it once pressed, so senders are not released at once).
+   * Whether connected clients hold more than PRESS_ON of the bound (until
+   * they are under PRESS_OFF of it): senders are held before the bound is
+   * reached, so copies rarely take the durable queue, which costs a store
+   * write per copy (the collapse of issue 12).
    * What clients that left hold counts against the bound but not here:
    * waiting would not free it. Recomputed at most every 20 ms.
    */
   pressed (): boolean {
-    if (this.#held < this.maxBytes * 0.75) return (this.#pressed = false)
+    if (this.#held < this.maxBytes * PRESS_OFF) return (this.#pressed = false)
     const now = Date.now()
     if (now - this.#pressedAt < 20) return this.#pressed
     this.#pressedAt = now
     let connected = 0
     for (const [id, bytes] of this.#byClient) if (this.#connected(id)) connected += bytes
-    this.#pressed = connected >= (this.#pressed ? this.maxBytes * 0.75 : this.maxBytes)
+    this.#pressed = connected >= this.maxBytes * (this.#pressed ? PRESS_OFF : PRESS_ON)
     return this.#pressed
   }
 
