@@ -15,6 +15,7 @@ import { renderSvg } from './lib/report-svg.mjs'
 import { summarise } from './lib/summary.mjs'
 import { chat } from './scenarios/chat.mjs'
 import { chatOverload } from './scenarios/chat-overload.mjs'
+import { group } from './scenarios/group.mjs'
 import { connections } from './scenarios/connections.mjs'
 import { drain } from './scenarios/drain.mjs'
 import { fanin } from './scenarios/fanin.mjs'
@@ -34,7 +35,7 @@ for (const [signal, code] of /** @type {const} */ ([['SIGINT', 130], ['SIGTERM',
 }
 
 /** @type {Record<string, import('./scenarios/types.mjs').Scenario>} */
-const SCENARIOS = { fanin, frozen, connections, drain, chat, 'chat-overload': chatOverload, sfu, invite }
+const SCENARIOS = { fanin, frozen, connections, drain, chat, 'chat-overload': chatOverload, group, sfu, invite }
 
 async function main () {
   let options

@@ -26,7 +26,7 @@ Runs Hail side by side with mosquitto and writes bench/results/<time>.{json,md,s
   --render FILE.json   rewrite FILE.md and FILE.svg from a run's JSON, run nothing
   -h, --help           this text
 
-Scenarios: fanin, frozen, connections, drain, chat, chat-overload, sfu, invite (call
+Scenarios: fanin, frozen, connections, drain, chat, chat-overload, group, sfu, invite (call
 set-up; hail only). frozen: readers alone, then beside a subscriber that never reads;
 its full cell measures 10 + 90 s, as the frozen socket's buffers fill first (quick's
 40 s window ends before Hail cuts it). SFU cells are named by shape,
@@ -45,6 +45,8 @@ export const PRESETS = {
     chat: { clients: 1000, partners: 2, rate: 5000, seconds: 20, graceSeconds: 40 },
     // 4× the knee Hail showed on the 2-core bench machine (about 3,000 msg/s, 2026-12-07)
     'chat-overload': { clients: 1000, partners: 2, rate: 12_000, seconds: 20, graceSeconds: 60, probeRate: 10 },
+    // 50 msg/s into groups of 200: 10,000 copies/s (issue 12)
+    group: { groups: 5, members: 200, rate: 50, seconds: 20, graceSeconds: 40 },
     sfu: { shapes: 'hail-1x10,hail-4x10', pps: 200, size: 1000, warmupSeconds: 2, seconds: 8 },
     invite: { calls: 10 }
   },
@@ -56,6 +58,7 @@ export const PRESETS = {
     drain: { messages: 5000, size: 256, timeoutSeconds: 60 },
     chat: { clients: 100, partners: 2, rate: 300, seconds: 5, graceSeconds: 15 },
     'chat-overload': { clients: 100, partners: 2, rate: 2000, seconds: 5, graceSeconds: 15, probeRate: 10 },
+    group: { groups: 2, members: 50, rate: 50, seconds: 5, graceSeconds: 15 },
     sfu: { shapes: 'hail-1x10', pps: 100, size: 1000, warmupSeconds: 1, seconds: 3 },
     invite: { calls: 3 }
   },
@@ -66,12 +69,13 @@ export const PRESETS = {
     drain: { messages: 300, size: 64, timeoutSeconds: 30 },
     chat: { clients: 6, partners: 1, rate: 60, seconds: 1, graceSeconds: 10 },
     'chat-overload': { clients: 6, partners: 1, rate: 120, seconds: 1, graceSeconds: 10, probeRate: 5 },
+    group: { groups: 1, members: 5, rate: 20, seconds: 1, graceSeconds: 10 },
     sfu: { shapes: 'hail-1x2', pps: 20, size: 200, warmupSeconds: 0.5, seconds: 1 },
     invite: { calls: 2 }
   }
 }
 
-export const ALL_SCENARIOS = ['fanin', 'frozen', 'connections', 'drain', 'chat', 'chat-overload', 'sfu', 'invite']
+export const ALL_SCENARIOS = ['fanin', 'frozen', 'connections', 'drain', 'chat', 'chat-overload', 'group', 'sfu', 'invite']
 export const DEFAULT_BROKERS = ['mosquitto', 'ejabberd', 'hail', 'hail-redis']
 /** Brokers that run only some scenarios: an XMPP server has no MQTT fan-in, drain or idle sessions to compare. */
 export const BROKER_SCENARIOS = /** @type {Record<string, string[]>} */ ({ ejabberd: ['chat'], 'ejabberd-nomam': ['chat'] })

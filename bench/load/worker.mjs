@@ -8,6 +8,7 @@ const factories = {
   idle: async () => (await import('./idle-load.mjs')).createIdle,
   drain: async () => (await import('./drain-load.mjs')).createDrain,
   chat: async () => (await import('./chat-load.mjs')).createChat,
+  group: async () => (await import('./group-load.mjs')).createGroup,
   sfu: async () => (await import('./sfu-load.mjs')).createSfu,
   invite: async () => (await import('./invite-load.mjs')).createInvite
 }

@@ -49,6 +49,8 @@ export const chat = {
     const r = await load.call('chat', 'run', { rate: params.rate, seconds: params.seconds, graceMs: params.graceSeconds * 1000 })
     const b = sample(broker)
     await load.call('chat', 'close')
+    // the group cell of this run sets its CPU per copy beside it
+    ctx.cache[`chat-cpu-${broker.name}`] = fix((b.cpuUs - a.cpuUs) / Math.max(1, r.unique))
     return {
       throughput: fix(r.unique / (r.doneMs / 1000), 0),
       offered: fix(r.sent / (r.sendMs / 1000), 0),
