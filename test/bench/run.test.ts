@@ -135,6 +135,28 @@ t.test('a tiny chat run against mosquitto and ejabberd acknowledges and delivers
   t.same(orphanedEjabberd(), [], 'no ejabberd node outlives the run')
 })
 
+t.test('a tiny group run against mosquitto and hail delivers every copy once, with CPU per copy and the direct message beside it', { skip: existsSync('/usr/sbin/mosquitto') ? false : 'no /usr/sbin/mosquitto' }, async (t) => {
+  const out = await mkdtemp(join(tmpdir(), 'hail-bench-test-'))
+  t.teardown(() => rm(out, { recursive: true, force: true }))
+  const r = await run(['--tiny', '--no-wait', '--only', 'chat:hail,group', '--brokers', 'mosquitto,hail', '--out', out])
+  t.equal(r.code, 0, `bench exits 0\n${r.stderr}`)
+  const saved = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8'))
+  const cells = saved.cells.filter((c: { scenario: string }) => c.scenario === 'group')
+  t.same(cells.map((c: { broker: string }) => c.broker), ['mosquitto', 'hail'])
+  for (const cell of cells) {
+    t.equal(cell.status, 'ok', `${cell.broker} ran: ${cell.reason ?? ''}`)
+    const m = cell.reps[0].metrics
+    t.equal(m.copiesExpected, 20 * 4, `${cell.broker}: 20 messages, 4 copies each`)
+    t.equal(m.loss, 0, `${cell.broker}: every copy delivered`)
+    t.equal(m.duplicates, 0, `${cell.broker}: once`)
+    t.type(m.cpuUsPerMsg, 'number', `${cell.broker}: CPU per copy`)
+  }
+  const hail = cells[1].reps[0].metrics
+  t.type(hail.directCpuUsPerMsg, 'number', 'the chat cell of the same run gives the direct message\'s CPU')
+  t.type(hail.copyOverDirect, 'number')
+  t.match(readFileSync(join(out, 'latest.md'), 'utf8'), /### group/)
+})
+
 t.test('an unknown scenario in --only is refused with a clear message and exit 2', async (t) => {
   const r = await run(['--only', 'nosuch:hail', '--list'])
   t.equal(r.code, 2)
