@@ -36,6 +36,8 @@ export function createFaninCrash () {
   let startedAt = 0
   const acked = new SeenSet()
   const seen = new SeenSet()
+  /** @type {Map<number, number[]>} per publisher: when each seq got its PUBACK (epoch ms), to place a lost message among the kills */
+  const ackedAt = new Map()
   const args = { port: 1883, publishers: 50, size: 256, window: 10, topic: 'bench/fanin-crash', run: 'r' }
 
   return {
@@ -70,7 +72,13 @@ export function createFaninCrash () {
           if (!running) return
           const mine = seq++
           sent++
-          client.publish(args.topic, stampPayload(args.size, source, mine), () => { acked.mark(source, mine); next() })
+          client.publish(args.topic, stampPayload(args.size, source, mine), () => {
+            acked.mark(source, mine)
+            let times = ackedAt.get(source)
+            if (times === undefined) ackedAt.set(source, times = [])
+            times[mine] = Date.now()
+            next()
+          })
         }
         for (let i = 0; i < args.window; i++) next()
       })
@@ -93,15 +101,25 @@ export function createFaninCrash () {
       const deadline = Date.now() + (a.graceMs ?? 30_000)
       while (publishers.some((p) => p.inflight.size > 0) && Date.now() < deadline) await sleep(50)
       const drainStart = Date.now()
-      let last = seen.unique
-      let lastProgress = Date.now()
-      while (missing(acked, seen).count > 0 && Date.now() < deadline && Date.now() - lastProgress < (a.stallMs ?? 5000)) {
-        await sleep(100)
-        if (seen.unique !== last) { last = seen.unique; lastProgress = Date.now() }
+      const sub = /** @type {ReconnectingClient} */ (subscriber)
+      const settle = async () => {
+        let last = seen.unique
+        let lastProgress = Date.now()
+        while (missing(acked, seen).count > 0 && Date.now() < deadline && Date.now() - lastProgress < (a.stallMs ?? 5000)) {
+          await sleep(100)
+          if (seen.unique !== last) { last = seen.unique; lastProgress = Date.now() }
+        }
+      }
+      await settle()
+      // Still short: the subscriber leaves and resumes its session (clean false), which sends
+      // what the broker holds for it; what is missing after that is lost.
+      const missingLive = missing(acked, seen)
+      if (missingLive.count > 0) {
+        await sub.cycle()
+        await settle()
       }
       await sleep(300) // late duplicates
       const lost = missing(acked, seen)
-      const sub = /** @type {ReconnectingClient} */ (subscriber)
       return {
         sent,
         acked: acked.unique,
@@ -111,7 +129,10 @@ export function createFaninCrash () {
         receivedUnacked: Math.max(0, seen.unique - (acked.unique - lost.count)),
         duplicates: seen.duplicates,
         lost: lost.count,
-        firstLost: lost.first,
+        firstLost: lost.first.map((k) => { const [source, seq] = k.split(':').map(Number); return `${k}@${ackedAt.get(source)?.[seq]}` }),
+        // missing before the subscriber resumed its session once more at the end
+        missingLive: missingLive.count,
+        firstMissingLive: missingLive.first.map((k) => { const [source, seq] = k.split(':').map(Number); return `${k}@${ackedAt.get(source)?.[seq]}` }),
         flowMs,
         drainMs: Date.now() - drainStart,
         resent: publishers.reduce((n, p) => n + p.resent, 0),

@@ -43,11 +43,13 @@ export class ReconnectingClient extends EventEmitter {
   /** @param {boolean} again */
   async #open (again) {
     const client = new RawClient(this.o.client)
+    // Before the CONNACK: a resumed session's queued publishes can come in the CONNACK's own
+    // TCP segment, parsed (and PUBACKed by RawClient) before connect() resolves.
+    client.on('message', (topic, payload, packet) => this.emit('message', topic, payload, packet))
     const { sessionPresent } = await client.connect()
     this.client = client
     if (again) this.reconnects++
     if (again && this.o.client.clean === false && !sessionPresent) this.sessionsLost++
-    client.on('message', (topic, payload, packet) => this.emit('message', topic, payload, packet))
     client.once('close', () => {
       if (this.client !== client) return
       this.connected = false
@@ -104,6 +106,22 @@ export class ReconnectingClient extends EventEmitter {
   /** A QoS 1 publish that is not kept (requests answered elsewhere). @param {string} topic @param {Buffer | string} payload */
   request (topic, payload) {
     if (this.connected) this.client?.publish(topic, payload, 1)
+  }
+
+  /** Disconnect (DISCONNECT, so the broker keeps a clean false session) and connect again at once. */
+  async cycle () {
+    const old = this.client
+    this.client = undefined
+    this.connected = false
+    await old?.end()
+    for (;;) {
+      try {
+        await this.#open(true)
+        return
+      } catch {
+        await sleep(this.o.retryMs ?? 50)
+      }
+    }
   }
 
   async end () {

@@ -39,6 +39,8 @@ export const faninCrash = {
       subscriberReconnects: end.subscriberReconnects,
       publisherReconnects: end.publisherReconnects,
       firstLost: end.firstLost.join(' '),
+      missingLive: end.missingLive,
+      firstMissingLive: end.firstMissingLive.join(' '),
       drainMs: end.drainMs,
       restarts
     }

@@ -32,7 +32,7 @@ async function connack (port, timeoutMs) {
 export async function killDuringFlow (o) {
   const kill9 = o.broker.kill9
   if (kill9 === undefined) throw new Error(`${o.broker.name} cannot be killed and restarted by the bench`)
-  /** @type {{ atMs: number, ackedBefore: number, acceptMs: number, connackMs: number, resumeMs: number | null }[]} */
+  /** @type {{ atMs: number, killedAtEpochMs: number, ackedBefore: number, acceptMs: number, connackMs: number, resumeMs: number | null }[]} */
   const restarts = []
   const t0 = Date.now()
   const minAcks = o.minAcks ?? 1
@@ -56,9 +56,10 @@ export async function killDuringFlow (o) {
     const ackedBefore = (await o.load.call(o.scenario, 'progress')).acked
     const atMs = Date.now() - t0
     killedAt = performance.now()
+    const killedAtEpochMs = Date.now()
     const { acceptMs } = await kill9()
     if (!await connack(o.broker.port, 60_000)) throw new Error(`no CONNACK within 60 s after restart ${k + 1}`)
-    restarts.push({ atMs, ackedBefore, acceptMs: fix(acceptMs, 0) ?? 0, connackMs: fix(performance.now() - killedAt, 0) ?? 0, resumeMs: null })
+    restarts.push({ atMs, killedAtEpochMs, ackedBefore, acceptMs: fix(acceptMs, 0) ?? 0, connackMs: fix(performance.now() - killedAt, 0) ?? 0, resumeMs: null })
   }
   return restarts
 }
