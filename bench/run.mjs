@@ -96,7 +96,8 @@ async function main () {
       log(`${label}: ${na}`)
       continue
     }
-    for (let rep = 1; rep <= reps; rep++) {
+    const cellReps = Math.min(reps, scenario.maxReps ?? reps)
+    for (let rep = 1; rep <= cellReps; rep++) {
       const quiet = options.wait ? await waitQuiet({ minIdle: options.minIdle, capMs: (options.quietCapSeconds ?? (options.preset === 'full' ? 20 : 5)) * 1000 }) : null
       /** @type {import('./lib/brokers.mjs').Broker | undefined} */
       let broker

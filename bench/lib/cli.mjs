@@ -29,7 +29,7 @@ Runs Hail side by side with mosquitto and writes bench/results/<time>.{json,md,s
 Scenarios: fanin, frozen, connections, drain, chat, chat-overload, sfu, invite (call
 set-up; hail only), fanin-crash and chat-crash (the fan-in and chat flows while the
 broker is killed with SIGKILL ten times and restarted on its data directory;
-chat-crash: hail and hail-redis only). frozen: readers alone, then beside a subscriber that never reads;
+chat-crash: hail and hail-redis only; one repetition whatever --reps says). frozen: readers alone, then beside a subscriber that never reads;
 its full cell measures 10 + 90 s, as the frozen socket's buffers fill first (quick's
 40 s window ends before Hail cuts it). SFU cells are named by shape,
 hail-PxS = P publishers → S subscribers (--set sfu.shapes=hail-1x10,hail-8x10).

@@ -16,6 +16,8 @@ export const faninCrash = {
     { key: 'connackMsMedian', label: 'kill → CONNACK ms (median)', better: 'lower' },
     { key: 'connackMsMax', label: 'kill → CONNACK ms (max)', better: 'lower' }
   ],
+  // one repetition is ten kills already; three would add ~20 min to a full run (chat at 5,000 msg/s: ~6 min each)
+  maxReps: 1,
   notApplicable: (broker) => broker.startsWith('ejabberd') || broker === 'mosquitto-mem' ? `n/a: ${broker} has nothing to recover after a kill` : null,
   async run ({ broker, load, params, run }) {
     await load.call('fanin-crash', 'setup', { port: broker.port, publishers: params.publishers, size: params.size, window: params.window, run })
