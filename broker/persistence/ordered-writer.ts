@@ -145,17 +145,23 @@ export class OrderedWriter {
   }
 }
 
-/** The operations that are the last on their key, in order. */
+/**
+ * The operations that are the last on their key, in order (a batch applies
+ * them in order, so the others would be overwritten anyway). Keys are told
+ * apart per sublevel object: no prefixed key string is built per operation.
+ */
 function lastPerKey (ops: WriterOperation[]): WriterOperation[] {
   if (ops.length < 2) return ops
-  const last = new Map<string, number>()
-  for (let i = 0; i < ops.length; i++) last.set(keyOf(ops[i]), i)
-  return last.size === ops.length ? ops : ops.filter((op, i) => last.get(keyOf(op)) === i)
-}
-
-function keyOf (op: WriterOperation): string {
-  // a sublevel's prefix ('!outgoing!!q!') tells its keys from every other's
-  return (op.sublevel as { prefix?: string }).prefix + op.key
+  const last = new Map<LevelDatabase, Map<string, number>>()
+  let repeated = false
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]
+    let keys = last.get(op.sublevel)
+    if (keys === undefined) last.set(op.sublevel, keys = new Map())
+    if (keys.has(op.key)) repeated = true
+    keys.set(op.key, i)
+  }
+  return repeated ? ops.filter((op, i) => last.get(op.sublevel)?.get(op.key) === i) : ops
 }
 
 function noop (): void {}

@@ -7,7 +7,7 @@ import { KeyedLock } from '../storage/index.js'
 import { del, OrderedWriter, type WriterOperation } from './ordered-writer.js'
 import { packetCodec, type StoredPacket } from './packet-codec.js'
 import { QueueCache, type QueueCacheOptions } from './queue-cache.js'
-import { brokerKeyOf, formatNumber, SEQ_DIGITS } from './queue-keys.js'
+import { brokerKeyOf, formatNumber, recordKey, SEQ_DIGITS } from './queue-keys.js'
 import { QueueRecords, type ClientState, type CommitOptions, type Outcome } from './queue-records.js'
 import { deliveryKey, type DrainHooks } from './drain-handover.js'
 
@@ -26,8 +26,10 @@ export interface OutgoingQueueOptions {
 
 const UTF8 = 'utf8'
 const BUFFER = 'buffer'
-/** Queued packets read from the store at a time while a queue is streamed. */
-const READ_BATCH = 256
+/** Queued packets read from the store at a time while a queue is streamed (at most; the first read takes FIRST_READ, each next one twice as many). */
+const READ_BATCH = 1024
+/** Most reconnecting sessions have a few packets queued, if any. */
+const FIRST_READ = 64
 const MAX_EMPTY_STATES = 10_000
 const DEFAULT_CACHE: QueueCacheOptions = { maxPerClient: 8192, maxEntries: 65536, maxBytes: 32 * 1024 * 1024 }
 
@@ -224,10 +226,16 @@ export class OutgoingQueue {
         await this.#writer.flush()
         const from = readTo < 0 ? { gte: range.gte } : { gt: clientKey(clientId) + formatNumber(readTo, SEQ_DIGITS) }
         const iterator = this.#records.queue.iterator({ ...from, lt: range.lt, keyEncoding: UTF8, valueEncoding: BUFFER })
+        let size = FIRST_READ
+        let ahead = iterator.nextv(size)
         try {
           while (true) {
-            const entries = await iterator.nextv(READ_BATCH) as Array<[string, Buffer]>
+            const entries = await ahead as Array<[string, Buffer]>
             if (entries.length === 0) break
+            // read ahead: the store fetches the next batch (on its thread pool) while these go out
+            size = Math.min(size * 2, READ_BATCH)
+            ahead = iterator.nextv(size)
+            ahead.catch(noop)
             for (const [key, value] of entries) {
               const seq = key.slice(-SEQ_DIGITS)
               readTo = Math.max(readTo, Number(seq))
@@ -263,7 +271,7 @@ export class OutgoingQueue {
     const cached = this.#cache.record(clientId, seq)
     if (cached !== undefined) return cached
     await this.#writer.flush()
-    const value = await this.#records.queue.get(clientKey(clientId) + seq, { keyEncoding: UTF8, valueEncoding: BUFFER })
+    const value = await this.#records.queue.get(recordKey(clientId, seq), { keyEncoding: UTF8, valueEncoding: BUFFER })
     return value === undefined ? undefined : packetCodec.decode(value as Buffer)
   }
 

@@ -1,12 +1,11 @@
 import packetConstructor from 'aedes-packet'
 import { NotFoundError } from '../errors.js'
-import { clientKey } from './client-key.js'
 import type { LevelDatabase } from '../storage/index.js'
 import type { DroppedPackets } from './dropped-packets.js'
 import { del, put, type WriterOperation } from './ordered-writer.js'
 import { packetCodec, type StoredPacket } from './packet-codec.js'
 import type { QueueCache } from './queue-cache.js'
-import { brokerKey, brokerKeyOf, droppedKey, formatNumber, messageIdKey, SEQ_DIGITS } from './queue-keys.js'
+import { brokerKey, brokerKeyOf, droppedKey, formatNumber, messageIdKey, recordKey, SEQ_DIGITS } from './queue-keys.js'
 import { deliveryKey } from './drain-handover.js'
 
 /** What OutgoingQueue keeps of one client while it is touched. */
@@ -95,7 +94,7 @@ export class QueueRecords {
     const record = new Packet(packet)
     const encoded = packetCodec.encode(record)
     const seq = formatNumber(state.nextSeq++, SEQ_DIGITS)
-    const ops: WriterOperation[] = [put(this.queue, clientKey(clientId) + seq, encoded)]
+    const ops: WriterOperation[] = [put(this.queue, recordKey(clientId, seq), encoded)]
     const indexKey = brokerKeyOf(clientId, record)
     if (indexKey !== undefined) ops.push(put(this.byBroker, indexKey, seq))
     // a connected client is sent it at once: keep it for the update and PUBACK
@@ -153,7 +152,7 @@ export class QueueRecords {
     const record = await this.#access.record(clientId, seq)
     const ops: WriterOperation[] = [del(this.byMessageId, idKey)]
     const indexKey = record === undefined ? undefined : brokerKeyOf(clientId, record)
-    if (record !== undefined) ops.push(del(this.queue, clientKey(clientId) + seq))
+    if (record !== undefined) ops.push(del(this.queue, recordKey(clientId, seq)))
     if (indexKey !== undefined) ops.push(del(this.byBroker, indexKey))
     const landed = this.#access.commit(clientId, gen, ops, [seq], cache => {
       cache.setByMessageId(clientId, idKey, undefined)
@@ -173,7 +172,7 @@ export class QueueRecords {
     const previous = record.messageId
     const next = { ...record, messageId }
     // encoded only if its PUBACK's delete does not land in the same batch
-    const ops: WriterOperation[] = [put(this.queue, clientKey(clientId) + seq, () => packetCodec.encode(next))]
+    const ops: WriterOperation[] = [put(this.queue, recordKey(clientId, seq), () => packetCodec.encode(next))]
     let oldKey: string | undefined
     if (typeof previous === 'number' && previous !== messageId) {
       // the old messageId may point at a newer packet by now
@@ -201,7 +200,7 @@ export class QueueRecords {
     const record = await this.#access.record(clientId, seq)
     if (record === undefined) return undefined
     const encoded = packetCodec.encode({ ...packet })
-    const ops: WriterOperation[] = [put(this.queue, clientKey(clientId) + seq, encoded)]
+    const ops: WriterOperation[] = [put(this.queue, recordKey(clientId, seq), encoded)]
     const oldIndex = brokerKeyOf(clientId, record)
     const newIndex = brokerKeyOf(clientId, packet)
     const dropOld = oldIndex !== undefined && oldIndex !== newIndex
