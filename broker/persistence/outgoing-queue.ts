@@ -197,9 +197,8 @@ export class OutgoingQueue {
     this.#cache.written(clientId, seqs)
     const landed = this.#writer.write(ops, options.urgent ?? true)
     const records = options.records ?? 0
-    // failures reach whoever awaits it; an update resolved early has nobody
+    // a failure reaches whoever awaits it (the writer keeps it from going unhandled)
     if (records !== 0) landed.then(() => { this.#total += records }, noop)
-    else landed.catch(noop)
     return landed
   }
 
