@@ -1,7 +1,7 @@
-// SFU load: synthetic werift devices. Publishers send a video track of
-// stamped RTP packets; subscribers receive every publisher's track through
-// the SFU. Latency is send → receive inside this process (one clock), so it
-// includes the devices' own SRTP work: an upper bound of what the SFU adds.
+// SFU load: synthetic werift devices in one or more rooms of the same
+// shape. Publishers send a video track of stamped RTP packets; subscribers
+// receive every publisher's track of their room through the SFU. Latency
+// is send → receive inside this process (one clock), so it includes the devices' own SRTP work: an upper bound of what the SFU adds.
 import { connect } from 'node:net'
 import { MediaStreamTrack, RTCPeerConnection, RtpHeader, RtpPacket } from 'werift'
 import { LatencyRecorder, SeenSet, now, sleep } from './recorder.mjs'
@@ -37,14 +37,16 @@ export function createSfu () {
   let sent = 0
   /** @type {NodeJS.Timeout | undefined} */
   let timer
-  const room = `bench-${process.pid}`
+  const roomOf = (/** @type {number} */ k) => `bench-${process.pid}-${k}`
+  /** Publishers per room. */
+  let perRoom = 1
   const lightened = new WeakSet()
 
   /** @param {object} msg */
   const send = (msg) => socket.write(JSON.stringify(msg) + '\n')
 
-  /** @param {string} id @param {boolean} publishes */
-  async function device (id, publishes) {
+  /** @param {string} room @param {string} id @param {boolean} publishes */
+  async function device (room, id, publishes) {
     const pc = new RTCPeerConnection({ iceServers: [], iceUseIpv6: false, iceAdditionalHostAddresses: ['127.0.0.1'] })
     const track = new MediaStreamTrack({ kind: publishes ? 'video' : 'audio' })
     pc.addTransceiver(track, { direction: 'sendrecv' })
@@ -115,7 +117,7 @@ export function createSfu () {
   }
 
   return {
-    /** @param {{ port: number, publishers: number, subscribers: number, size: number }} a */
+    /** @param {{ port: number, publishers: number, subscribers: number, size: number, rooms?: number }} a rooms: that many rooms of this shape (default 1) */
     async setup (a) {
       socket = connect({ port: a.port, host: '127.0.0.1' })
       await new Promise((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject) })
@@ -131,12 +133,15 @@ export function createSfu () {
           else if (msg.op === 'error') errors.push(`${msg.peer}: ${msg.message}`)
         }
       })
-      for (let i = 0; i < a.publishers; i++) publishers.push(await device(`pub${i}`, true))
+      const rooms = a.rooms ?? 1
+      perRoom = a.publishers
+      // publisher index k * P + i: the stamp names it across rooms
+      for (let k = 0; k < rooms; k++) for (let i = 0; i < a.publishers; i++) publishers.push(await device(roomOf(k), `r${k}-pub${i}`, true))
       await until(() => publishers.every((d) => d.pc.connectionState === 'connected'), 'publishers connected')
       pace(20, a.size) // a trickle, so joining subscribers see media at once
       const joinStart = now()
-      for (let i = 0; i < a.subscribers; i++) subscribers.push(await device(`sub${i}`, false))
-      await until(() => subscribers.every((d) => d.seen.bits.size >= publishers.length), `every subscriber receiving all ${a.publishers} publishers${errors.length > 0 ? ` (${errors[0]})` : ''}`, 120_000)
+      for (let k = 0; k < rooms; k++) for (let i = 0; i < a.subscribers; i++) subscribers.push(await device(roomOf(k), `r${k}-sub${i}`, false))
+      await until(() => subscribers.every((d) => d.seen.bits.size >= a.publishers), `every subscriber receiving all ${a.publishers} publishers of its room${errors.length > 0 ? ` (${errors[0]})` : ''}`, 120_000)
       const first = subscribers.map((d) => d.firstMediaMs).sort((x, y) => x - y)
       return { joinAllMs: Number(now() - joinStart) / 1e6, firstMediaP50: first[first.length >> 1], firstMediaMax: first[first.length - 1], errors: errors.slice(0, 3) }
     },
@@ -157,8 +162,9 @@ export function createSfu () {
 
     markEnd () {
       measuring = false
-      // every packet goes to every subscriber and to every other publisher (publishers receive too)
-      return { received, sent, expected: sent * (subscribers.length + publishers.length - 1), latency: latency.summary(), errors: errors.slice(0, 3) }
+      // every packet goes to every subscriber and to every other publisher of its room (publishers receive too)
+      const rooms = Math.max(1, publishers.length / perRoom)
+      return { received, sent, expected: sent * ((subscribers.length + publishers.length) / rooms - 1), latency: latency.summary(), errors: errors.slice(0, 3) }
     },
 
     async close () {

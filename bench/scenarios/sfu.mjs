@@ -1,7 +1,12 @@
-// SFU: forwarded RTP packets/s per core, added latency, join → first media.
-// Hail's MediaServer runs alone in a process on the broker's CPU
-// (bench/load/sfu-host.mjs); synthetic werift devices run in the load process.
-// Cells are named by shape: hail-1x10 = 1 publisher → 10 subscribers.
+// SFU: forwarded RTP packets/s per core and for the whole node, added
+// latency, join → first media. Hail's MediaServer runs alone in a process on
+// the broker's CPU (bench/load/sfu-host.mjs); synthetic werift devices run in
+// the load process. Cells are named by shape: hail-1x10 = 1 publisher → 10
+// subscribers, one room, in the SFU's main thread. hail-w2-4x10: the whole
+// node: 2 media worker threads (MediaWorkers) and 2 rooms of that shape (one
+// lands on each worker), the SFU on CPUs 0-1 (on a 2-CPU machine it shares
+// CPU 1 with the load generator: say so beside its figures).
+import { availableParallelism } from 'node:os'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { fix, sample, sleep } from './sample.mjs'
@@ -12,7 +17,9 @@ const ROOT = new URL('../../', import.meta.url).pathname
 export function sfuShape (variant) {
   const m = /(\d+)x(\d+)$/.exec(variant)
   if (m === null) throw new Error(`SFU cell ${variant}: want a name like hail-1x10`)
-  return { publishers: Number(m[1]), subscribers: Number(m[2]) }
+  const w = /-w(\d+)-/.exec(variant)
+  const workers = w === null ? 1 : Number(w[1])
+  return { publishers: Number(m[1]), subscribers: Number(m[2]), workers, rooms: workers }
 }
 
 /** @type {import('./types.mjs').Scenario} */
@@ -20,9 +27,11 @@ export const sfu = {
   name: 'sfu',
   title: 'SFU',
   launchAs: 'hail-sfu',
-  describe: (p) => `Hail's MediaServer alone; synthetic werift devices; each publisher sends ${p.pps} RTP packets/s of ${p.size} B for ${p.seconds} s to every subscriber; cells hail-PxS (P publishers → S subscribers)`,
+  describe: (p) => `Hail's MediaServer alone; synthetic werift devices; each publisher sends ${p.pps} RTP packets/s of ${p.size} B for ${p.seconds} s to every subscriber; cells hail-PxS (P publishers → S subscribers, one room, main thread) and hail-wN-PxS (N media worker threads, N such rooms: the whole node)`,
   headline: [
     { key: 'ppsPerCore', label: 'fwd pkt/s per core', better: 'higher' },
+    { key: 'throughput', label: 'node fwd pkt/s', better: 'higher' },
+    { key: 'sfuCores', label: 'SFU cores busy', better: 'lower' },
     { key: 'p50', label: 'added p50 ms', better: 'lower' },
     { key: 'p99', label: 'added p99 ms', better: 'lower' },
     { key: 'firstMediaMs', label: 'join → first media ms', better: 'lower' }
@@ -31,6 +40,12 @@ export const sfu = {
     if (!existsSync(join(ROOT, 'media/index.ts'))) return 'n/a: media/index.ts does not exist yet (no MediaServer)'
     if (!existsSync(join(ROOT, 'dist/media/index.js'))) return 'n/a: dist/media/index.js missing: run npm run build'
     return null
+  },
+  /** The whole-node cells: the worker count to the host, and the host on that many CPUs (not one). */
+  async brokerOptions (variant) {
+    const { workers } = sfuShape(variant)
+    if (workers <= 1) return {}
+    return { cpu: `0-${Math.min(workers, availableParallelism()) - 1}`, extraArgs: ['--workers', String(workers)] }
   },
   async run ({ broker, load, params, cell }) {
     const shape = sfuShape(cell.broker)
@@ -50,6 +65,9 @@ export const sfu = {
       throughput: fix(w.received / seconds, 0),
       cpuUsPerMsg: fix(cpuUs / Math.max(1, w.received)),
       sfuCpuPct: fix(cpuUs / (seconds * 1e4), 0),
+      // CPU-seconds per second of the SFU process, all its threads: how many cores the node used
+      sfuCores: fix(cpuUs / (seconds * 1e6), 2),
+      workers: shape.workers,
       p50: w.latency.p50,
       p99: w.latency.p99,
       p999: w.latency.p999,
