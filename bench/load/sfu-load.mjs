@@ -6,8 +6,13 @@ import { connect } from 'node:net'
 import { MediaStreamTrack, RTCPeerConnection, RtpHeader, RtpPacket } from 'werift'
 import { LatencyRecorder, SeenSet, now, sleep } from './recorder.mjs'
 
-/** Where the stamp (send time, publisher index, sequence) starts in a payload: after 2 bytes of VP8 framing. */
-const STAMP = 2
+/**
+ * The stamp (send time, publisher index, sequence: 16 bytes) travels in this
+ * RTP header extension (one-byte form): SRTP leaves the header in the clear,
+ * and the SFU keeps a source packet's extensions, so receivers count and time
+ * packets without decrypting them.
+ */
+const STAMP_EXT = 12
 /** Publishers mark one packet in this many a VP8 keyframe (the SFU's overload policy resumes video at one). */
 const KEYFRAME_EVERY = 100
 
@@ -17,6 +22,59 @@ async function until (check, what, timeoutMs = 60_000) {
   while (!check()) {
     if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`)
     await sleep(20)
+  }
+}
+
+/**
+ * Where the 16-byte stamp starts in a (S)RTP packet's clear header, or -1.
+ * Both extension forms (RFC 8285): one-byte 0xBEDE and two-byte 0x100X.
+ * @param {Buffer} b
+ */
+export function stampAt (b) {
+  if ((b[0] & 0x10) === 0) return -1
+  let off = 12 + 4 * (b[0] & 0x0f)
+  if (b.length < off + 4) return -1
+  const profile = b.readUInt16BE(off)
+  const end = off + 4 + 4 * b.readUInt16BE(off + 2)
+  off += 4
+  if (end > b.length) return -1
+  const oneByte = profile === 0xbede
+  if (!oneByte && (profile & 0xfff0) !== 0x1000) return -1
+  while (off < end) {
+    if (b[off] === 0) { off++; continue }
+    const id = oneByte ? b[off] >> 4 : b[off]
+    const len = oneByte ? (b[off] & 0x0f) + 1 : b[off + 1]
+    const data = off + (oneByte ? 1 : 2)
+    if (oneByte && id === 15) return -1
+    if (id === STAMP_EXT && len === 16) return data
+    off = data + len
+  }
+  return -1
+}
+
+/**
+ * A receiver that costs the load generator next to nothing per packet:
+ * every RTP datagram is taken off the device's UDP sockets before werift
+ * sees it (no ICE dispatch, no SRTP decryption, no RTP parse) and handed to
+ * `onRtp` as it came; STUN, DTLS and RTCP still go to werift. Before, each
+ * forwarded packet cost this process more than the SFU spent forwarding
+ * it, so the load generator, not the SFU, reached its limit first.
+ * @param {any} pc @param {(b: Buffer) => void} onRtp
+ */
+function clearReceiver (pc, onRtp) {
+  for (const t of pc.iceTransports) {
+    for (const protocol of t.connection.protocols ?? []) {
+      /** @type {import('node:dgram').Socket | undefined} */
+      const socket = protocol.transport?.socket
+      if (socket === undefined) continue
+      const werift = socket.listeners('message')
+      socket.removeAllListeners('message')
+      socket.on('message', (b, rinfo) => {
+        // RTP: version 2, and not RTCP (payload types 192-223 share the port, RFC 5761)
+        if (b[0] >= 128 && b[0] <= 191 && (b[1] < 192 || b[1] > 223)) onRtp(b)
+        else for (const l of werift) l.call(socket, b, rinfo)
+      })
+    }
   }
 }
 
@@ -40,7 +98,6 @@ export function createSfu () {
   const roomOf = (/** @type {number} */ k) => `bench-${process.pid}-${k}`
   /** Publishers per room. */
   let perRoom = 1
-  const lightened = new WeakSet()
 
   /** @param {object} msg */
   const send = (msg) => socket.write(JSON.stringify(msg) + '\n')
@@ -53,26 +110,14 @@ export function createSfu () {
     // Loopback only: keep werift's ICE agent from asking its default public STUN server.
     for (const t of pc.iceTransports) /** @type {any} */ (t.connection).stunServer = undefined
     const d = { id, pc, track, seq: 1, seen: new SeenSet(), firstMediaMs: /** @type {number | null} */ (null), t0: now(), chain: Promise.resolve() }
-    /** @param {any} rtp */
-    const onRtp = (rtp) => {
-      const p = rtp.payload
-      if (p.length < STAMP + 16) return
+    /** @param {Buffer} b an SRTP packet as it came off the socket */
+    const onRtp = (b) => {
+      const at = stampAt(b)
+      if (at < 0) return
       d.firstMediaMs ??= Number(now() - d.t0) / 1e6
-      if (!d.seen.mark(p.readUInt32BE(STAMP + 8), p.readUInt32BE(STAMP + 12))) return
+      if (!d.seen.mark(b.readUInt32BE(at + 8), b.readUInt32BE(at + 12))) return
       received++
-      if (measuring) latency.add(Number(now() - p.readBigUInt64BE(STAMP)) / 1000)
-    }
-    // A light receiver: each decrypted packet (werift's SRTP, authenticated)
-    // goes straight to onRtp, skipping werift's router, receiver statistics,
-    // NACK generation and track events, which cost this process more than
-    // the SFU spends forwarding the packet and made the load generator, not
-    // the SFU, the bottleneck. RTCP still takes werift's path.
-    pc.ontrack = () => {
-      for (const t of pc.dtlsTransports) {
-        if (lightened.has(t)) continue
-        lightened.add(t)
-        t.onRtp.execute = onRtp
-      }
+      if (measuring) latency.add(Number(now() - b.readBigUInt64BE(at)) / 1000)
     }
     onSignal.set(id, (signal) => {
       d.chain = d.chain.then(async () => {
@@ -87,6 +132,7 @@ export function createSfu () {
     send({ op: 'add', room, peer: id })
     await pc.setLocalDescription(await pc.createOffer())
     await until(() => pc.iceGatheringState === 'complete', `${id} gathering`)
+    clearReceiver(pc, onRtp)
     send({ op: 'signal', room, peer: id, signal: { type: 'offer', sdp: pc.localDescription?.sdp } })
     return d
   }
@@ -98,10 +144,12 @@ export function createSfu () {
     // a VP8 payload descriptor (S=1, PID=0) and header: a keyframe every KEYFRAME_EVERY packets
     payload[0] = 0x10
     payload[1] = seq % KEYFRAME_EVERY === 1 ? 0x00 : 0x01
-    payload.writeBigUInt64BE(now(), STAMP)
-    payload.writeUInt32BE(index, STAMP + 8)
-    payload.writeUInt32BE(seq, STAMP + 12)
-    d.track.writeRtp(new RtpPacket(new RtpHeader({ payloadType: 96, sequenceNumber: seq & 0xffff, timestamp: seq * 3000, ssrc: 4242 + index, marker: true }), payload))
+    const stamp = Buffer.alloc(16)
+    stamp.writeBigUInt64BE(now(), 0)
+    stamp.writeUInt32BE(index, 8)
+    stamp.writeUInt32BE(seq, 12)
+    const header = new RtpHeader({ payloadType: 96, sequenceNumber: seq & 0xffff, timestamp: seq * 3000, ssrc: 4242 + index, marker: true, extension: true, extensions: [{ id: STAMP_EXT, payload: stamp }] })
+    d.track.writeRtp(new RtpPacket(header, payload))
     sent++
   }
 

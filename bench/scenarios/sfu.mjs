@@ -9,6 +9,7 @@
 import { availableParallelism } from 'node:os'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
+import { cpuMicros } from '../lib/proc.mjs'
 import { fix, sample, sleep } from './sample.mjs'
 
 const ROOT = new URL('../../', import.meta.url).pathname
@@ -32,6 +33,7 @@ export const sfu = {
     { key: 'ppsPerCore', label: 'fwd pkt/s per core', better: 'higher' },
     { key: 'throughput', label: 'node fwd pkt/s', better: 'higher' },
     { key: 'sfuCores', label: 'SFU cores busy', better: 'lower' },
+    { key: 'loadCores', label: 'load cores busy', better: 'lower' },
     { key: 'p50', label: 'added p50 ms', better: 'lower' },
     { key: 'p99', label: 'added p99 ms', better: 'lower' },
     { key: 'firstMediaMs', label: 'join → first media ms', better: 'lower' }
@@ -52,10 +54,13 @@ export const sfu = {
     const joined = await load.call('sfu', 'setup', { port: broker.port, ...shape, size: params.size }, 300_000)
     await load.call('sfu', 'start', { pps: params.pps, size: params.size })
     await sleep(params.warmupSeconds * 1000)
+    const loadPid = /** @type {number} */ (load.child.pid)
     const a = sample(broker)
+    const loadA = cpuMicros(loadPid)
     await load.call('sfu', 'mark')
     await sleep(params.seconds * 1000)
     const b = sample(broker)
+    const loadB = cpuMicros(loadPid)
     const w = await load.call('sfu', 'markEnd')
     await load.call('sfu', 'close')
     const seconds = (b.at - a.at) / 1000
@@ -68,6 +73,8 @@ export const sfu = {
       // CPU-seconds per second of the SFU process, all its threads: how many cores the node used
       sfuCores: fix(cpuUs / (seconds * 1e6), 2),
       workers: shape.workers,
+      // the load generator's cores: near 1 (its one CPU), it and not the SFU limited the cell
+      loadCores: fix((loadB - loadA) / (seconds * 1e6), 2),
       p50: w.latency.p50,
       p99: w.latency.p99,
       p999: w.latency.p999,
