@@ -13,6 +13,8 @@ import { LatencyRecorder, SeenSet, now, sleep } from './recorder.mjs'
  * packets without decrypting them.
  */
 const STAMP_EXT = 12
+/** Set in the stamp's publisher field of an audio packet. */
+const AUDIO = 0x80000000
 /** Publishers mark one packet in this many a VP8 keyframe (the SFU's overload policy resumes video at one). */
 const KEYFRAME_EVERY = 100
 
@@ -93,6 +95,10 @@ export function createSfu () {
   let measuring = false
   let received = 0
   let sent = 0
+  // audio (publishers' second track, when asked for): the overload policy must never drop it
+  let audioLatency = new LatencyRecorder()
+  let audioReceived = 0
+  let audioSent = 0
   /** @type {NodeJS.Timeout | undefined} */
   let timer
   const roomOf = (/** @type {number} */ k) => `bench-${process.pid}-${k}`
@@ -102,20 +108,29 @@ export function createSfu () {
   /** @param {object} msg */
   const send = (msg) => socket.write(JSON.stringify(msg) + '\n')
 
-  /** @param {string} room @param {string} id @param {boolean} publishes */
-  async function device (room, id, publishes) {
+  /** @param {string} room @param {string} id @param {boolean} publishes @param {boolean} [withAudio] a publisher's audio track too */
+  async function device (room, id, publishes, withAudio = false) {
     const pc = new RTCPeerConnection({ iceServers: [], iceUseIpv6: false, iceAdditionalHostAddresses: ['127.0.0.1'] })
     const track = new MediaStreamTrack({ kind: publishes ? 'video' : 'audio' })
     pc.addTransceiver(track, { direction: 'sendrecv' })
+    const audio = withAudio ? new MediaStreamTrack({ kind: 'audio' }) : undefined
+    if (audio !== undefined) pc.addTransceiver(audio, { direction: 'sendrecv' })
     // Loopback only: keep werift's ICE agent from asking its default public STUN server.
     for (const t of pc.iceTransports) /** @type {any} */ (t.connection).stunServer = undefined
-    const d = { id, pc, track, seq: 1, seen: new SeenSet(), firstMediaMs: /** @type {number | null} */ (null), t0: now(), chain: Promise.resolve() }
+    const d = { id, pc, track, audio, seq: 1, aseq: 1, seen: new SeenSet(), seenAudio: new SeenSet(), firstMediaMs: /** @type {number | null} */ (null), t0: now(), chain: Promise.resolve() }
     /** @param {Buffer} b an SRTP packet as it came off the socket */
     const onRtp = (b) => {
       const at = stampAt(b)
       if (at < 0) return
+      const source = b.readUInt32BE(at + 8)
+      if (source >= AUDIO) {
+        if (!d.seenAudio.mark(source, b.readUInt32BE(at + 12))) return
+        audioReceived++
+        if (measuring) audioLatency.add(Number(now() - b.readBigUInt64BE(at)) / 1000)
+        return
+      }
       d.firstMediaMs ??= Number(now() - d.t0) / 1e6
-      if (!d.seen.mark(b.readUInt32BE(at + 8), b.readUInt32BE(at + 12))) return
+      if (!d.seen.mark(source, b.readUInt32BE(at + 12))) return
       received++
       if (measuring) latency.add(Number(now() - b.readBigUInt64BE(at)) / 1000)
     }
@@ -153,19 +168,37 @@ export function createSfu () {
     sent++
   }
 
-  /** @param {number} pps per publisher @param {number} size */
-  function pace (pps, size) {
+  /** An Opus-sized audio packet (100 B) with its stamp. @param {any} d @param {number} index */
+  function sendAudio (d, index) {
+    const seq = d.aseq++
+    const stamp = Buffer.alloc(16)
+    stamp.writeBigUInt64BE(now(), 0)
+    stamp.writeUInt32BE(AUDIO + index, 8)
+    stamp.writeUInt32BE(seq, 12)
+    const header = new RtpHeader({ payloadType: 111, sequenceNumber: seq & 0xffff, timestamp: seq * 960, ssrc: 8484 + index, marker: false, extension: true, extensions: [{ id: STAMP_EXT, payload: stamp }] })
+    d.audio.writeRtp(new RtpPacket(header, Buffer.alloc(100, 0xaa)))
+    audioSent++
+  }
+
+  /** @param {number} pps video packets/s per publisher @param {number} size @param {number} [audioPps] audio packets/s per publisher (with an audio track) */
+  function pace (pps, size, audioPps = 0) {
     if (timer !== undefined) clearInterval(timer)
     const t0 = Date.now()
     const counts = publishers.map(() => 0)
+    const audioCounts = publishers.map(() => 0)
     timer = setInterval(() => {
-      const due = Math.floor((Date.now() - t0) / 1000 * pps)
-      publishers.forEach((d, i) => { while (counts[i] < due) { sendPacket(d, i, size); counts[i]++ } })
+      const elapsed = (Date.now() - t0) / 1000
+      const due = Math.floor(elapsed * pps)
+      const audioDue = Math.floor(elapsed * audioPps)
+      publishers.forEach((d, i) => {
+        while (counts[i] < due) { sendPacket(d, i, size); counts[i]++ }
+        if (d.audio !== undefined) while (audioCounts[i] < audioDue) { sendAudio(d, i); audioCounts[i]++ }
+      })
     }, 5)
   }
 
   return {
-    /** @param {{ port: number, publishers: number, subscribers: number, size: number, rooms?: number }} a rooms: that many rooms of this shape (default 1) */
+    /** @param {{ port: number, publishers: number, subscribers: number, size: number, rooms?: number, audioPps?: number }} a rooms: that many rooms of this shape (default 1); audioPps > 0: each publisher sends an audio track too */
     async setup (a) {
       socket = connect({ port: a.port, host: '127.0.0.1' })
       await new Promise((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject) })
@@ -184,19 +217,20 @@ export function createSfu () {
       const rooms = a.rooms ?? 1
       perRoom = a.publishers
       // publisher index k * P + i: the stamp names it across rooms
-      for (let k = 0; k < rooms; k++) for (let i = 0; i < a.publishers; i++) publishers.push(await device(roomOf(k), `r${k}-pub${i}`, true))
+      for (let k = 0; k < rooms; k++) for (let i = 0; i < a.publishers; i++) publishers.push(await device(roomOf(k), `r${k}-pub${i}`, true, (a.audioPps ?? 0) > 0))
       await until(() => publishers.every((d) => d.pc.connectionState === 'connected'), 'publishers connected')
-      pace(20, a.size) // a trickle, so joining subscribers see media at once
+      pace(20, a.size, Math.min(20, a.audioPps ?? 0)) // a trickle, so joining subscribers see media at once
       const joinStart = now()
       for (let k = 0; k < rooms; k++) for (let i = 0; i < a.subscribers; i++) subscribers.push(await device(roomOf(k), `r${k}-sub${i}`, false))
-      await until(() => subscribers.every((d) => d.seen.bits.size >= a.publishers), `every subscriber receiving all ${a.publishers} publishers of its room${errors.length > 0 ? ` (${errors[0]})` : ''}`, 120_000)
+      const audio = (a.audioPps ?? 0) > 0 ? a.publishers : 0
+      await until(() => subscribers.every((d) => d.seen.bits.size >= a.publishers && d.seenAudio.bits.size >= audio), `every subscriber receiving all ${a.publishers} publishers of its room${errors.length > 0 ? ` (${errors[0]})` : ''}`, 120_000)
       const first = subscribers.map((d) => d.firstMediaMs).sort((x, y) => x - y)
       return { joinAllMs: Number(now() - joinStart) / 1e6, firstMediaP50: first[first.length >> 1], firstMediaMax: first[first.length - 1], errors: errors.slice(0, 3) }
     },
 
-    /** @param {{ pps: number, size: number }} a */
+    /** @param {{ pps: number, size: number, audioPps?: number }} a */
     start (a) {
-      pace(a.pps, a.size)
+      pace(a.pps, a.size, a.audioPps ?? 0)
       return {}
     },
 
@@ -205,6 +239,9 @@ export function createSfu () {
       measuring = true
       received = 0
       sent = 0
+      audioLatency = new LatencyRecorder()
+      audioReceived = 0
+      audioSent = 0
       return {}
     },
 
@@ -212,7 +249,9 @@ export function createSfu () {
       measuring = false
       // every packet goes to every subscriber and to every other publisher of its room (publishers receive too)
       const rooms = Math.max(1, publishers.length / perRoom)
-      return { received, sent, expected: sent * ((subscribers.length + publishers.length) / rooms - 1), latency: latency.summary(), errors: errors.slice(0, 3) }
+      const copies = (subscribers.length + publishers.length) / rooms - 1
+      const audio = { received: audioReceived, sent: audioSent, expected: audioSent * copies, latency: audioLatency.summary() }
+      return { received, sent, expected: sent * copies, latency: latency.summary(), audio, errors: errors.slice(0, 3) }
     },
 
     async close () {

@@ -51,8 +51,9 @@ export const sfu = {
   },
   async run ({ broker, load, params, cell }) {
     const shape = sfuShape(cell.broker)
-    const joined = await load.call('sfu', 'setup', { port: broker.port, ...shape, size: params.size }, 300_000)
-    await load.call('sfu', 'start', { pps: params.pps, size: params.size })
+    const audioPps = params.audioPps ?? 0
+    const joined = await load.call('sfu', 'setup', { port: broker.port, ...shape, size: params.size, audioPps }, 300_000)
+    await load.call('sfu', 'start', { pps: params.pps, size: params.size, audioPps })
     await sleep(params.warmupSeconds * 1000)
     const loadPid = /** @type {number} */ (load.child.pid)
     const a = sample(broker)
@@ -84,6 +85,8 @@ export const sfu = {
       rssKiB: b.rssKiB,
       // Packets sent in the window but still in flight at its end count here too: a small figure is not loss.
       loss: Math.max(0, w.expected - w.received),
+      // --set sfu.audioPps=50: publishers send audio too, which the overload policy never drops
+      ...(audioPps > 0 ? { audioLoss: Math.max(0, w.audio.expected - w.audio.received), audioP50: w.audio.latency.p50, audioP99: w.audio.latency.p99 } : {}),
       duplicates: 0,
       errors: w.errors.length,
       firstError: w.errors[0] ?? null
