@@ -95,7 +95,7 @@ export async function startBroker (name, o = {}) {
       case 'ejabberd-nomam':
         return await startEjabberd(dir, o.cpu ?? 0, { name, mam: name === 'ejabberd' })
       case 'hail-sfu':
-        return await startSfuHost(dir, o.cpu ?? 0, profileArgs(name, o.profileDir))
+        return await startSfuHost(dir, o.cpu ?? 0, profileArgs(name, o.profileDir), o.extraArgs ?? [])
       default:
         throw new Error(`unknown broker ${name}: use mosquitto, mosquitto-mem, ejabberd, ejabberd-nomam, hail or hail-redis`)
     }
@@ -125,11 +125,11 @@ async function startMosquitto (name, dir, persistence, cpu) {
   return await launch(name, MOSQUITTO, ['-c', conf], dir, port, cpu, [])
 }
 
-/** Hail's MediaServer alone in a process (bench/load/sfu-host.mjs); its "port" is its signaling port. @param {string} dir @param {number} cpu @param {string[]} execArgv @returns {Promise<Broker>} */
-async function startSfuHost (dir, cpu, execArgv) {
+/** Hail's MediaServer alone in a process (bench/load/sfu-host.mjs); its "port" is its signaling port. cpu: one, or a taskset list ('0-1', the whole-node cells). @param {string} dir @param {number | string} cpu @param {string[]} execArgv @param {string[]} args @returns {Promise<Broker>} */
+async function startSfuHost (dir, cpu, execArgv, args) {
   if (!existsSync(join(ROOT, 'dist/media/index.js'))) throw new NotApplicable('n/a: dist/media/index.js missing (no MediaServer built yet)')
   const portBase = 46000 + Math.floor(Math.random() * 10) * 200
-  const child = fork(new URL('../load/sfu-host.mjs', import.meta.url).pathname, [], { cwd: dir, execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: { ...process.env, BENCH_SFU_PORT_BASE: String(portBase) } })
+  const child = fork(new URL('../load/sfu-host.mjs', import.meta.url).pathname, args, { cwd: dir, execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: { ...process.env, BENCH_SFU_PORT_BASE: String(portBase) } })
   let stderr = ''
   child.stderr?.on('data', (chunk) => { stderr = (stderr + chunk).slice(-4000) })
   const port = await new Promise((resolve, reject) => {

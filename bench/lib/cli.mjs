@@ -32,7 +32,8 @@ broker is killed with SIGKILL ten times and restarted on its data directory;
 chat-crash: hail and hail-redis only; one repetition whatever --reps says). frozen: readers alone, then beside a subscriber that never reads;
 its full cell measures 10 + 90 s, as the frozen socket's buffers fill first (quick's
 40 s window ends before Hail cuts it). SFU cells are named by shape,
-hail-PxS = P publishers → S subscribers (--set sfu.shapes=hail-1x10,hail-8x10).
+hail-PxS = P publishers → S subscribers (--set sfu.shapes=hail-1x10,hail-8x10), one room in
+the SFU's main thread; hail-wN-PxS = the whole node: N media worker threads, N such rooms.
 `
 
 /** Parameters per scenario for each preset. */
@@ -47,7 +48,7 @@ export const PRESETS = {
     chat: { clients: 1000, partners: 2, rate: 5000, seconds: 20, graceSeconds: 40 },
     // 4× the knee Hail showed on the 2-core bench machine (about 3,000 msg/s, 2026-12-07)
     'chat-overload': { clients: 1000, partners: 2, rate: 12_000, seconds: 20, graceSeconds: 60, probeRate: 10 },
-    sfu: { shapes: 'hail-1x10,hail-4x10', pps: 200, size: 1000, warmupSeconds: 2, seconds: 8 },
+    sfu: { shapes: 'hail-1x10,hail-4x10,hail-w2-4x10', pps: 200, size: 1000, warmupSeconds: 2, seconds: 8 },
     invite: { calls: 10 },
     'fanin-crash': { publishers: 50, size: 256, window: 10, kills: 10, minGapSeconds: 0.5, maxGapSeconds: 2, tailSeconds: 1, graceSeconds: 60, stallSeconds: 10 },
     'chat-crash': { clients: 1000, partners: 2, rate: 5000, kills: 10, minGapSeconds: 0.5, maxGapSeconds: 2, tailSeconds: 1, graceSeconds: 120, stallSeconds: 15 }
@@ -60,7 +61,7 @@ export const PRESETS = {
     drain: { messages: 5000, size: 256, timeoutSeconds: 60 },
     chat: { clients: 100, partners: 2, rate: 300, seconds: 5, graceSeconds: 15 },
     'chat-overload': { clients: 100, partners: 2, rate: 2000, seconds: 5, graceSeconds: 15, probeRate: 10 },
-    sfu: { shapes: 'hail-1x10', pps: 100, size: 1000, warmupSeconds: 1, seconds: 3 },
+    sfu: { shapes: 'hail-1x10,hail-w2-1x10', pps: 100, size: 1000, warmupSeconds: 1, seconds: 3 },
     invite: { calls: 3 },
     'fanin-crash': { publishers: 20, size: 256, window: 10, kills: 10, minGapSeconds: 0.2, maxGapSeconds: 1, tailSeconds: 0.5, graceSeconds: 30, stallSeconds: 5 },
     'chat-crash': { clients: 100, partners: 2, rate: 1000, kills: 10, minGapSeconds: 0.2, maxGapSeconds: 1, tailSeconds: 0.5, graceSeconds: 60, stallSeconds: 10 }
