@@ -7,7 +7,7 @@ import { KeyedLock } from '../storage/index.js'
 import { del, OrderedWriter, type WriterOperation } from './ordered-writer.js'
 import { packetCodec, type StoredPacket } from './packet-codec.js'
 import { QueueCache, type QueueCacheOptions } from './queue-cache.js'
-import { brokerKeyOf, formatNumber, recordKey, SEQ_DIGITS } from './queue-keys.js'
+import { brokerKeyOf, formatNumber, idKey, recordKey, SEQ_DIGITS } from './queue-keys.js'
 import { QueueRecords, type ClientState, type CommitOptions, type Outcome } from './queue-records.js'
 import { deliveryKey, type DrainHooks } from './drain-handover.js'
 
@@ -77,6 +77,14 @@ export class OutgoingQueue {
    * counts, and no store read is needed).
    */
   #total = 0
+  /**
+   * The clients (their escaped key prefixes) that may have records stored:
+   * those found by countAll() and those queued to since. A client not in it
+   * has an empty queue, so a connect of a new or idle session reads nothing.
+   * Exact only after countAll() and until a write fails.
+   */
+  readonly #mayHold = new Set<string>()
+  #exact = false
 
   constructor (db: LevelDatabase, options: OutgoingQueueOptions) {
     this.#dropped = new DroppedPackets(options.maxQueue)
@@ -86,6 +94,7 @@ export class OutgoingQueue {
       this.#generation++
       this.#cache.clear()
       this.#states.clear()
+      this.#exact = false
     })
     this.#records = new QueueRecords(db, {
       record: (clientId, seq) => this.#record(clientId, seq),
@@ -163,14 +172,19 @@ export class OutgoingQueue {
   /** Counts the packets stored for every client from the keys; once at start-up, before any operation. */
   async countAll (): Promise<void> {
     await this.#writer.flush()
+    const gen = this.#generation
     let total = 0
     const keys = this.#records.queue.keys({ keyEncoding: UTF8 })
     try {
-      for (let batch = await keys.nextv(READ_BATCH); batch.length > 0; batch = await keys.nextv(READ_BATCH)) total += batch.length
+      for (let batch = await keys.nextv(READ_BATCH); batch.length > 0; batch = await keys.nextv(READ_BATCH)) {
+        total += batch.length
+        for (const key of batch as string[]) this.#mayHold.add(key.slice(0, -SEQ_DIGITS))
+      }
     } finally {
       await keys.close()
     }
     this.#total = total
+    this.#exact = gen === this.#generation
   }
 
   /** Packets stored across every client's queue. */
@@ -193,6 +207,7 @@ export class OutgoingQueue {
     if (gen !== this.#generation) {
       throw new StoreError(`a write to the outgoing queue failed while client ${clientId}'s operation ran; try again`)
     }
+    if ((options.records ?? 0) > 0) this.#mayHold.add(idKey(clientId))
     apply(this.#cache)
     this.#cache.written(clientId, seqs)
     const landed = this.#writer.write(ops, options.urgent ?? true)
@@ -316,7 +331,11 @@ export class OutgoingQueue {
     const oldest = this.#empty.values().next().value as string
     this.#empty.delete(oldest)
     // a state read again later is read after the writes issued so far, so exact
-    if (this.#states.get(oldest)?.count === 0 && !this.#dropped.has(oldest)) this.#states.delete(oldest)
+    if (this.#states.get(oldest)?.count === 0 && !this.#dropped.has(oldest)) {
+      this.#states.delete(oldest)
+      // empty once the writes issued land (a failed one makes #mayHold inexact)
+      this.#mayHold.delete(idKey(oldest))
+    }
   }
 
   /** Waits for the task under the lock, then (outside it) for its write. */
@@ -328,6 +347,11 @@ export class OutgoingQueue {
 
   /** Counts the client's stored packets and finds where its seqs left off. */
   async #load (clientId: string): Promise<ClientState> {
+    if (this.#exact && !this.#mayHold.has(idKey(clientId))) {
+      const state = { count: 0, nextSeq: 0 }
+      this.#states.set(clientId, state)
+      return state
+    }
     await this.#writer.flush()
     let count = 0
     let last = -1
