@@ -95,6 +95,8 @@ export function createSfu () {
   let measuring = false
   let received = 0
   let sent = 0
+  /** Packets that took werift's path (the socket hook missed them): 0 when the hook works. */
+  let viaWerift = 0
   // audio (publishers' second track, when asked for): the overload policy must never drop it
   let audioLatency = new LatencyRecorder()
   let audioReceived = 0
@@ -133,6 +135,19 @@ export function createSfu () {
       if (!d.seen.mark(source, b.readUInt32BE(at + 12))) return
       received++
       if (measuring) latency.add(Number(now() - b.readBigUInt64BE(at)) / 1000)
+    }
+    // A datagram the socket hook missed (a transport made after gathering) reaches werift's SRTP
+    // path: count it from the decrypted packet's header, skipping werift's receiver, as before.
+    const hooked = new WeakSet()
+    pc.ontrack = () => {
+      for (const t of pc.dtlsTransports) {
+        if (hooked.has(t)) continue
+        hooked.add(t)
+        t.onRtp.execute = (/** @type {any} */ rtp) => {
+          viaWerift++
+          onRtp(rtp.serialize())
+        }
+      }
     }
     onSignal.set(id, (signal) => {
       d.chain = d.chain.then(async () => {
@@ -225,7 +240,7 @@ export function createSfu () {
       const audio = (a.audioPps ?? 0) > 0 ? a.publishers : 0
       await until(() => subscribers.every((d) => d.seen.bits.size >= a.publishers && d.seenAudio.bits.size >= audio), `every subscriber receiving all ${a.publishers} publishers of its room${errors.length > 0 ? ` (${errors[0]})` : ''}`, 120_000)
       const first = subscribers.map((d) => d.firstMediaMs).sort((x, y) => x - y)
-      return { joinAllMs: Number(now() - joinStart) / 1e6, firstMediaP50: first[first.length >> 1], firstMediaMax: first[first.length - 1], errors: errors.slice(0, 3) }
+      return { viaWerift, joinAllMs: Number(now() - joinStart) / 1e6, firstMediaP50: first[first.length >> 1], firstMediaMax: first[first.length - 1], errors: errors.slice(0, 3) }
     },
 
     /** @param {{ pps: number, size: number, audioPps?: number }} a */
@@ -251,7 +266,7 @@ export function createSfu () {
       const rooms = Math.max(1, publishers.length / perRoom)
       const copies = (subscribers.length + publishers.length) / rooms - 1
       const audio = { received: audioReceived, sent: audioSent, expected: audioSent * copies, latency: audioLatency.summary() }
-      return { received, sent, expected: sent * copies, latency: latency.summary(), audio, errors: errors.slice(0, 3) }
+      return { received, sent, expected: sent * copies, latency: latency.summary(), audio, viaWerift, errors: errors.slice(0, 3) }
     },
 
     async close () {

@@ -76,6 +76,8 @@ export const sfu = {
       workers: shape.workers,
       // the load generator's cores: near 1 (its one CPU), it and not the SFU limited the cell
       loadCores: fix((loadB - loadA) / (seconds * 1e6), 2),
+      // packets the load devices' socket hook missed (decrypted by werift instead): should be 0
+      viaWerift: w.viaWerift,
       p50: w.latency.p50,
       p99: w.latency.p99,
       p999: w.latency.p999,
