@@ -14,10 +14,12 @@ import { renderMarkdown } from './lib/report-md.mjs'
 import { renderSvg } from './lib/report-svg.mjs'
 import { summarise } from './lib/summary.mjs'
 import { chat } from './scenarios/chat.mjs'
+import { chatCrash } from './scenarios/chat-crash.mjs'
 import { chatOverload } from './scenarios/chat-overload.mjs'
 import { connections } from './scenarios/connections.mjs'
 import { drain } from './scenarios/drain.mjs'
 import { fanin } from './scenarios/fanin.mjs'
+import { faninCrash } from './scenarios/fanin-crash.mjs'
 import { frozen } from './scenarios/frozen.mjs'
 import { invite } from './scenarios/invite.mjs'
 import { sfu } from './scenarios/sfu.mjs'
@@ -34,7 +36,7 @@ for (const [signal, code] of /** @type {const} */ ([['SIGINT', 130], ['SIGTERM',
 }
 
 /** @type {Record<string, import('./scenarios/types.mjs').Scenario>} */
-const SCENARIOS = { fanin, frozen, connections, drain, chat, 'chat-overload': chatOverload, sfu, invite }
+const SCENARIOS = { fanin, frozen, connections, drain, chat, 'chat-overload': chatOverload, sfu, invite, 'fanin-crash': faninCrash, 'chat-crash': chatCrash }
 
 async function main () {
   let options
@@ -94,7 +96,8 @@ async function main () {
       log(`${label}: ${na}`)
       continue
     }
-    for (let rep = 1; rep <= reps; rep++) {
+    const cellReps = Math.min(reps, scenario.maxReps ?? reps)
+    for (let rep = 1; rep <= cellReps; rep++) {
       const quiet = options.wait ? await waitQuiet({ minIdle: options.minIdle, capMs: (options.quietCapSeconds ?? (options.preset === 'full' ? 20 : 5)) * 1000 }) : null
       /** @type {import('./lib/brokers.mjs').Broker | undefined} */
       let broker

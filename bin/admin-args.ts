@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 import { UsageError } from './errors.js'
-import { loadConfig } from './load-config.js'
+import { loadConfig, suggestFlag } from './load-config.js'
 
 export interface AdminArgsSpec {
   /** The command as typed after `hail`, for messages: `user add`. */
@@ -46,7 +46,7 @@ export function parseAdminArgs (argv: readonly string[], spec: AdminArgsSpec, io
       continue
     }
     const option = options[token.name]
-    if (option === undefined) throw new UsageError(`${spec.command}: unknown option '${token.rawName}'`)
+    if (option === undefined) throw new UsageError(`${spec.command}: unknown option '${token.rawName}'${suggestFlag(token.rawName, Object.keys(options))}`)
     if (option.type === 'boolean') {
       if (token.inlineValue === true) throw new UsageError(`${spec.command}: option '${token.rawName}' takes no value`)
       values[token.name] = true

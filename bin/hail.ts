@@ -5,6 +5,7 @@ import { UsageError } from './errors.js'
 import { helpText } from './help.js'
 import { loadConfig, unknownEnvVars } from './load-config.js'
 import { runDaemon } from './run-daemon.js'
+import { didYouMean } from './suggest.js'
 import { tokenCommand } from './token-command.js'
 import { userCommand } from './user-command.js'
 
@@ -62,7 +63,7 @@ async function main (argv: string[]): Promise<number> {
   const named = first !== undefined && !first.startsWith('-')
   const name = named ? first : 'start'
   const command = Object.hasOwn(commands, name) ? commands[name] : undefined
-  if (command === undefined) throw new UsageError(`unknown command '${name}'`)
+  if (command === undefined) throw new UsageError(`unknown command '${name}'${didYouMean(name, Object.keys(commands))}`)
   return await command(named ? rest : argv)
 }
 

@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from 'node:util'
 import { constants } from 'node:os'
 import { pino, type Logger } from 'pino'
 import { createServer, type ServerAddresses } from '../index.js'
+import { suggestEnvVar } from './load-config.js'
 import type { CliConfig } from './options.js'
 
 export interface DaemonOptions {
@@ -44,7 +45,7 @@ export async function runDaemon (config: Readonly<CliConfig>, options: DaemonOpt
   const { logLevel, logFormat, ...serverOptions } = config
   const logger = await createLogger(logLevel, logFormat)
   for (const name of options.unknownEnv ?? []) {
-    logger.warn({ variable: name }, 'unknown HAIL_* environment variable ignored; see hail --help')
+    logger.warn({ variable: name, didYouMean: suggestEnvVar(name) }, 'unknown HAIL_* environment variable ignored; see hail --help')
   }
   // TURN credentials, the push secret and a Redis URL's password must not reach the logs; what is not set stays null.
   logger.child({}, { redact: { paths: ['config.calls.iceServers[*].credential', 'config.push.secret', 'config.redis'], censor: (value) => value === null ? null : '[redacted]' } })

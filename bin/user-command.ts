@@ -3,6 +3,7 @@ import { adminRequest } from './admin-client.js'
 import { parseAdminArgs, type AdminArgsSpec } from './admin-args.js'
 import { UsageError } from './errors.js'
 import { readPassword } from './read-password.js'
+import { didYouMean } from './suggest.js'
 
 interface Io {
   env: NodeJS.ProcessEnv
@@ -13,6 +14,7 @@ interface Io {
 
 const passwordOptions: AdminArgsSpec['options'] = { 'password-stdin': { type: 'boolean' } }
 const addOptions: AdminArgsSpec['options'] = { ...passwordOptions, admin: { type: 'boolean' } }
+const SUBCOMMANDS = ['add', 'del', 'passwd', 'admin', 'unlock', 'list'] as const
 const SWITCH: Readonly<Record<string, boolean>> = { on: true, off: false }
 
 /** `hail user add|del|passwd|admin|list ...`: manage accounts, through the daemon if one runs. Resolves with the exit code. */
@@ -62,12 +64,12 @@ export async function userCommand (args: string[], io: Io): Promise<number> {
     case undefined:
       throw new UsageError('user: missing subcommand: add, del, passwd, admin, unlock or list')
     default:
-      throw new UsageError(`user: unknown subcommand '${sub}': use add, del, passwd, admin, unlock or list`)
+      throw new UsageError(`user: unknown subcommand '${sub}'${didYouMean(sub, SUBCOMMANDS) || ': use add, del, passwd, admin, unlock or list'}`)
   }
 }
 
 function unlocked (done: UnlockSummary, where: string): string {
-  if (done.nodes === 0) return `no daemon runs on ${where}: a login lockout lives only in a running daemon's memory, so none holds ${done.name} back`
+  if (done.nodes === 0 && done.wasLocked === undefined) return `no daemon runs on ${where}: a login lockout lives only in a running daemon's memory, so none holds ${done.name} back`
   if (done.wasLocked === undefined) return `unlock of ${done.name} sent to ${done.nodes} running node${done.nodes === 1 ? '' : 's'}`
   const forgotten = `${done.failures ?? 0} failed login${done.failures === 1 ? '' : 's'} forgotten`
   return done.wasLocked ? `${done.name} unlocked (${forgotten}): the next login is checked at once` : `${done.name} was not locked out (${forgotten})`

@@ -125,8 +125,13 @@ export class CallBridge extends EventEmitter<CallBridgeEvents> implements ImExte
     return this.#metrics?.quality(id)
   }
 
+  /** Count invites in the Redis the nodes share, so a user's devices on several nodes count together (the server calls this as it starts). */
+  shareLimits (redis: Parameters<InviteLimiter['share']>[0]): void {
+    this.#limiter.share(redis)
+  }
+
   async invite (caller: Caller, args: InviteArgs): Promise<unknown> {
-    if (!this.#limiter.take(caller.user)) throw new ImError('HAIL_ERR_RATE_LIMITED', 'too many calls placed; wait a moment')
+    if (!(await this.#limiter.take(caller.user))) throw new ImError('HAIL_ERR_RATE_LIMITED', 'too many calls placed; wait a moment')
     this.#enter(caller.user)
     try {
       return await this.#place(caller, args)
@@ -167,7 +172,11 @@ export class CallBridge extends EventEmitter<CallBridgeEvents> implements ImExte
     this.#metrics?.active.inc()
     this.#sessions.set(id, new CallSession(call, () => this.#mediaRooms(), {
       signal: (device, signal, from) => this.#sendSignal(call, device, signal, from),
-      stats: (stats) => this.#stats(call, stats)
+      stats: (stats) => this.#stats(call, stats),
+      lost: (err) => {
+        this.#log.error({ err, callId: id }, 'the call\'s media worker stopped: call ends')
+        this.#apply(call, call.abort('media-lost'))
+      }
     }, this.#log.child({ callId: id })))
     this.emit('call', call)
     this.#share(call)

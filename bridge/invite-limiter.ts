@@ -1,31 +1,35 @@
+import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible'
+import { sharedLimiter, type SharedLimiterOptions } from '../broker/index.js'
+
 /**
- * Invites per caller (user, all devices together): a token bucket refilled
- * at `perMinute`, holding at most `burst`. Idle buckets are forgotten.
+ * Invites per caller (user, all devices together, on every node when they
+ * share Redis: a user's devices may sit on several). A fixed window of
+ * `burst` invites lasting as long as `perMinute` takes to refill it: the
+ * same average and burst as a token bucket, though a caller who times it
+ * can place two bursts back to back across a window's end.
  */
 export class InviteLimiter {
-  readonly #perMs: number
-  readonly #burst: number
-  readonly #buckets = new Map<string, { tokens: number, at: number }>()
+  #limiter: RateLimiterAbstract
+  readonly #options: Omit<SharedLimiterOptions, 'redis'>
 
   constructor (perMinute: number, burst: number) {
-    this.#perMs = perMinute / 60_000
-    this.#burst = burst
+    this.#options = { name: 'invite', points: burst, duration: Math.max(1, Math.ceil(burst * 60 / perMinute)) }
+    this.#limiter = sharedLimiter(this.#options)
   }
 
-  take (user: string, now = Date.now()): boolean {
-    const bucket = this.#buckets.get(user) ?? { tokens: this.#burst, at: now }
-    bucket.tokens = Math.min(this.#burst, bucket.tokens + (now - bucket.at) * this.#perMs)
-    bucket.at = now
-    if (this.#buckets.size > 10_000) this.#sweep(now)
-    this.#buckets.set(user, bucket)
-    if (bucket.tokens < 1) return false
-    bucket.tokens -= 1
-    return true
+  /** Count from now on in the Redis every node shares (counts held in memory until then are left behind). */
+  share (redis: SharedLimiterOptions['redis']): void {
+    this.#limiter = sharedLimiter({ ...this.#options, redis })
   }
 
-  #sweep (now: number): void {
-    for (const [user, b] of this.#buckets) {
-      if (b.tokens + (now - b.at) * this.#perMs >= this.#burst) this.#buckets.delete(user)
+  /** Whether `user` may place one more call now; counts it if so. */
+  async take (user: string): Promise<boolean> {
+    try {
+      await this.#limiter.consume(user)
+      return true
+    } catch (err) {
+      if (err instanceof RateLimiterRes) return false
+      throw err
     }
   }
 }

@@ -19,3 +19,5 @@ export type { Caller } from './im/im-context.js'
 export { ImError } from './errors.js'
 // Hail's version (package.json), as /healthz and `hail --version` show it.
 export { hailVersion } from './version.js'
+export { sharedLimiter } from './shared-limiter.js'
+export type { SharedLimiterOptions } from './shared-limiter.js'

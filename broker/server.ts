@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis'
 import { EventEmitter } from 'node:events'
 import { join, resolve } from 'node:path'
 import type { Aedes, Client } from 'aedes'
@@ -16,7 +17,7 @@ import type { MqttListener } from './listeners/mqtt-listener.js'
 import { startListeners, type ServerAddresses } from './listeners/start-listeners.js'
 import { Metrics } from './metrics.js'
 import { DurablePublish } from './mqtt/durable-publish.js'
-import { openBackend } from './backend/index.js'
+import { openBackend, RedisBackend } from './backend/index.js'
 // The interface alone: its module's index also exports the Redis backend, whose
 // types would pull untyped packages into every app's type check (test/package.test.ts).
 import type { Backend } from './backend/backend.js'
@@ -147,6 +148,12 @@ export class HailServer extends EventEmitter<ServerEvents> {
   /** Where the node keeps its state; exists once listen() has opened the stores. */
   get backend (): Backend {
     return started(this.#backend)
+  }
+
+  /** The Redis connection of this node's stores when nodes share one (once listen() opened them); alone, undefined. For limits that count across nodes (shared-limiter.ts). */
+  get sharedRedis (): Redis | undefined {
+    const backend = this.#backend
+    return backend instanceof RedisBackend ? backend.redis : undefined
   }
 
   /** The emitter aedes routes publishes with (shared by every node in Redis mode); exists once listen() has opened the stores. */
@@ -283,7 +290,7 @@ export class HailServer extends EventEmitter<ServerEvents> {
         this.#backend?.userDeleted(name)
       },
       unlockUser: async (name) => {
-        const { wasLocked, failures } = this.loginGuard.unlock(name)
+        const { wasLocked, failures } = await this.loginGuard.unlock(name)
         this.logger.info({ user: name, wasLocked, failures }, 'login lockout lifted')
         this.#backend?.userUnlocked(name)
         return { name, nodes: 1, wasLocked, failures }
@@ -302,6 +309,9 @@ export class HailServer extends EventEmitter<ServerEvents> {
     const durable = started(this.#durable)
     const backend = this.backend
     const log = this.logger.child({ part: 'broker' })
+    // Several nodes: an account's failed logins count on every node together.
+    const redis = this.sharedRedis
+    if (redis !== undefined) this.loginGuard.share(redis)
     const authenticate = this.#authenticate ??
       imAuthenticate({ users: this.users, tokens: this.tokens, guard: this.loginGuard, allowAnonymous: this.config.allowAnonymous })
 
@@ -350,7 +360,9 @@ export class HailServer extends EventEmitter<ServerEvents> {
       aedes,
       durable,
       disconnectUser: (name) => disconnectUser(this.access, name),
-      unlockUser: (name) => { this.loginGuard.unlock(name) }
+      unlockUser: (name) => {
+        this.loginGuard.unlock(name).catch((err: unknown) => log.warn({ err, user: name }, 'could not lift a login lockout told by another node'))
+      }
     })
     if (replayed > 0) log.info({ replayed }, 'replayed publishes acknowledged before the last stop')
     await sys.start(aedes)

@@ -1,4 +1,4 @@
-import { HailServer, parseConfig, type CreateServerOptions } from '../broker/index.js'
+import { HailServer, parseConfig, type CreateServerOptions, type ImExtension, type ImHost } from '../broker/index.js'
 import {
   CallBridge, createMediaRooms, LocalCallOwnership, parseCallsConfig, RedisCallOwnership,
   type CallOwnership, type CallsConfig, type CallsConfigInput
@@ -39,7 +39,15 @@ export class CallServer extends HailServer {
       ownership,
       logger: logger?.child({ part: 'calls' })
     })
-    super({ ...rest, imExtensions: [...imExtensions, (host) => bridge.attach(host)] })
+    // The extension is made once the stores are open, so the server (set just below) knows its Redis by then.
+    const self: { server?: HailServer } = {}
+    const attach = (host: ImHost): ImExtension => {
+      const redis = self.server?.sharedRedis
+      if (redis !== undefined) bridge.shareLimits(redis)
+      return bridge.attach(host)
+    }
+    super({ ...rest, imExtensions: [...imExtensions, attach] })
+    self.server = this
     this.calls = bridge
     this.callsConfig = callsConfig
     bridge.registerMetrics(this.metrics.registry)

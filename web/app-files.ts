@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto'
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import fresh from 'fresh'
 import { BASE_HEADERS, pathOf, type WebRoute } from './http-reply.js'
 
 /**
@@ -44,6 +46,8 @@ interface File {
   body: Buffer
   gzip: Buffer | undefined
   type: string
+  /** Strong validator of the bytes as built; the gzip copy is another representation, so another tag. */
+  etag: string
 }
 
 /**
@@ -105,7 +109,7 @@ async function load (dir: string): Promise<Map<string, File>> {
     if (type === undefined) return
     const body = await readFile(join(dir, name))
     const gzip = await readFile(join(dir, `${name}.gz`)).catch(() => undefined)
-    map.set(name, { body, gzip, type })
+    map.set(name, { body, gzip, type, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` })
   }
   await add('index.html')
   await add('favicon.svg')
@@ -123,12 +127,19 @@ function send (req: Parameters<WebRoute>[0], res: Parameters<WebRoute>[1], file:
   // The build gzipped the big text files once; a client that takes gzip gets those bytes.
   const gzip = file.gzip !== undefined && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))
   const body = gzip ? file.gzip! : file.body
+  const etag = gzip ? `${file.etag.slice(0, -1)}-gz"` : file.etag
+  const common = { ...BASE_HEADERS, ...headers, etag, ...(file.gzip === undefined ? {} : { vary: 'accept-encoding' }) }
+  // A browser revalidating index.html (no-cache) after a build that changed nothing gets 304 and no body
+  // (RFC 9110 §13.1.2; only If-None-Match is given to `fresh`: see broker/files/file-routes.ts).
+  const ifNoneMatch = req.headers['if-none-match']
+  if (ifNoneMatch !== undefined && fresh({ 'if-none-match': ifNoneMatch }, { etag })) {
+    res.writeHead(304, common).end()
+    return
+  }
   res.writeHead(200, {
-    ...BASE_HEADERS,
-    ...headers,
+    ...common,
     'content-type': file.type,
     'content-length': body.length,
-    ...(file.gzip === undefined ? {} : { vary: 'accept-encoding' }),
     ...(gzip ? { 'content-encoding': 'gzip' } : {})
   })
   res.end(req.method === 'HEAD' ? undefined : body)

@@ -62,17 +62,17 @@ export function sessionRoutes (host: WebHost): Map<string, WebRoute> {
     }
     const account = USER_PATTERN.test(user) ? user : undefined
     const address = req.socket.remoteAddress
-    const verdict = host.loginGuard.check(account, address)
+    const verdict = await host.loginGuard.check(account, address)
     if (!verdict.allowed) {
       const seconds = Math.ceil(verdict.retryAfterMs / 1000)
       return fail(res, 429, 'HAIL_ERR_RATE_LIMITED', `too many failed sign-ins: try again in ${seconds} s`, { 'retry-after': seconds })
     }
     // An unknown or malformed name costs one hash like a known one (UserStore.verify).
     if (account === undefined || !await host.users.verify(account, password)) {
-      host.loginGuard.failed(account, address)
+      await host.loginGuard.failed(account, address)
       return fail(res, 401, 'HAIL_ERR_NOT_AUTHORIZED', 'wrong user name or password')
     }
-    host.loginGuard.succeeded(account)
+    await host.loginGuard.succeeded(account)
     const { token, expires } = await host.tokens.issue(account, SESSION_TTL_SECONDS)
     const session = await info(account, expires)
     if (session === undefined) return fail(res, 401, 'HAIL_ERR_NOT_AUTHORIZED', 'the user was deleted')

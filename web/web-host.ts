@@ -32,9 +32,9 @@ export interface WebHost {
   }
   /** The login backoff MQTT CONNECT uses (broker/users/login-guard.ts), so a guesser gains nothing by switching to HTTP. */
   readonly loginGuard: {
-    check: (account: string | undefined, address: string | undefined) => { readonly allowed: true } | { readonly allowed: false, readonly retryAfterMs: number }
-    failed: (account: string | undefined, address: string | undefined) => void
-    succeeded: (account: string) => void
+    check: (account: string | undefined, address: string | undefined) => Promise<{ readonly allowed: true } | { readonly allowed: false, readonly retryAfterMs: number }>
+    failed: (account: string | undefined, address: string | undefined) => Promise<void>
+    succeeded: (account: string) => Promise<void>
   }
   readonly metrics: { readonly registry: Registry }
   readonly config: { readonly files: { readonly maxFileBytes: number } }

@@ -20,9 +20,9 @@ export interface AdminContext {
 /** What `hail user unlock` did. */
 export interface UnlockSummary {
   name: string
-  /** Whether a daemon (or, with Redis, how many nodes) heard it; none: no lockout can hold. */
+  /** Whether a daemon (or, with Redis, how many nodes) heard it; alone, none: no lockout can hold. */
   nodes: number
-  /** Known on one node only: whether the account was waiting, and its failures now forgotten. */
+  /** Whether the account was waiting, and its failures now forgotten (with Redis, read there). */
   wasLocked?: boolean
   failures?: number
 }

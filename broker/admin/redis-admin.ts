@@ -1,6 +1,7 @@
 import pino from 'pino'
 import { StoreError } from '../errors.js'
 import { openRedis } from '../redis/redis-connection.js'
+import { LoginGuard } from '../users/login-guard.js'
 import { RedisUserNotices } from '../users/redis-user-notices.js'
 import { RedisUserStore } from '../users/redis-user-store.js'
 import { TokenService } from '../users/tokens.js'
@@ -23,8 +24,14 @@ export async function runRedisAdminOp (url: string, op: AdminOp, args: unknown):
       users,
       tokens: new TokenService(users),
       onUserDeleted: (name) => deleted.push(name),
-      // every node keeps its own login guard: each lifts its lockout when it hears this
-      unlockUser: async (name) => ({ name, nodes: await RedisUserNotices.publish(redis, { op: 'user.unlock', name }) })
+      // The counts live in Redis (shared-limiter.ts): lifted here whether or not a node runs; the
+      // notice is for nodes that run a version which counted in memory.
+      unlockUser: async (name) => {
+        const guard = new LoginGuard()
+        guard.share(redis)
+        const { wasLocked, failures } = await guard.unlock(name)
+        return { name, nodes: await RedisUserNotices.publish(redis, { op: 'user.unlock', name }), wasLocked, failures }
+      }
     }, op, args)
     for (const name of deleted) {
       await RedisUserNotices.publish(redis, { op: 'user.del', name }).catch((err: unknown) => {

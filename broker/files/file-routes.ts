@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { pipeline } from 'node:stream/promises'
+import fresh from 'fresh'
+import parseRanges from 'range-parser'
 import type { Logger } from 'pino'
 import { ImError } from '../errors.js'
 import type { HttpRoute } from '../listeners/http-listener.js'
@@ -70,23 +72,36 @@ export function fileRoutes (options: FileRoutesOptions): Map<string, HttpRoute> 
     const meta = FILE_ID.test(fileId) ? await files.index.get(fileId) : undefined
     if (meta === undefined) return fail(res, 404, 'HAIL_ERR_NOT_FOUND', `no file ${fileId}`)
     if (!mayRead(meta, reader, membership)) return fail(res, 403, 'HAIL_ERR_FORBIDDEN', `file ${fileId} was not shared in a conversation of yours`)
+    // A file's bytes never change under its id: its hash is a strong validator.
+    const etag = `"${meta.sha256}"`
+    // RFC 9110 §13.1.2: the client's copy is current. Only If-None-Match is given to `fresh` (which
+    // reads its list, * and weak tags): its reading of a request's Cache-Control: no-cache is a
+    // cache's rule (RFC 9111), and fetch() adds that header to every conditional request.
+    if (req.headers['if-none-match'] !== undefined && fresh({ 'if-none-match': req.headers['if-none-match'] }, { etag })) {
+      res.writeHead(304, { etag })
+      res.end()
+      return
+    }
     const headers: Record<string, string | number> = {
       'content-type': meta.type === '' ? 'application/octet-stream' : meta.type,
       'accept-ranges': 'bytes',
-      etag: `"${meta.sha256}"`,
+      etag,
       'content-disposition': `attachment; filename*=UTF-8''${encodeURIComponent(meta.name)}`,
       'x-content-type-options': 'nosniff'
     }
     let range: { start: number, end: number } | undefined
-    if (req.headers.range !== undefined) {
-      range = parseRange(req.headers.range, meta.size)
-      if (range === undefined) {
+    // §13.1.5: a Range under an If-Range that names another version (or a date: none is sent) gets the whole file.
+    const ifRange = req.headers['if-range']
+    if (req.headers.range !== undefined && (ifRange === undefined || ifRange === etag)) {
+      const wanted = parseRange(req.headers.range, meta.size)
+      if (wanted === 'unsatisfiable') {
         res.writeHead(416, { 'content-range': `bytes */${meta.size}`, 'content-type': 'application/json' })
         res.end(JSON.stringify({ error: { code: 'HAIL_ERR_BAD_REQUEST', message: `range ${req.headers.range} is not within 0-${meta.size - 1}` } }) + '\n')
         return
       }
-      headers['content-range'] = `bytes ${range.start}-${range.end}/${meta.size}`
+      range = wanted
     }
+    if (range !== undefined) headers['content-range'] = `bytes ${range.start}-${range.end}/${meta.size}`
     headers['content-length'] = range === undefined ? meta.size : range.end - range.start + 1
     res.writeHead(range === undefined ? 200 : 206, headers)
     if (req.method === 'HEAD' || meta.size === 0) {
@@ -109,23 +124,20 @@ export function mayRead (meta: FileMeta, user: string, membership: Members): boo
   return meta.owner === user || meta.convs.some((conv) => membership.role(conv, user) !== undefined)
 }
 
-/** One range of RFC 9110 §14.1.2 (`a-b`, `a-`, `-n`), clamped to the file; undefined when it cannot be served. */
-export function parseRange (header: string, size: number): { start: number, end: number } | undefined {
-  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim())
-  if (match === null || (match[1] === '' && match[2] === '')) return undefined
-  let start: number
-  let end: number
-  if (match[1] === '') {
-    const suffix = Number(match[2])
-    if (suffix === 0) return undefined
-    start = Math.max(0, size - suffix)
-    end = size - 1
-  } else {
-    start = Number(match[1])
-    end = match[2] === '' ? size - 1 : Math.min(Number(match[2]), size - 1)
-  }
-  if (start >= size || start > end) return undefined
-  return { start, end }
+/**
+ * The byte range a Range header asks of a file of `size` bytes, parsed by
+ * range-parser (jshttp, as express and send use): one range, clamped to the
+ * file (RFC 9110 §14.1.2); 'unsatisfiable' (416) when no range overlaps the
+ * file; undefined when the header is to be ignored and the whole file sent:
+ * malformed, another unit than bytes (§14.2: MUST ignore), or several
+ * ranges left apart after merging (a multipart answer is not served; §14.2
+ * lets a server ignore Range).
+ */
+export function parseRange (header: string, size: number): { start: number, end: number } | 'unsatisfiable' | undefined {
+  const ranges = parseRanges(size, header, { combine: true })
+  if (ranges === -1) return 'unsatisfiable'
+  if (ranges === -2 || ranges.type !== 'bytes' || ranges.length !== 1) return undefined
+  return { start: ranges[0]!.start, end: ranges[0]!.end }
 }
 
 function fileName (header: string | string[] | undefined): string {

@@ -62,7 +62,7 @@ export function imAuthenticate (options: ImAuthenticateOptions): Authenticate {
 
     // Only a well-formed name can be an account, and only one keeps the guard's memory small.
     const account = isUserName(username) ? username : undefined
-    const verdict = guard.check(account, remoteAddress)
+    const verdict = await guard.check(account, remoteAddress)
     if (!verdict.allowed) {
       return refuse(5, `too many failed logins for this ${verdict.by}: next attempt in ${Math.ceil(verdict.retryAfterMs / 1000)} s`)
     }
@@ -79,14 +79,14 @@ export function imAuthenticate (options: ImAuthenticateOptions): Authenticate {
       how = 'password'
     }
     if (!good) {
-      guard.failed(account, remoteAddress)
+      await guard.failed(account, remoteAddress)
       // For the log only: the client gets CONNACK 4 either way, so it learns
       // nothing about which names exist; asked after the hash, so no timing
       // tells either. A store that cannot answer leaves the reason as it was.
       if (how === 'password' && !(await exists(users, account))) how = 'password: no such user'
       return refuse(4, `bad ${how}`)
     }
-    guard.succeeded(username)
+    await guard.succeeded(username)
     return { ok: true, user: username }
   }
 }

@@ -1,20 +1,21 @@
 import { isIPv6 } from 'node:net'
+import type { Redis } from 'ioredis'
+import type { RateLimiterAbstract } from 'rate-limiter-flexible'
+import { sharedLimiter } from '../shared-limiter.js'
 
 export interface LoginGuardOptions {
   /** Failed logins an account may have before each further attempt waits (default 5). */
   accountFailures?: number
   /** The same for a remote address (default 20: people behind one NAT share it). */
   addressFailures?: number
-  /** The first wait, doubled at each further failure (default 1 s). */
+  /** The first wait, doubled at each further failure (default 1 s; whole seconds, as Redis keeps them). */
   baseDelayMs?: number
   /** The longest wait (default 15 min). */
   maxDelayMs?: number
   /** An account or address without failures for this long is forgotten (default 1 h). */
   forgetAfterMs?: number
-  /** Most accounts, and most addresses, remembered; past it the longest quiet goes first (default 10,000). */
+  /** Alone: most accounts, and most addresses, remembered; past it the longest quiet goes first (default 10,000). */
   maxEntries?: number
-  /** Clock in milliseconds; tests move it instead of waiting. */
-  now?: () => number
   /** Told each time failures make an account or an address wait that did not (a lockout; /metrics counts them). */
   onLockout?: (by: 'account' | 'address') => void
 }
@@ -39,40 +40,67 @@ export type GuardVerdict =
  * here, before any password is hashed, so guessing costs the guesser time and
  * the server nothing.
  *
+ * The counts are rate-limiter-flexible's (broker/shared-limiter.ts): in
+ * memory on one node, and after share() in the Redis the nodes share, so an
+ * account's failures on every node add up and its wait holds on all of them
+ * (a guesser cannot spread attempts over the nodes behind a load balancer).
+ * Per kind, one count of failures, forgotten `forgetAfterMs` after the last
+ * one, and one key per open window that expires with it.
+ *
  * A success clears the account, not the address: an attacker with one
  * account of their own must not be able to wipe their address's record
  * between guesses at other accounts. Addresses are forgotten after a quiet
  * `forgetAfterMs` instead.
  *
- * Memory is bounded by `maxEntries` per kind, and expiry is lazy: no timer
- * keeps a process alive. Filling the account table with made-up names to
- * push a victim out takes thousands of failures, which the address
- * backoff spreads over hours.
+ * Alone, memory is bounded by `maxEntries` per kind (the longest quiet is
+ * forgotten first); in Redis every key expires on its own.
  */
 export class LoginGuard {
-  readonly #accounts: FailureTable
-  readonly #addresses: FailureTable
-  readonly #now: () => number
-  readonly #onLockout: ((by: 'account' | 'address') => void) | undefined
+  readonly #options: Required<Omit<LoginGuardOptions, 'onLockout' | 'accountFailures' | 'addressFailures'>>
+  readonly #free: Record<Kind, number>
+  readonly #onLockout: ((by: Kind) => void) | undefined
+  #tables: Record<Kind, FailureTable>
 
   constructor (options: LoginGuardOptions = {}) {
-    const common = {
+    this.#options = {
       baseDelayMs: options.baseDelayMs ?? 1000,
       maxDelayMs: options.maxDelayMs ?? 15 * 60_000,
       forgetAfterMs: options.forgetAfterMs ?? 60 * 60_000,
       maxEntries: options.maxEntries ?? 10_000
     }
-    this.#accounts = new FailureTable({ ...common, freeFailures: options.accountFailures ?? 5 })
-    this.#addresses = new FailureTable({ ...common, freeFailures: options.addressFailures ?? 20 })
-    this.#now = options.now ?? Date.now
+    this.#free = { account: options.accountFailures ?? 5, address: options.addressFailures ?? 20 }
     this.#onLockout = options.onLockout
+    this.#tables = this.#makeTables(undefined)
+  }
+
+  /**
+   * Count in the Redis every node shares from now on. Failures counted in
+   * memory until then are left behind (the server calls this as it starts,
+   * before any login).
+   */
+  share (redis: Redis): void {
+    this.#tables = this.#makeTables(redis)
+  }
+
+  #makeTables (redis: Redis | undefined): Record<Kind, FailureTable> {
+    const forget = seconds(this.#options.forgetAfterMs)
+    const table = (kind: Kind): FailureTable => ({
+      // No limit of its own: penalty() counts, and the guard decides.
+      failures: sharedLimiter({ name: `login-${kind}-failures`, points: Number.MAX_SAFE_INTEGER, duration: forget, redis }),
+      // One point per open window; block() and get() are all that is used.
+      windows: sharedLimiter({ name: `login-${kind}-wait`, points: 1, duration: 1, redis }),
+      // Alone, the keys by last failure, oldest first, to bound memory; Redis expires its own.
+      recent: redis === undefined ? new Map() : undefined
+    })
+    return { account: table('account'), address: table('address') }
   }
 
   /** Whether an attempt may proceed to the password check now. */
-  check (account: string | undefined, address: string | undefined): GuardVerdict {
-    const now = this.#now()
-    const byAccount = account === undefined ? 0 : this.#accounts.waitFor(account, now)
-    const byAddress = address === undefined ? 0 : this.#addresses.waitFor(addressKey(address), now)
+  async check (account: string | undefined, address: string | undefined): Promise<GuardVerdict> {
+    const [byAccount, byAddress] = await Promise.all([
+      account === undefined ? 0 : this.#waitFor('account', account),
+      address === undefined ? 0 : this.#waitFor('address', addressKey(address))
+    ])
     if (byAccount === 0 && byAddress === 0) return { allowed: true }
     return byAccount >= byAddress
       ? { allowed: false, by: 'account', retryAfterMs: byAccount }
@@ -80,15 +108,16 @@ export class LoginGuard {
   }
 
   /** A password or token was wrong. */
-  failed (account: string | undefined, address: string | undefined): void {
-    const now = this.#now()
-    if (account !== undefined && this.#accounts.fail(account, now)) this.#onLockout?.('account')
-    if (address !== undefined && this.#addresses.fail(addressKey(address), now)) this.#onLockout?.('address')
+  async failed (account: string | undefined, address: string | undefined): Promise<void> {
+    await Promise.all([
+      account === undefined ? undefined : this.#fail('account', account),
+      address === undefined ? undefined : this.#fail('address', addressKey(address))
+    ])
   }
 
   /** A login succeeded: the account starts afresh. */
-  succeeded (account: string): void {
-    this.#accounts.reset(account)
+  async succeeded (account: string): Promise<void> {
+    await this.#reset('account', account)
   }
 
   /**
@@ -96,95 +125,74 @@ export class LoginGuard {
    * are forgotten, as after a good login. The addresses the guessing came
    * from keep theirs: lifting them would lift the brake on the guesser.
    */
-  unlock (account: string): UnlockResult {
-    const now = this.#now()
-    const entry = this.#accounts.peek(account, now)
-    this.#accounts.reset(account)
-    return { wasLocked: entry !== undefined && entry.blockedUntil > now, failures: entry?.failures ?? 0 }
+  async unlock (account: string): Promise<UnlockResult> {
+    const { failures, windows } = this.#tables.account
+    const [count, wait] = await Promise.all([failures.get(account), windows.get(account)])
+    await this.#reset('account', account)
+    return { wasLocked: wait !== null && wait.msBeforeNext > 0, failures: count?.consumedPoints ?? 0 }
   }
 
-  /** How many accounts and addresses are remembered. */
-  get size (): { accounts: number, addresses: number } {
-    return { accounts: this.#accounts.size, addresses: this.#addresses.size }
-  }
-}
-
-interface Entry {
-  failures: number
-  lastFailure: number
-  blockedUntil: number
-}
-
-interface TableOptions {
-  freeFailures: number
-  baseDelayMs: number
-  maxDelayMs: number
-  forgetAfterMs: number
-  maxEntries: number
-}
-
-/** Failures by key, in order of the last failure (a Map keeps insertion order; a failure re-inserts). */
-class FailureTable {
-  readonly #entries = new Map<string, Entry>()
-  readonly #options: TableOptions
-
-  constructor (options: TableOptions) {
-    this.#options = options
-  }
-
-  get size (): number {
-    return this.#entries.size
+  /** Alone, how many accounts and addresses are remembered (in Redis: undefined, they live there). */
+  get size (): { accounts: number, addresses: number } | undefined {
+    const { account, address } = this.#tables
+    if (account.recent === undefined || address.recent === undefined) return undefined
+    return { accounts: account.recent.size, addresses: address.recent.size }
   }
 
   /** Milliseconds until `key` may try again; 0 when it may now. */
-  waitFor (key: string, now: number): number {
-    const entry = this.#entries.get(key)
-    if (entry === undefined) return 0
-    if (this.#expired(entry, now)) {
-      this.#entries.delete(key)
-      return 0
+  async #waitFor (kind: Kind, key: string): Promise<number> {
+    const wait = await this.#tables[kind].windows.get(key)
+    return wait === null ? 0 : Math.max(0, wait.msBeforeNext)
+  }
+
+  async #fail (kind: Kind, key: string): Promise<void> {
+    const { failures, windows, recent } = this.#tables[kind]
+    const { baseDelayMs, maxDelayMs, forgetAfterMs, maxEntries } = this.#options
+    const count = (await failures.penalty(key, 1)).consumedPoints
+    const over = count - this.#free[kind]
+    const waitMs = over < 0 ? 0 : Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(over, 40))
+    // Forgotten a quiet forgetAfterMs after the last failure, and never while a window is open.
+    // (penalty() keeps the first failure's expiry; this write moves it. Two nodes failing the
+    // same key in the same instant may lose one count between them.)
+    await failures.set(key, count, seconds(Math.max(forgetAfterMs, waitMs)))
+    if (recent !== undefined) {
+      recent.delete(key)
+      recent.set(key, true)
+      while (recent.size > maxEntries) {
+        const oldest = recent.keys().next().value!
+        recent.delete(oldest)
+        await Promise.all([failures.delete(oldest), windows.delete(oldest)])
+      }
     }
-    return Math.max(0, entry.blockedUntil - now)
-  }
-
-  /** The entry of `key` unless forgotten. */
-  peek (key: string, now: number): Entry | undefined {
-    const entry = this.#entries.get(key)
-    return entry === undefined || this.#expired(entry, now) ? undefined : entry
-  }
-
-  /** Counts a failure; returns whether it made `key` wait when it did not (a lockout begins). */
-  fail (key: string, now: number): boolean {
-    const { freeFailures, baseDelayMs, maxDelayMs, maxEntries } = this.#options
-    let entry = this.#entries.get(key)
-    if (entry === undefined || this.#expired(entry, now)) entry = { failures: 0, lastFailure: now, blockedUntil: 0 }
-    const wasWaiting = entry.blockedUntil > now
-    entry.failures++
-    entry.lastFailure = now
-    const over = entry.failures - freeFailures
-    if (over >= 0) entry.blockedUntil = now + Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(over, 40))
-    this.#entries.delete(key)
-    this.#entries.set(key, entry)
-    this.#sweep(now)
-    while (this.#entries.size > maxEntries) this.#entries.delete(this.#entries.keys().next().value!)
-    return !wasWaiting && entry.blockedUntil > now
-  }
-
-  reset (key: string): void {
-    this.#entries.delete(key)
-  }
-
-  #expired (entry: Entry, now: number): boolean {
-    return now >= Math.max(entry.blockedUntil, entry.lastFailure + this.#options.forgetAfterMs)
-  }
-
-  /** Drop expired entries from the oldest end; stops at the first live one, so each call costs little. */
-  #sweep (now: number): void {
-    for (const [key, entry] of this.#entries) {
-      if (!this.#expired(entry, now)) return
-      this.#entries.delete(key)
+    if (waitMs === 0) return
+    // penalty() makes the key only when it is absent (atomically in Redis): that is the
+    // failure that began a wait. Failures that raced it (checked before any failed) lengthen it.
+    const window = await windows.penalty(key, 1, { customDuration: seconds(waitMs) })
+    if (window.isFirstInDuration) {
+      this.#onLockout?.(kind)
+      return
     }
+    if (window.msBeforeNext < waitMs) await windows.set(key, 1, seconds(waitMs))
   }
+
+  async #reset (kind: Kind, key: string): Promise<void> {
+    const { failures, windows, recent } = this.#tables[kind]
+    recent?.delete(key)
+    await Promise.all([failures.delete(key), windows.delete(key)])
+  }
+}
+
+type Kind = 'account' | 'address'
+
+interface FailureTable {
+  failures: RateLimiterAbstract
+  windows: RateLimiterAbstract
+  recent: Map<string, true> | undefined
+}
+
+/** Whole seconds, at least one: Redis keeps no less (and a duration of 0 would never expire). */
+function seconds (ms: number): number {
+  return Math.max(1, Math.ceil(ms / 1000))
 }
 
 /**

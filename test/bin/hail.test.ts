@@ -129,6 +129,19 @@ t.test('an unknown flag exits 2 with one line naming it and pointing at --help',
   t.equal(stderr, "hail: unknown option '--foo' (run 'hail --help' for usage)\n")
 })
 
+t.test('a misspelt flag or command exits 2 with one line suggesting the nearest', async (t) => {
+  const cwd = t.testdir()
+  const cases: Array<[string[], string]> = [
+    [['--mqtt-prot', '1884'], "hail: unknown option '--mqtt-prot': did you mean --mqtt-port? (run 'hail --help' for usage)\n"],
+    [['start', '--log-levle=debug'], "hail: unknown option '--log-levle': did you mean --log-level? (run 'hail --help' for usage)\n"],
+    [['strat'], "hail: unknown command 'strat': did you mean start? (run 'hail --help' for usage)\n"],
+    [['users', 'list'], "hail: unknown command 'users': did you mean user? (run 'hail --help' for usage)\n"]
+  ]
+  for (const [args, stderr] of cases) {
+    t.same(await run(args, { cwd }), { code: 2, signal: null, stdout: '', stderr }, `hail ${args.join(' ')}`)
+  }
+})
+
 t.test('an unknown command exits 2 naming it', async (t) => {
   const { code, stderr } = await run(['frobnicate'], { cwd: t.testdir() })
   t.equal(code, 2)
@@ -217,8 +230,10 @@ t.test('HAIL_* variables and a config file reach the daemon', async (t) => {
   writeFileSync(join(dir, 'hail.json'), JSON.stringify({ host: '127.0.0.1', httpPort: null }))
   const daemon = start(['--data', 'data'], {
     cwd: dir,
-    env: { HAIL_CONFIG: 'hail.json', HAIL_MQTT_PORT: '0', HAIL_LOG_LEVEL: 'info' }
+    env: { HAIL_CONFIG: 'hail.json', HAIL_MQTT_PORT: '0', HAIL_LOG_LEVEL: 'info', HAIL_MAX_QUEU: '5' }
   })
+  const warning = await logLine(daemon, 'unknown HAIL_* environment variable ignored')
+  t.match(warning, { level: 40, variable: 'HAIL_MAX_QUEU', didYouMean: 'HAIL_MAX_QUEUE' }, 'a misspelt variable is warned about with the one it likely meant')
   const { urls } = await started(daemon)
   t.match(urls.mqtt, /^mqtt:\/\/127\.0\.0\.1:\d+$/)
   t.equal(urls.http, undefined, 'httpPort: null in the file turned HTTP off')

@@ -2,7 +2,7 @@ import { join, resolve } from 'node:path'
 import t from 'tap'
 import { ConfigError } from '../../broker/index.js'
 import { UsageError } from '../../bin/errors.js'
-import { loadConfig, unknownEnvVars } from '../../bin/load-config.js'
+import { loadConfig, suggestEnvVar, unknownEnvVars } from '../../bin/load-config.js'
 
 const cwd = '/srv/hail'
 const load = (argv: string[] = [], env: Record<string, string> = {}, dir = cwd) => loadConfig({ argv, env, cwd: dir })
@@ -164,6 +164,11 @@ t.test('an unknown option, a missing value or a stray argument is a usage error 
   t.throws(() => load(['--foo']), { constructor: UsageError, message: "unknown option '--foo'" })
   t.throws(() => load(['--foo=1']), { message: "unknown option '--foo'" })
   t.throws(() => load(['-x']), { message: "unknown option '-x'" })
+  t.throws(() => load(['--mqtt-prot', '1884']), { constructor: UsageError, message: "unknown option '--mqtt-prot': did you mean --mqtt-port?" })
+  t.throws(() => load(['--max-queu=5']), { message: "unknown option '--max-queu': did you mean --max-queue?" })
+  t.throws(() => load(['--no-alow-anonymous']), { message: "unknown option '--no-alow-anonymous': did you mean --no-allow-anonymous?" })
+  t.throws(() => load(['--mqts-port', '1']), { message: "unknown option '--mqts-port': did you mean one of --mqtt-port, --mqtts-port?" })
+  t.throws(() => load(['-mqtt-port', '1']), { message: /^unknown option '-m'$/ }, 'a single dash is short options: no guess')
   t.throws(() => load(['--mqtt-port']), { message: "option '--mqtt-port' needs a value, as in --mqtt-port PORT" })
   t.throws(() => load(['--mqtt-port', '--http-port', '1']), { message: "option '--mqtt-port' needs a value, as in --mqtt-port PORT" })
   t.throws(() => load(['--data=']), { message: '--data: the value is empty' })
@@ -205,4 +210,11 @@ t.test('relative paths from flags and env resolve against the cwd, from a file a
 
 t.test('unknownEnvVars() lists HAIL_* variables that set nothing', async (t) => {
   t.same(unknownEnvVars({ HAIL_MQTT_PORT: '1', HAIL_MQTT_PROT: '1', PATH: '/bin', HAIL_DATA: 'x', HAIL_DAT: 'y' }), ['HAIL_DAT', 'HAIL_MQTT_PROT'])
+})
+
+t.test('suggestEnvVar() names the variable a misspelt one most likely meant', async (t) => {
+  t.equal(suggestEnvVar('HAIL_MQTT_PROT'), 'HAIL_MQTT_PORT')
+  t.equal(suggestEnvVar('HAIL_DAT'), 'HAIL_DATA')
+  t.equal(suggestEnvVar('HAIL_MQTS_PORT'), 'HAIL_MQTTS_PORT or HAIL_MQTT_PORT')
+  t.equal(suggestEnvVar('HAIL_SOMETHING_ELSE'), undefined)
 })

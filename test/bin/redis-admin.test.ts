@@ -131,7 +131,15 @@ t.test('hail user unlock --redis lifts the lockout on every node of that Redis',
   t.equal(await login('correct horse'), 5, 'the node keeps ann locked out after her failures')
   const unlocked = await hail(['user', 'unlock', 'ann', '--redis', redis.url])
   t.equal(unlocked.code, 0, `hail user unlock --redis exits 0 (${unlocked.stderr})`)
-  t.match(unlocked.stderr, /^hail: unlock of ann sent to 1 running node\n$/, 'every running node hears it (one here)')
-  await waitFor(() => daemon.lines.some((l) => l.includes('account unlocked on this node')), 'the node to lift its lockout')
+  // The CLI's start can outlast the 1 s window: then it finds ann no longer waiting, but still forgets her failures.
+  t.match(unlocked.stderr, /^hail: ann (unlocked|was not locked out) \([5-8] failed logins forgotten\)/, 'the counts are read and lifted in Redis')
   t.equal(await login('correct horse'), 0, 'the right password lets ann in again')
+  for (let i = 0; i < 4; i++) await login('wrong')
+  t.equal(await login('correct horse'), 0, 'four failures after the unlock are below five: the earlier ones were forgotten')
+
+  // The counts outlive the nodes: a lockout made while one ran holds after it stopped, until lifted.
+  for (let i = 0; i < 6; i++) await login('wrong')
+  await daemon.stop()
+  const offline = await hail(['user', 'unlock', 'ann', '--redis', redis.url])
+  t.match(offline.stderr, /^hail: ann (unlocked|was not locked out) \([5-6] failed logins forgotten\)/, 'read and lifted in Redis with no node running')
 })

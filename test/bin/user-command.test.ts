@@ -180,7 +180,12 @@ t.test('usage errors exit 2 and point at --help', async (t) => {
   const cwd = t.testdir()
   const cases: Array<[string[], RegExp]> = [
     [['user'], /^hail: user: missing subcommand/],
-    [['user', 'frob'], /^hail: user: unknown subcommand 'frob'/],
+    [['user', 'frob'], /^hail: user: unknown subcommand 'frob': use add, del, passwd, admin, unlock or list \(/],
+    [['user', 'ad', 'alice'], /^hail: user: unknown subcommand 'ad': did you mean add\? \(/],
+    [['user', 'unlcok', 'alice'], /^hail: user: unknown subcommand 'unlcok': did you mean unlock\? \(/],
+    [['user', 'add', 'alice', '--pasword-stdin'], /^hail: user add: unknown option '--pasword-stdin': did you mean --password-stdin\? \(/],
+    [['token', 'alice', '--tll', '1h'], /^hail: token: unknown option '--tll': did you mean --ttl\? \(/],
+    [['backup', 'dir', '--dta', 'x'], /^hail: backup: unknown option '--dta': did you mean --data\? \(/],
     [['user', 'add'], /^hail: user add: missing NAME/],
     [['user', 'add', 'a', 'b'], /^hail: user add: unexpected argument 'b'/],
     [['user', 'list', '--bogus'], /^hail: user list: unknown option '--bogus'/],

@@ -75,6 +75,33 @@ t.test('assets are hashed and immutable, gzipped for those who take it, and only
   }
 })
 
+t.test('the page and assets carry an ETag per representation, and a matching If-None-Match gets 304 with no body', async (t) => {
+  const page = await fetch(base)
+  const etag = page.headers.get('etag')
+  t.match(etag, /^"[A-Za-z0-9_-]{22}(-gz)?"$/, 'a strong tag of the bytes')
+  await page.text()
+  const again = await fetch(base, { headers: { 'if-none-match': etag! } })
+  t.equal(again.status, 304, 'index.html revalidated after a build that changed nothing')
+  t.equal(again.headers.get('etag'), etag)
+  t.equal(again.headers.get('cache-control'), 'no-cache')
+  t.equal((await again.arrayBuffer()).byteLength, 0)
+  const stale = await fetch(base, { headers: { 'if-none-match': '"AAAAAAAAAAAAAAAAAAAAAA"' } })
+  t.equal(stale.status, 200, 'another tag gets the page')
+  await stale.text()
+  // The plain and gzip copies of one asset are two representations: two tags.
+  const html = await (await fetch(base)).text()
+  const js = /src="(\/assets\/app-[A-Z0-9]{8}\.js)"/.exec(html)![1]!
+  const tags = await Promise.all([{ 'accept-encoding': 'gzip' }, { 'accept-encoding': 'identity' }].map(async (headers) => {
+    const res = await fetch(base + js, { headers })
+    await res.arrayBuffer()
+    return res.headers.get('etag')
+  }))
+  t.not(tags[0], tags[1], 'gzip and identity differ')
+  const cross = await fetch(base + js, { headers: { 'accept-encoding': 'identity', 'if-none-match': tags[0]! } })
+  t.equal(cross.status, 200, 'the gzip tag does not validate the plain copy')
+  await cross.arrayBuffer()
+})
+
 t.test('sign-in gives a token that expires, and says who it is; wrong passwords back off', async (t) => {
   const res = await signIn('alice', 'alice-pw')
   t.equal(res.status, 200)

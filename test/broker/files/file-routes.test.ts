@@ -5,16 +5,19 @@ import { join } from 'node:path'
 import { imServer, RawDevice } from '../../helpers/im-server.js'
 import { parseRange } from '../../../broker/files/index.js'
 
-t.test('parseRange() reads one RFC 9110 byte range and refuses what it cannot serve', async (t) => {
+t.test('parseRange() reads one RFC 9110 byte range, refuses one outside the file, and ignores what it does not serve', async (t) => {
   t.same(parseRange('bytes=0-9', 100), { start: 0, end: 9 })
   t.same(parseRange('bytes=90-', 100), { start: 90, end: 99 })
   t.same(parseRange('bytes=-10', 100), { start: 90, end: 99 })
   t.same(parseRange('bytes=50-500', 100), { start: 50, end: 99 })
-  t.equal(parseRange('bytes=100-', 100), undefined)
-  t.equal(parseRange('bytes=9-3', 100), undefined)
-  t.equal(parseRange('bytes=-0', 100), undefined)
-  t.equal(parseRange('items=0-1', 100), undefined)
-  t.equal(parseRange('bytes=0-1,5-6', 100), undefined)
+  t.same(parseRange('bytes=0-4,5-9', 100), { start: 0, end: 9 }, 'adjacent ranges are merged into one')
+  t.equal(parseRange('bytes=100-', 100), 'unsatisfiable')
+  t.equal(parseRange('bytes=9-3', 100), 'unsatisfiable')
+  t.equal(parseRange('bytes=-0', 100), 'unsatisfiable')
+  t.equal(parseRange('bytes=0-', 0), 'unsatisfiable', 'nothing of an empty file')
+  t.equal(parseRange('items=0-1', 100), undefined, 'another unit is ignored (RFC 9110 §14.2: MUST), not refused')
+  t.equal(parseRange('bytes=0-1,5-6', 100), undefined, 'ranges apart would need a multipart answer: ignored')
+  t.equal(parseRange('0-1', 100), undefined, 'no unit: malformed, ignored')
 })
 
 t.test('HTTP upload and ranged download with tokens: 401 without, 403 for a stranger, 404 for an unknown file', async (t) => {
@@ -69,6 +72,32 @@ t.test('HTTP upload and ranged download with tokens: 401 without, 403 for a stra
   t.equal(bad.status, 416)
   t.equal(bad.headers.get('content-range'), `bytes */${data.length}`)
   await bad.arrayBuffer()
+  const etag = `"${stored.sha256}"`
+  t.equal(part.headers.get('etag'), etag, 'the ETag is the content hash')
+  const whole = await get(stored.fileId, bob, 'items=0-9')
+  t.equal(whole.status, 200, 'a Range in another unit is ignored: the whole file')
+  t.equal(Number(whole.headers.get('content-length')), data.length)
+  await whole.arrayBuffer()
+
+  const conditional = (headers: Record<string, string>): Promise<Response> => fetch(`${base}/files/${stored.fileId}`, { headers: { authorization: `Bearer ${bob}`, ...headers } })
+  const current = await conditional({ 'if-none-match': etag })
+  t.equal(current.status, 304, 'If-None-Match with the ETag: not modified')
+  t.equal(current.headers.get('etag'), etag)
+  t.equal((await current.arrayBuffer()).byteLength, 0, 'and no body')
+  const other = await conditional({ 'if-none-match': '"0000"' })
+  t.equal(other.status, 200, 'another ETag gets the file')
+  await other.arrayBuffer()
+  const strangerConditional = await fetch(`${base}/files/${stored.fileId}`, { headers: { authorization: `Bearer ${carol}`, 'if-none-match': etag } })
+  t.equal(strangerConditional.status, 403, 'a stranger learns nothing from a conditional request')
+  await strangerConditional.arrayBuffer()
+  const resumed = await conditional({ range: 'bytes=10-19', 'if-range': etag })
+  t.equal(resumed.status, 206, 'If-Range naming this version: the range')
+  t.ok(Buffer.from(await resumed.arrayBuffer()).equals(data.subarray(10, 20)))
+  const changed = await conditional({ range: 'bytes=10-19', 'if-range': '"another"' })
+  t.equal(changed.status, 200, 'If-Range naming another version: the whole file')
+  t.equal(Number(changed.headers.get('content-length')), data.length)
+  await changed.arrayBuffer()
+
   const stranger = await get(stored.fileId, carol)
   t.equal(stranger.status, 403, 'a stranger\'s token gets 403')
   await stranger.arrayBuffer()
