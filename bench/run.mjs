@@ -14,11 +14,13 @@ import { renderMarkdown } from './lib/report-md.mjs'
 import { renderSvg } from './lib/report-svg.mjs'
 import { summarise } from './lib/summary.mjs'
 import { chat } from './scenarios/chat.mjs'
+import { chatCrash } from './scenarios/chat-crash.mjs'
 import { chatOverload } from './scenarios/chat-overload.mjs'
 import { group } from './scenarios/group.mjs'
 import { connections } from './scenarios/connections.mjs'
 import { drain } from './scenarios/drain.mjs'
 import { fanin } from './scenarios/fanin.mjs'
+import { faninCrash } from './scenarios/fanin-crash.mjs'
 import { frozen } from './scenarios/frozen.mjs'
 import { invite } from './scenarios/invite.mjs'
 import { sfu } from './scenarios/sfu.mjs'
@@ -35,7 +37,7 @@ for (const [signal, code] of /** @type {const} */ ([['SIGINT', 130], ['SIGTERM',
 }
 
 /** @type {Record<string, import('./scenarios/types.mjs').Scenario>} */
-const SCENARIOS = { fanin, frozen, connections, drain, chat, 'chat-overload': chatOverload, group, sfu, invite }
+const SCENARIOS = { fanin, frozen, connections, drain, chat, 'chat-overload': chatOverload, group, sfu, invite, 'fanin-crash': faninCrash, 'chat-crash': chatCrash }
 
 async function main () {
   let options
@@ -95,7 +97,8 @@ async function main () {
       log(`${label}: ${na}`)
       continue
     }
-    for (let rep = 1; rep <= reps; rep++) {
+    const cellReps = Math.min(reps, scenario.maxReps ?? reps)
+    for (let rep = 1; rep <= cellReps; rep++) {
       const quiet = options.wait ? await waitQuiet({ minIdle: options.minIdle, capMs: (options.quietCapSeconds ?? (options.preset === 'full' ? 20 : 5)) * 1000 }) : null
       /** @type {import('./lib/brokers.mjs').Broker | undefined} */
       let broker

@@ -104,6 +104,7 @@ const scaleOutOptions: OptionSpec[] = [
 const callOptions: OptionSpec[] = [
   { flag: 'media-port-min', env: 'HAIL_MEDIA_PORT_MIN', key: ['calls', 'mediaPortMin'], kind: 'count', arg: 'PORT', help: 'Lowest UDP port of the media relay (one per call participant).' },
   { flag: 'media-port-max', env: 'HAIL_MEDIA_PORT_MAX', key: ['calls', 'mediaPortMax'], kind: 'count', arg: 'PORT', help: 'Highest UDP port of the media relay.' },
+  { flag: 'media-workers', env: 'HAIL_MEDIA_WORKERS', key: ['calls', 'mediaWorkers'], kind: 'count', arg: 'N', help: 'Worker threads the media relay spreads its calls over (each with a slice of the port range); 0 or 1 runs them in the main thread. Default: one per core, at most 8.' },
   { flag: 'media-listen', env: 'HAIL_MEDIA_LISTEN', key: ['calls', 'mediaListenAddress'], kind: 'text', arg: 'ADDR', help: 'Address the media UDP sockets bind. The default (0.0.0.0) binds each announced address that is local to this machine, so replies leave from the address devices sent to.' },
   { flag: 'media-announce', env: 'HAIL_MEDIA_ANNOUNCE', key: ['calls', 'announcedAddresses'], kind: 'text', arg: 'ADDRS', help: 'Comma-separated addresses put in the relay\'s ICE candidates: what devices can reach.' },
   { flag: 'ice-servers', env: 'HAIL_ICE_SERVERS', key: ['calls', 'iceServers'], kind: 'text', arg: 'URLS', help: 'Comma-separated stun:/turn: URLs handed to devices (a config file can give username and credential). Hail itself never contacts them.' },

@@ -172,7 +172,11 @@ export class CallBridge extends EventEmitter<CallBridgeEvents> implements ImExte
     this.#metrics?.active.inc()
     this.#sessions.set(id, new CallSession(call, () => this.#mediaRooms(), {
       signal: (device, signal, from) => this.#sendSignal(call, device, signal, from),
-      stats: (stats) => this.#stats(call, stats)
+      stats: (stats) => this.#stats(call, stats),
+      lost: (err) => {
+        this.#log.error({ err, callId: id }, 'the call\'s media worker stopped: call ends')
+        this.#apply(call, call.abort('media-lost'))
+      }
     }, this.#log.child({ callId: id })))
     this.emit('call', call)
     this.#share(call)

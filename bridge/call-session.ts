@@ -7,6 +7,8 @@ export interface CallSessionHandlers {
   /** A signal for a device: from the relay (sfu) or from the other device (p2p, with `from`). */
   signal: (device: string, signal: Signal, from?: string) => void
   stats: (stats: RoomStats) => void
+  /** The call's room is gone: its media worker stopped (media/'s MediaWorkers). */
+  lost: (err: Error) => void
 }
 
 /**
@@ -26,6 +28,8 @@ export class CallSession {
   readonly #stays: PeerStats[] = []
   /** Devices that left: figures of their closing peer that come late are not a new stay. */
   readonly #gone = new Set<string>()
+  /** Leaves whose last figures the room's worker is still sending: the record waits for them. */
+  readonly #leaving = new Set<Promise<void>>()
   #lastTs = 0
   #closed = false
 
@@ -57,11 +61,22 @@ export class CallSession {
 
   leave (device: string): void {
     const peer = this.#room?.peer(device)
-    if (peer !== undefined) this.#snapshot()
-    const stay = this.#peerStats.get(device)
-    if (stay !== undefined) this.#stays.push(stay)
-    this.#peerStats.delete(device)
-    this.#gone.add(device)
+    const end = (): void => {
+      const stay = this.#peerStats.get(device)
+      if (stay !== undefined) this.#stays.push(stay)
+      this.#peerStats.delete(device)
+      this.#gone.add(device)
+    }
+    // A worker's room answers after the figures it had before the close (messages keep their order),
+    // and the device cannot join again before its peer closed (the room refuses the id till then).
+    const snapshot = peer === undefined ? undefined : this.#snapshot()
+    if (snapshot === undefined) {
+      end()
+    } else {
+      const done = snapshot.then(end)
+      this.#leaving.add(done)
+      void done.finally(() => this.#leaving.delete(done))
+    }
     peer?.close().catch((err: unknown) => this.#log.warn({ err, device }, 'closing a media peer failed'))
   }
 
@@ -83,7 +98,8 @@ export class CallSession {
     this.#closed = true
     const room = this.#room
     if (room === undefined) return
-    this.#snapshot()
+    await this.#snapshot()
+    await Promise.all(this.#leaving)
     await room.close()
   }
 
@@ -93,15 +109,24 @@ export class CallSession {
       this.#keep(stats, true)
       this.#handlers.stats(stats)
     })
+    room.on('lost', (err) => this.#handlers.lost(err))
     return room
   }
 
-  #snapshot (): void {
+  /** Keeps the room's figures now; a promise while its worker answers (none in-process: kept at once). */
+  #snapshot (): Promise<void> | undefined {
+    let stats: RoomStats | Promise<RoomStats> | undefined
     try {
-      if (this.#room !== undefined) this.#keep(this.#room.stats(), false)
+      stats = this.#room?.stats()
     } catch (err) {
       this.#log.debug({ err }, 'no room stats')
     }
+    if (stats === undefined) return undefined
+    if (!(stats instanceof Promise)) {
+      this.#keep(stats, false)
+      return undefined
+    }
+    return stats.then((s) => this.#keep(s, false), (err: unknown) => this.#log.debug({ err }, 'no room stats'))
   }
 
   /** Keep the figures of devices in the call; a snapshot's bitrate (since the last sample, moments ago) gives way to the live one. */

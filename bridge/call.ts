@@ -190,8 +190,8 @@ export class Call {
     return [this.#notify(missed, 'missed', undefined, 'missed'), { kind: 'stopRinging' }]
   }
 
-  /** The server stops, or the call's media failed. */
-  abort (reason: 'shutdown' | 'failed', now = Date.now()): CallEffect[] {
+  /** The server stops, the call's media failed, or the media worker running it stopped. */
+  abort (reason: 'shutdown' | 'failed' | 'media-lost', now = Date.now()): CallEffect[] {
     if (this.#state === 'ended') return []
     return [this.#notify([...this.users], 'ended', undefined, reason), ...this.#end(reason, now)]
   }

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import { z } from 'zod'
 import { ConfigError, describeIssues } from '../broker/index.js'
 
@@ -27,6 +28,12 @@ export const callsSchema = z.strictObject({
   mediaPortMin: port.default(40000),
   /** Highest UDP port (inclusive). Each call participant uses one. */
   mediaPortMax: port.default(40999),
+  /**
+   * Worker threads the media relay spreads its rooms over (a room lives on
+   * one, its ports a slice of the range); 0 or 1: rooms run in the main
+   * thread. Default: one per core, at most 8.
+   */
+  mediaWorkers: z.number().int().min(0).max(64).default(() => Math.min(availableParallelism(), 8)),
   /** Address the media UDP sockets bind. */
   mediaListenAddress: z.string().min(1).default('0.0.0.0'),
   /** Addresses announced in the server's ICE candidates: what devices can reach. */

@@ -18,13 +18,17 @@ export interface MediaPeer {
 
 export interface MediaRoom {
   readonly id: string
-  on: (event: 'stats', listener: (stats: RoomStats) => void) => unknown
+  on: ((event: 'stats', listener: (stats: RoomStats) => void) => unknown) &
+    /** The room's media worker stopped: the room is gone, its call ends (media/'s MediaWorkers). */
+    ((event: 'lost', listener: (err: Error) => void) => unknown)
   addPeer: (id: string) => MediaPeer
   peer: (id: string) => MediaPeer | undefined
-  stats: () => RoomStats
+  /** The figures now: at once in-process, from the room's worker thread with media workers. */
+  stats: () => RoomStats | Promise<RoomStats>
   close: () => Promise<void>
 }
 
+/** media/'s MediaServer (rooms in this thread) or MediaWorkers (rooms spread over worker threads). */
 export interface MediaRooms {
   readonly iceServers: IceServer[]
   createRoom: (id: string) => MediaRoom

@@ -4,8 +4,10 @@ import { loadMedia } from './load-media.js'
 import type { MediaPeer, MediaRoom, MediaRooms, RoomStats, Signal } from './media-port.js'
 
 /**
- * The media relay the calls config describes: media/'s MediaServer (werift)
- * on the configured ports and addresses, made once media/ has loaded. Until
+ * The media relay the calls config describes: media/'s MediaServer (werift,
+ * rooms in this thread) when `mediaWorkers` is 0 or 1, else MediaWorkers
+ * (rooms spread over that many worker threads, each with its slice of the
+ * ports), on the configured ports and addresses, made once media/ has loaded. Until
  * then (the first call's first moments) a room and its peers stand in and
  * pass each call on, in order, when the real ones exist (load-media.ts:
  * werift loads on the first call, not with the library).
@@ -14,14 +16,18 @@ export function createMediaRooms (config: Readonly<CallsConfig>, logger?: Logger
   let server: Promise<MediaRooms> | undefined
   let ready: MediaRooms | undefined
   const open = (): Promise<MediaRooms> => {
-    server ??= loadMedia().then(({ MediaServer }) => (ready = new MediaServer({
-      portRange: { min: config.mediaPortMin, max: config.mediaPortMax },
-      listenAddress: config.mediaListenAddress,
-      announcedAddresses: [...config.announcedAddresses],
-      iceServers: config.iceServers.map((s) => ({ ...s })),
-      statsIntervalMs: config.statsIntervalMs,
-      logger
-    })))
+    server ??= loadMedia().then(({ MediaServer, MediaWorkers }) => {
+      const options = {
+        portRange: { min: config.mediaPortMin, max: config.mediaPortMax },
+        listenAddress: config.mediaListenAddress,
+        announcedAddresses: [...config.announcedAddresses],
+        iceServers: config.iceServers.map((s) => ({ ...s })),
+        statsIntervalMs: config.statsIntervalMs,
+        logger
+      }
+      ready = config.mediaWorkers > 1 ? new MediaWorkers({ ...options, workers: config.mediaWorkers }) : new MediaServer(options)
+      return ready
+    })
     return server
   }
   return {
@@ -36,22 +42,22 @@ class PendingRoom implements MediaRoom {
   readonly id: string
   readonly #room: Promise<MediaRoom>
   #ready: MediaRoom | undefined
-  readonly #statsListeners: Array<(stats: RoomStats) => void> = []
+  readonly #listeners: Array<['stats', (stats: RoomStats) => void] | ['lost', (err: Error) => void]> = []
   readonly #peers = new Map<string, MediaPeer>()
 
   constructor (id: string, room: Promise<MediaRoom>) {
     this.id = id
     this.#room = room.then((ready) => {
       this.#ready = ready
-      for (const listener of this.#statsListeners) ready.on('stats', listener)
+      for (const [event, listener] of this.#listeners) ready.on(event as 'stats', listener as (stats: RoomStats) => void)
       return ready
     })
     this.#room.catch(() => {})
   }
 
-  on (_event: 'stats', listener: (stats: RoomStats) => void): this {
-    if (this.#ready !== undefined) this.#ready.on('stats', listener)
-    else this.#statsListeners.push(listener)
+  on (event: 'stats' | 'lost', listener: ((stats: RoomStats) => void) | ((err: Error) => void)): this {
+    if (this.#ready !== undefined) this.#ready.on(event as 'stats', listener as (stats: RoomStats) => void)
+    else this.#listeners.push([event, listener] as ['stats', (stats: RoomStats) => void])
     return this
   }
 
@@ -67,7 +73,7 @@ class PendingRoom implements MediaRoom {
     return this.#ready !== undefined ? this.#ready.peer(id) : this.#peers.get(id)
   }
 
-  stats (): RoomStats {
+  stats (): RoomStats | Promise<RoomStats> {
     return this.#ready?.stats() ?? { roomId: this.id, ts: Date.now(), peers: [] }
   }
 

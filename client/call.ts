@@ -13,7 +13,7 @@ export type CallState = 'ringing' | 'incoming' | 'connecting' | 'active' | 'ende
 
 /** Why a call ended here: a server event name, or what this device did. */
 export type EndReason = 'hangup' | 'rejected' | 'busy' | 'cancelled' | 'missed' | 'ended' | 'answered-elsewhere' |
-  'media-failed' | 'closed' | 'disconnected' | 'shutdown' | 'failed' | 'node-lost' | (string & {})
+  'media-failed' | 'closed' | 'disconnected' | 'shutdown' | 'failed' | 'node-lost' | 'media-lost' | (string & {})
 
 export interface CallEvents {
   state: [CallState]

@@ -15,6 +15,8 @@ export type RoomEvents = {
   peer: [Peer]
   peerLeft: [Peer]
   stats: [RoomStats]
+  /** Never in-process: a room of MediaWorkers emits it when its worker thread stops (then 'close'). */
+  lost: [MediaError]
   close: []
 }
 

@@ -20,8 +20,11 @@ export interface CallMedia { audio: boolean, video: boolean }
 export type CallEventName = 'ring' | 'accepted' | 'answered-elsewhere' | 'rejected' | 'busy' | 'cancelled' | 'missed' | 'ended' | 'joined' | 'left'
 export const CALL_EVENTS: readonly CallEventName[] = ['ring', 'accepted', 'answered-elsewhere', 'rejected', 'busy', 'cancelled', 'missed', 'ended', 'joined', 'left']
 
-/** Why a call ended (the record's `reason`, the `ended` event's `reason`); 'node-lost': the node running it died. */
-export type EndReason = 'hangup' | 'cancelled' | 'rejected' | 'missed' | 'busy' | 'disconnected' | 'shutdown' | 'failed' | 'node-lost'
+/**
+ * Why a call ended (the record's `reason`, the `ended` event's `reason`); 'node-lost': the node running it died;
+ * 'media-lost': the media relay's worker thread carrying its media stopped (the node and its other calls go on).
+ */
+export type EndReason = 'hangup' | 'cancelled' | 'rejected' | 'missed' | 'busy' | 'disconnected' | 'shutdown' | 'failed' | 'node-lost' | 'media-lost'
 
 /** A call event in the user's inbox (`type: 'call'`), on every device of every party. */
 export interface CallNotice {

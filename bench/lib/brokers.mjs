@@ -25,7 +25,10 @@ const MAX_QUEUE = 1_000_000
  * @property {string} dir its temporary directory
  * @property {() => string} log the tail of its stderr
  * @property {() => Promise<void>} stop
- * @property {Promise<string>} crashed resolves, with why, if the broker exits before stop()
+ * @property {Promise<string>} crashed resolves, with why, if the broker exits before stop() (not when kill9 killed it)
+ * @property {() => Promise<{ acceptMs: number }>} [kill9] SIGKILL the broker's own process (hail's node, not its
+ *   redis-server) and start it again on the same data directory and port; acceptMs: from its exit to the
+ *   port accepting TCP connections again (polled every 5 ms)
  * @property {string} [redisUrl] hail-redis: the redis-server the bench started for it
  */
 
@@ -92,7 +95,7 @@ export async function startBroker (name, o = {}) {
       case 'ejabberd-nomam':
         return await startEjabberd(dir, o.cpu ?? 0, { name, mam: name === 'ejabberd' })
       case 'hail-sfu':
-        return await startSfuHost(dir, o.cpu ?? 0, profileArgs(name, o.profileDir))
+        return await startSfuHost(dir, o.cpu ?? 0, profileArgs(name, o.profileDir), o.extraArgs ?? [])
       default:
         throw new Error(`unknown broker ${name}: use mosquitto, mosquitto-mem, ejabberd, ejabberd-nomam, hail or hail-redis`)
     }
@@ -122,11 +125,11 @@ async function startMosquitto (name, dir, persistence, cpu) {
   return await launch(name, MOSQUITTO, ['-c', conf], dir, port, cpu, [])
 }
 
-/** Hail's MediaServer alone in a process (bench/load/sfu-host.mjs); its "port" is its signaling port. @param {string} dir @param {number} cpu @param {string[]} execArgv @returns {Promise<Broker>} */
-async function startSfuHost (dir, cpu, execArgv) {
+/** Hail's MediaServer alone in a process (bench/load/sfu-host.mjs); its "port" is its signaling port. cpu: one, or a taskset list ('0-1', the whole-node cells). @param {string} dir @param {number | string} cpu @param {string[]} execArgv @param {string[]} args @returns {Promise<Broker>} */
+async function startSfuHost (dir, cpu, execArgv, args) {
   if (!existsSync(join(ROOT, 'dist/media/index.js'))) throw new NotApplicable('n/a: dist/media/index.js missing (no MediaServer built yet)')
   const portBase = 46000 + Math.floor(Math.random() * 10) * 200
-  const child = fork(new URL('../load/sfu-host.mjs', import.meta.url).pathname, [], { cwd: dir, execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: { ...process.env, BENCH_SFU_PORT_BASE: String(portBase) } })
+  const child = fork(new URL('../load/sfu-host.mjs', import.meta.url).pathname, args, { cwd: dir, execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: { ...process.env, BENCH_SFU_PORT_BASE: String(portBase) } })
   let stderr = ''
   child.stderr?.on('data', (chunk) => { stderr = (stderr + chunk).slice(-4000) })
   const port = await new Promise((resolve, reject) => {
@@ -187,19 +190,30 @@ async function startHail (name, dir, cpu, seedDir, redis, nodeArgs, extraArgs) {
  * @returns {Promise<Broker>}
  */
 async function launch (name, command, args, dir, port, cpu, extraPids) {
-  const child = spawn(command, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
-  child.stderr?.on('data', (chunk) => { stderr = (stderr + chunk).slice(-4000) })
   const log = () => stderr
-  await waitPort(port, child, log)
-  const pid = /** @type {number} */ (child.pid)
-  pin(pid, cpu)
   let stopping = false
+  /** @type {(why: string) => void} */
+  let crash = () => {}
   /** @type {Promise<string>} */
-  const crashed = new Promise((resolve) => child.once('exit', (code, signal) => {
-    if (!stopping) resolve(`${name} exited (${code ?? signal}) during the cell: ${stderr.trim().slice(-600)}`)
-  }))
-  return {
+  const crashed = new Promise((resolve) => { crash = resolve })
+  /** @type {Set<import('node:child_process').ChildProcess>} children killed on purpose (kill9) */
+  const killed = new Set()
+  /** @param {number} [pollMs] */
+  const start = async (pollMs) => {
+    const child = spawn(command, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] })
+    child.stderr?.on('data', (chunk) => { stderr = (stderr + chunk).slice(-4000) })
+    child.once('exit', (code, signal) => {
+      if (!stopping && !killed.has(child)) crash(`${name} exited (${code ?? signal}) during the cell: ${stderr.trim().slice(-600)}`)
+    })
+    await waitPort(port, child, log, pollMs)
+    pin(/** @type {number} */ (child.pid), cpu)
+    return child
+  }
+  let child = await start()
+  const pid = /** @type {number} */ (child.pid)
+  /** @type {Broker} */
+  const broker = {
     name,
     port,
     pids: [pid, ...extraPids],
@@ -210,6 +224,18 @@ async function launch (name, command, args, dir, port, cpu, extraPids) {
       stopping = true
       await stopChild(child)
       await rm(dir, { recursive: true, force: true })
+    },
+    kill9: async () => {
+      const old = child
+      killed.add(old)
+      const exited = new Promise((resolve) => old.once('exit', resolve))
+      old.kill('SIGKILL')
+      await exited
+      const t0 = performance.now()
+      child = await start(5)
+      broker.pids[0] = /** @type {number} */ (child.pid)
+      return { acceptMs: performance.now() - t0 }
     }
   }
+  return broker
 }

@@ -27,10 +27,13 @@ Runs Hail side by side with mosquitto and writes bench/results/<time>.{json,md,s
   -h, --help           this text
 
 Scenarios: fanin, frozen, connections, drain, chat, chat-overload, group, sfu, invite (call
-set-up; hail only). frozen: readers alone, then beside a subscriber that never reads;
+set-up; hail only), fanin-crash and chat-crash (the fan-in and chat flows while the
+broker is killed with SIGKILL ten times and restarted on its data directory;
+chat-crash: hail and hail-redis only; one repetition whatever --reps says). frozen: readers alone, then beside a subscriber that never reads;
 its full cell measures 10 + 90 s, as the frozen socket's buffers fill first (quick's
 40 s window ends before Hail cuts it). SFU cells are named by shape,
-hail-PxS = P publishers → S subscribers (--set sfu.shapes=hail-1x10,hail-8x10).
+hail-PxS = P publishers → S subscribers (--set sfu.shapes=hail-1x10,hail-8x10), one room in
+the SFU's main thread; hail-wN-PxS = the whole node: N media worker threads, N such rooms.
 `
 
 /** Parameters per scenario for each preset. */
@@ -47,8 +50,10 @@ export const PRESETS = {
     'chat-overload': { clients: 1000, partners: 2, rate: 12_000, seconds: 20, graceSeconds: 60, probeRate: 10 },
     // 50 msg/s into groups of 200: 10,000 copies/s (issue 12)
     group: { groups: 5, members: 200, rate: 50, seconds: 20, graceSeconds: 40 },
-    sfu: { shapes: 'hail-1x10,hail-4x10', pps: 200, size: 1000, warmupSeconds: 2, seconds: 8 },
-    invite: { calls: 10 }
+    sfu: { shapes: 'hail-1x10,hail-4x10,hail-w2-4x10', pps: 200, size: 1000, warmupSeconds: 2, seconds: 8 },
+    invite: { calls: 10 },
+    'fanin-crash': { publishers: 50, size: 256, window: 10, kills: 10, minGapSeconds: 0.5, maxGapSeconds: 2, tailSeconds: 1, graceSeconds: 60, stallSeconds: 10 },
+    'chat-crash': { clients: 1000, partners: 2, rate: 5000, kills: 10, minGapSeconds: 0.5, maxGapSeconds: 2, tailSeconds: 1, graceSeconds: 120, stallSeconds: 15 }
   },
   quick: {
     fanin: { publishers: 50, size: 256, window: 10, warmupSeconds: 1, seconds: 3 },
@@ -59,8 +64,10 @@ export const PRESETS = {
     chat: { clients: 100, partners: 2, rate: 300, seconds: 5, graceSeconds: 15 },
     'chat-overload': { clients: 100, partners: 2, rate: 2000, seconds: 5, graceSeconds: 15, probeRate: 10 },
     group: { groups: 2, members: 50, rate: 50, seconds: 5, graceSeconds: 15 },
-    sfu: { shapes: 'hail-1x10', pps: 100, size: 1000, warmupSeconds: 1, seconds: 3 },
-    invite: { calls: 3 }
+    sfu: { shapes: 'hail-1x10,hail-w2-1x10', pps: 100, size: 1000, warmupSeconds: 1, seconds: 3 },
+    invite: { calls: 3 },
+    'fanin-crash': { publishers: 20, size: 256, window: 10, kills: 10, minGapSeconds: 0.2, maxGapSeconds: 1, tailSeconds: 0.5, graceSeconds: 30, stallSeconds: 5 },
+    'chat-crash': { clients: 100, partners: 2, rate: 1000, kills: 10, minGapSeconds: 0.2, maxGapSeconds: 1, tailSeconds: 0.5, graceSeconds: 60, stallSeconds: 10 }
   },
   tiny: {
     fanin: { publishers: 4, size: 64, window: 2, warmupSeconds: 0.5, seconds: 2 },
@@ -71,11 +78,14 @@ export const PRESETS = {
     'chat-overload': { clients: 6, partners: 1, rate: 120, seconds: 1, graceSeconds: 10, probeRate: 5 },
     group: { groups: 1, members: 5, rate: 20, seconds: 1, graceSeconds: 10 },
     sfu: { shapes: 'hail-1x2', pps: 20, size: 200, warmupSeconds: 0.5, seconds: 1 },
-    invite: { calls: 2 }
+    invite: { calls: 2 },
+    // three kills, not ten: the smoke test (test/bench/run.test.ts) asserts lost === 0 within seconds
+    'fanin-crash': { publishers: 4, size: 64, window: 4, kills: 3, minGapSeconds: 0.1, maxGapSeconds: 0.3, tailSeconds: 0.2, graceSeconds: 15, stallSeconds: 3 },
+    'chat-crash': { clients: 6, partners: 1, rate: 100, kills: 3, minGapSeconds: 0.1, maxGapSeconds: 0.3, tailSeconds: 0.2, graceSeconds: 20, stallSeconds: 5 }
   }
 }
 
-export const ALL_SCENARIOS = ['fanin', 'frozen', 'connections', 'drain', 'chat', 'chat-overload', 'group', 'sfu', 'invite']
+export const ALL_SCENARIOS = ['fanin', 'frozen', 'connections', 'drain', 'chat', 'chat-overload', 'group', 'sfu', 'invite', 'fanin-crash', 'chat-crash']
 export const DEFAULT_BROKERS = ['mosquitto', 'ejabberd', 'hail', 'hail-redis']
 /** Brokers that run only some scenarios: an XMPP server has no MQTT fan-in, drain or idle sessions to compare. */
 export const BROKER_SCENARIOS = /** @type {Record<string, string[]>} */ ({ ejabberd: ['chat'], 'ejabberd-nomam': ['chat'] })
@@ -155,7 +165,9 @@ export function planCells (o) {
   /** @type {{ scenario: string, broker: string }[]} */
   const cells = []
   for (const scenario of ALL_SCENARIOS) {
-    const brokers = scenario === 'sfu' ? params.sfu.shapes.split(',') : scenario === 'invite' ? ['hail'] : o.brokers
+    const brokers = scenario === 'sfu'
+      ? params.sfu.shapes.split(',')
+      : scenario === 'invite' ? ['hail'] : scenario === 'chat-crash' ? o.brokers.filter((b) => b.startsWith('hail')) : o.brokers
     for (const broker of brokers) {
       if (o.only !== null && !o.only.some((sel) => sel === scenario || sel === `${scenario}:${broker}`)) continue
       // Left out unless asked for by name (then the cell says n/a and why).

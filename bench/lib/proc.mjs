@@ -116,8 +116,8 @@ export function descendants (pid) {
   return out
 }
 
-/** Poll until the port accepts a TCP connection; fail if the process exits first or after 60 s. @param {number} port @param {import('node:child_process').ChildProcess} child @param {() => string} log */
-export async function waitPort (port, child, log) {
+/** Poll (every pollMs, default 100) until the port accepts a TCP connection; fail if the process exits first or after 60 s. @param {number} port @param {import('node:child_process').ChildProcess} child @param {() => string} log @param {number} [pollMs] */
+export async function waitPort (port, child, log, pollMs = 100) {
   const deadline = Date.now() + 60_000
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`broker exited (${child.exitCode ?? child.signalCode}) before listening: ${log().trim().slice(-600)}`)
@@ -131,7 +131,7 @@ export async function waitPort (port, child, log) {
       child.kill('SIGKILL')
       throw new Error(`broker did not listen on ${port} within 60 s: ${log().trim().slice(-600)}`)
     }
-    await new Promise((resolve) => setTimeout(resolve, 100))
+    await new Promise((resolve) => setTimeout(resolve, pollMs))
   }
 }
 

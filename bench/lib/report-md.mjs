@@ -38,7 +38,9 @@ export function renderMarkdown (run) {
     if (cells.length === 0) continue
     lines.push(`### ${s.title}`, '', s.description, '')
     const bases = BASES.filter((b) => cells.some((c) => c.broker === b.broker))
-    const head = ['broker', ...s.headline.flatMap((h) => [h.label, ...bases.map((b) => b.column)]), 'p50 / p99 / p99.9 ms', 'RSS MiB', 'loss', 'dup', 'idle before']
+    /** The ratio columns of a headline figure: none for a count that is no ratio (lost, in the crash cells). @param {{ ratio?: boolean }} h */
+    const basesOf = (h) => h.ratio === false ? [] : bases
+    const head = ['broker', ...s.headline.flatMap((h) => [h.label, ...basesOf(h).map((b) => b.column)]), 'p50 / p99 / p99.9 ms', 'RSS MiB', 'loss', 'dup', 'idle before']
     lines.push(`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`)
     for (const c of cells) {
       if (c.status !== 'ok') {
@@ -49,7 +51,7 @@ export function renderMarkdown (run) {
       const row = [c.broker]
       for (const h of s.headline) {
         row.push(spread(sum[h.key]))
-        for (const b of bases) {
+        for (const b of basesOf(h)) {
           const r = c.broker === b.broker ? null : ratio(run, name, c.broker, h.key, b.broker)
           row.push(c.broker === b.broker ? '1' : r === null ? '–' : times(r))
         }

@@ -34,6 +34,7 @@ function baseRows (run, base, skip) {
     const cells = run.cells.filter((c) => c.scenario === name)
     if (!cells.some((c) => c.broker === base)) continue
     for (const h of s.headline) {
+      if (h.ratio === false) continue
       const bars = brokers.filter((b) => cells.some((c) => c.broker === b)).map((b) => {
         const cell = cells.find((c) => c.broker === b)
         const r = ratio(run, name, b, h.key, base)

@@ -22,7 +22,7 @@ export function summarise (reps) {
       out[key] = reps.find((r) => r[key] !== undefined && r[key] !== null)?.[key] ?? null
       continue
     }
-    if (key === 'loss' || key === 'duplicates' || key === 'errors' || key === 'failed' || key === 'backlog' || key === 'unacked' || key === 'dropped') {
+    if (key === 'loss' || key === 'lost' || key === 'duplicates' || key === 'errors' || key === 'failed' || key === 'backlog' || key === 'unacked' || key === 'dropped') {
       out[key] = { total: values.reduce((a, b) => a + b, 0), n: values.length }
       continue
     }

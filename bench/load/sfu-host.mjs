@@ -1,5 +1,7 @@
 // The SFU under test in its own process (pinned like a broker): Hail's
-// MediaServer from dist/media, driven over loopback TCP with newline JSON:
+// MediaServer from dist/media (rooms in this thread), or with `--workers N`
+// (N > 1) its MediaWorkers (rooms spread over N worker threads, each room on
+// one), driven over loopback TCP with newline JSON:
 //   in:  {op:'add', room, peer} | {op:'signal', room, peer, signal}
 //   out: {op:'signal', room, peer, signal} | {op:'error', room, peer, message}
 // It tells its parent the port over IPC: {port}.
@@ -8,9 +10,12 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 
 const ROOT = new URL('../../', import.meta.url).pathname
-const { MediaServer } = await import(pathToFileURL(join(ROOT, 'dist/media/index.js')).href)
+const { MediaServer, MediaWorkers } = await import(pathToFileURL(join(ROOT, 'dist/media/index.js')).href)
 const base = Number(process.env.BENCH_SFU_PORT_BASE ?? 46000)
-const media = new MediaServer({ portRange: { min: base, max: base + 199 }, listenAddress: '127.0.0.1', announcedAddresses: ['127.0.0.1'], statsIntervalMs: 0 })
+const at = process.argv.indexOf('--workers')
+const workers = at >= 0 ? Number(process.argv[at + 1]) : 1
+const options = { portRange: { min: base, max: base + 199 }, listenAddress: '127.0.0.1', announcedAddresses: ['127.0.0.1'], statsIntervalMs: 0 }
+const media = workers > 1 ? new MediaWorkers({ ...options, workers }) : new MediaServer(options)
 
 const server = createServer((socket) => {
   socket.setNoDelay(true)

@@ -4,6 +4,8 @@
 /** Loaded on first use: werift (the SFU cell) takes a while to import. @type {Record<string, () => Promise<() => Record<string, (args: any) => unknown>>>} */
 const factories = {
   fanin: async () => (await import('./fanin-load.mjs')).createFanin,
+  'fanin-crash': async () => (await import('./fanin-crash-load.mjs')).createFaninCrash,
+  'chat-crash': async () => (await import('./chat-crash-load.mjs')).createChatCrash,
   frozen: async () => (await import('./frozen-load.mjs')).createFrozen,
   idle: async () => (await import('./idle-load.mjs')).createIdle,
   drain: async () => (await import('./drain-load.mjs')).createDrain,

@@ -93,7 +93,7 @@ export class Journal {
     // taken synchronously, so keys follow the order of append() calls
     const key = formatKey(this.#next++)
     await this.#groupCommit.write([
-      this.#op({ type: 'put', key, value: packetCodec.encode(journalFields(packet)) })
+      this.#sub({ type: 'put', key, value: encodeJournalEntry(packet), keyEncoding: UTF8, valueEncoding: BUFFER })
     ])
     return key
   }
@@ -145,16 +145,31 @@ export class Journal {
     await this.#deletes.flush()
   }
 
-  #op (op: { type: 'put', key: string, value: Buffer }): GroupCommitOperation {
-    return this.#sub({ ...op, keyEncoding: UTF8, valueEncoding: BUFFER })
-  }
-
   /** `op` on the journal's sublevel, written through a group commit on the root. */
   #sub (op: GroupCommitOperation): GroupCommitOperation {
     if (this.#sublevel !== undefined) op.sublevel = this.#sublevel
     return op
   }
 }
+
+/**
+ * packetCodec.encode(journalFields(packet)), byte for byte, without the
+ * intermediate object (shared with redis-journal.ts).
+ */
+export function encodeJournalEntry (packet: StoredPacket): Buffer {
+  const payload = packet.payload
+  return packetCodec.encodePublish(
+    packet.topic as string,
+    typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload ?? EMPTY,
+    packet.qos ?? 0,
+    packet.retain ?? false,
+    packet.dup ?? false,
+    typeof packet.messageId === 'number' ? packet.messageId : undefined,
+    packet.properties
+  )
+}
+
+const EMPTY = Buffer.alloc(0)
 
 /** The fields of a PUBLISH a journal keeps (shared with redis-journal.ts). */
 export function journalFields (packet: StoredPacket): StoredPacket {

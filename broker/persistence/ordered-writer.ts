@@ -28,10 +28,23 @@ export function del (db: LevelDatabase, key: string): WriterOperation {
   return { type: 'del', key, sublevel: db, keyEncoding: UTF8 }
 }
 
-interface Waiter {
+/** The writes gathered for one batch, and the one promise they all share. */
+interface Group {
   ops: WriterOperation[]
+  landed: Promise<void>
   resolve: () => void
   reject: (err: Error) => void
+}
+
+function newGroup (): Group {
+  const group = { ops: [] } as unknown as Group
+  group.landed = new Promise<void>((resolve, reject) => {
+    group.resolve = resolve
+    group.reject = reject
+  })
+  // failures reach whoever awaits it; writes nobody waits for have nobody
+  group.landed.catch(noop)
+  return group
 }
 
 /**
@@ -48,12 +61,15 @@ interface Waiter {
  * A failed batch fails every write queued behind it too (they were computed
  * as if it had landed, so landing them could leave a record without its
  * index), then calls `onFailure` before any later write can start.
+ *
+ * The writes of one batch share one promise (a drain issues two writes per
+ * packet; a promise and its handlers each were a share of its garbage).
  */
 export class OrderedWriter {
   readonly #db: LevelDatabase
   readonly #onFailure: (err: Error) => void
-  #queue: Waiter[] = []
-  #queuedOps = 0
+  /** The writes issued since the last batch started, if any. */
+  #queue: Group | undefined
   /** Whether a queued write has a caller waiting on it. */
   #urgent = false
   #running = false
@@ -76,19 +92,20 @@ export class OrderedWriter {
    */
   write (ops: WriterOperation[], urgent = true): Promise<void> {
     if (ops.length === 0) return this.#last
-    const written = new Promise<void>((resolve, reject) => {
-      this.#queue.push({ ops, resolve, reject })
-    })
-    this.#queuedOps += ops.length
+    let group = this.#queue
+    if (group === undefined) {
+      group = this.#queue = newGroup()
+      this.#last = group.landed.then(noop, noop)
+    }
+    for (const op of ops) group.ops.push(op)
     if (urgent) this.#urgent = true
     this.#schedule()
-    this.#last = written.then(noop, noop)
-    return written
+    return group.landed
   }
 
   /** Resolves once every write issued so far has settled (and hurries them). */
   flush (): Promise<void> {
-    if (this.#queue.length > 0) {
+    if (this.#queue !== undefined) {
       this.#urgent = true
       this.#schedule()
     }
@@ -96,8 +113,8 @@ export class OrderedWriter {
   }
 
   #schedule (): void {
-    if (this.#running || this.#queue.length === 0) return
-    if (this.#urgent || this.#queuedOps >= LINGER_OPS) {
+    if (this.#running || this.#queue === undefined) return
+    if (this.#urgent || this.#queue.ops.length >= LINGER_OPS) {
       clearTimeout(this.#timer)
       this.#timer = undefined
       this.#running = true
@@ -113,29 +130,29 @@ export class OrderedWriter {
   }
 
   async #drain (): Promise<void> {
-    while (this.#queue.length > 0 && (this.#urgent || this.#queuedOps >= LINGER_OPS)) {
+    while (this.#queue !== undefined && (this.#urgent || this.#queue.ops.length >= LINGER_OPS)) {
       const group = this.#queue
-      this.#queue = []
-      this.#queuedOps = 0
+      this.#queue = undefined
       this.#urgent = false
       try {
-        const ops = lastPerKey(group.length === 1 ? group[0].ops : group.flatMap(w => w.ops))
+        const ops = lastPerKey(group.ops)
         for (const op of ops) {
           if (op.type === 'put' && typeof op.value === 'function') op.value = op.value()
         }
         const raw = this.#raw?.(ops as GroupCommitOperation[])
         if (raw !== undefined) await raw.write(raw.ops, {})
         else await this.#db.batch(ops as never)
-        for (const waiter of group) waiter.resolve()
+        group.resolve()
       } catch (cause) {
         const err = new StoreError('could not write the outgoing queue', { cause })
-        const failed = [...group, ...this.#queue]
-        this.#queue = []
-        this.#queuedOps = 0
+        // written meanwhile, as if this batch had landed
+        const behind = this.#queue as Group | undefined
+        this.#queue = undefined
         try {
           this.#onFailure(err)
         } finally {
-          for (const waiter of failed) waiter.reject(err)
+          group.reject(err)
+          behind?.reject(err)
         }
       }
     }
@@ -145,17 +162,23 @@ export class OrderedWriter {
   }
 }
 
-/** The operations that are the last on their key, in order. */
+/**
+ * The operations that are the last on their key, in order (a batch applies
+ * them in order, so the others would be overwritten anyway). Keys are told
+ * apart per sublevel object: no prefixed key string is built per operation.
+ */
 function lastPerKey (ops: WriterOperation[]): WriterOperation[] {
   if (ops.length < 2) return ops
-  const last = new Map<string, number>()
-  for (let i = 0; i < ops.length; i++) last.set(keyOf(ops[i]), i)
-  return last.size === ops.length ? ops : ops.filter((op, i) => last.get(keyOf(op)) === i)
-}
-
-function keyOf (op: WriterOperation): string {
-  // a sublevel's prefix ('!outgoing!!q!') tells its keys from every other's
-  return (op.sublevel as { prefix?: string }).prefix + op.key
+  const last = new Map<LevelDatabase, Map<string, number>>()
+  let repeated = false
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]
+    let keys = last.get(op.sublevel)
+    if (keys === undefined) last.set(op.sublevel, keys = new Map())
+    if (keys.has(op.key)) repeated = true
+    keys.set(op.key, i)
+  }
+  return repeated ? ops.filter((op, i) => last.get(op.sublevel)?.get(op.key) === i) : ops
 }
 
 function noop (): void {}

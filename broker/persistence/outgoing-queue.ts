@@ -1,14 +1,14 @@
 import { Readable } from 'node:stream'
-import packetConstructor from 'aedes-packet'
-import { HailError, NotFoundError, StoreError } from '../errors.js'
+import { HailError, StoreError } from '../errors.js'
 import { clientKey, clientRange } from './client-key.js'
 import type { LevelDatabase } from '../storage/index.js'
 import { DroppedPackets } from './dropped-packets.js'
 import { KeyedLock } from '../storage/index.js'
-import { del, OrderedWriter, put, type WriterOperation } from './ordered-writer.js'
+import { del, OrderedWriter, type WriterOperation } from './ordered-writer.js'
 import { packetCodec, type StoredPacket } from './packet-codec.js'
 import { QueueCache, type QueueCacheOptions } from './queue-cache.js'
-import { brokerKey, brokerKeyOf, droppedKey, formatNumber, messageIdKey, SEQ_DIGITS } from './queue-keys.js'
+import { brokerKeyOf, formatNumber, idKey, recordKey, SEQ_DIGITS } from './queue-keys.js'
+import { QueueRecords, type ClientState, type CommitOptions, type Outcome } from './queue-records.js'
 import { deliveryKey, type DrainHooks } from './drain-handover.js'
 
 export interface OutgoingQueueOptions {
@@ -24,24 +24,12 @@ export interface OutgoingQueueOptions {
   onStored?: (clientId: string, key: string) => void
 }
 
-interface ClientState {
-  /** Packets stored for the client, exact. */
-  count: number
-  nextSeq: number
-}
-
-/** What a task did under the client's lock, and its write landing. */
-interface Outcome<T> {
-  value: T
-  landed?: Promise<void>
-}
-
-// aedes-packet's typings describe a namespace; at runtime it is the constructor
-const Packet = packetConstructor as unknown as new (original: StoredPacket) => StoredPacket
 const UTF8 = 'utf8'
 const BUFFER = 'buffer'
-/** Queued packets read from the store at a time while a queue is streamed. */
+/** Queued packets read from the store at a time while a queue is streamed (at most: the first read takes FIRST_READ, each next one twice as many; 1,024 measured no better). */
 const READ_BATCH = 256
+/** Most reconnecting sessions have a few packets queued, if any. */
+const FIRST_READ = 64
 const MAX_EMPTY_STATES = 10_000
 const DEFAULT_CACHE: QueueCacheOptions = { maxPerClient: 8192, maxEntries: 65536, maxBytes: 32 * 1024 * 1024 }
 
@@ -71,10 +59,7 @@ const DEFAULT_CACHE: QueueCacheOptions = { maxPerClient: 8192, maxEntries: 65536
  * cache cannot answer wait for the writes issued so far, then read the store.
  */
 export class OutgoingQueue {
-  readonly #queue: LevelDatabase
-  readonly #byBroker: LevelDatabase
-  readonly #byMessageId: LevelDatabase
-  readonly #options: OutgoingQueueOptions
+  readonly #records: QueueRecords
   readonly #lock = new KeyedLock()
   readonly #states = new Map<string, ClientState>()
   readonly #cache: QueueCache
@@ -92,12 +77,16 @@ export class OutgoingQueue {
    * counts, and no store read is needed).
    */
   #total = 0
+  /**
+   * The clients (their escaped key prefixes) that may have records stored:
+   * those found by countAll() and those queued to since. A client not in it
+   * has an empty queue, so a connect of a new or idle session reads nothing.
+   * Exact only after countAll() and until a write fails.
+   */
+  readonly #mayHold = new Set<string>()
+  #exact = false
 
   constructor (db: LevelDatabase, options: OutgoingQueueOptions) {
-    this.#queue = db.sublevel('q')
-    this.#byBroker = db.sublevel('b')
-    this.#byMessageId = db.sublevel('m')
-    this.#options = options
     this.#dropped = new DroppedPackets(options.maxQueue)
     this.#cache = new QueueCache({ ...DEFAULT_CACHE, ...options.cache })
     this.#writer = new OrderedWriter(db, () => {
@@ -105,7 +94,13 @@ export class OutgoingQueue {
       this.#generation++
       this.#cache.clear()
       this.#states.clear()
+      this.#exact = false
     })
+    this.#records = new QueueRecords(db, {
+      record: (clientId, seq) => this.#record(clientId, seq),
+      index: (clientId, index, key) => this.#index(clientId, index, key),
+      commit: (clientId, gen, ops, seqs, apply, commitOptions) => this.#commit(clientId, gen, ops, seqs, apply, commitOptions)
+    }, options, this.#dropped)
   }
 
   /** Queues `packet` once for each distinct client of `clientIds`. */
@@ -113,7 +108,7 @@ export class OutgoingQueue {
     // A client whose filters overlap matches once per filter; one copy is
     // enough, and two with the same broker counter would share an index key.
     const distinct = new Set(clientIds)
-    await Promise.all([...distinct].map(id => this.#landed(this.#withState(id, (state, gen) => this.#enqueueOne(id, state, gen, packet)))))
+    await Promise.all([...distinct].map(id => this.#landed(this.#withState(id, (state, gen) => this.#records.enqueue(id, state, gen, packet)))))
   }
 
   /**
@@ -122,61 +117,13 @@ export class OutgoingQueue {
    * the client has no such packet.
    */
   update (clientId: string, packet: StoredPacket): Promise<void> {
-    return this.#landed(this.#withState(clientId, async (_state, gen): Promise<Outcome<undefined>> => {
-      const messageId = packet.messageId
-      if (typeof packet.brokerId === 'string' && packet.brokerId !== '') {
-        const seq = await this.#index(clientId, 'b', brokerKey(clientId, packet.brokerId, packet.brokerCounter))
-        // see the class comment: a QoS 1 messageId need not be on disk before sending
-        const qos1 = (packet.cmd === undefined || packet.cmd === 'publish') && packet.qos === 1
-        const assigned = seq === undefined ? undefined : await this.#assignMessageId(clientId, gen, seq, messageId, !qos1)
-        if (assigned !== undefined) return { value: undefined, landed: qos1 ? undefined : assigned.landed }
-        if (this.#dropped.forget(clientId, droppedKey(packet))) {
-          if (typeof messageId === 'number') this.#dropped.remember(clientId, 'm' + messageId)
-          return { value: undefined }
-        }
-      }
-      // aedes rebuilds a stored PUBREL with a fresh brokerCounter when it
-      // resends it, so anything not found above is looked up by messageId
-      if (typeof messageId === 'number') {
-        const seq = await this.#index(clientId, 'm', messageIdKey(clientId, messageId))
-        const replaced = seq === undefined ? undefined : await this.#replace(clientId, gen, seq, packet)
-        if (replaced !== undefined) return replaced
-        if (this.#dropped.has(clientId, 'm' + messageId)) return { value: undefined }
-      }
-      throw new NotFoundError(`client ${clientId} has no queued packet with messageId ${String(messageId)}`)
-    }))
+    return this.#landed(this.#withState(clientId, async (_state, gen) => await this.#records.update(clientId, gen, packet)))
   }
 
   /** Removes and returns the packet sent with `messageId`, if there is one. */
   clear (clientId: string, messageId: unknown): Promise<StoredPacket | undefined> {
     if (typeof messageId !== 'number') return Promise.resolve(undefined)
-    return this.#landed(this.#withState(clientId, async (state, gen): Promise<Outcome<StoredPacket | undefined>> => {
-      // nothing stored (a clean session's PUBACK, aedes clears for every client): no index read
-      if (state.count === 0 && !this.#dropped.has(clientId)) return { value: undefined }
-      const idKey = messageIdKey(clientId, messageId)
-      const seq = await this.#index(clientId, 'm', idKey)
-      if (seq === undefined) {
-        this.#dropped.forget(clientId, 'm' + messageId)
-        return { value: undefined }
-      }
-      const record = await this.#record(clientId, seq)
-      const ops: WriterOperation[] = [del(this.#byMessageId, idKey)]
-      const indexKey = record === undefined ? undefined : brokerKeyOf(clientId, record)
-      if (record !== undefined) ops.push(del(this.#queue, clientKey(clientId) + seq))
-      if (indexKey !== undefined) ops.push(del(this.#byBroker, indexKey))
-      const landed = this.#commit(clientId, gen, ops, [seq], cache => {
-        cache.setByMessageId(clientId, idKey, undefined)
-        cache.deleteRecord(clientId, seq)
-        if (indexKey !== undefined) cache.setByBroker(clientId, indexKey, undefined)
-        // a PUBACK's delete may wait a moment for others (see OrderedWriter)
-      }, false)
-      if (record !== undefined) {
-        state.count--
-        landed.then(() => { this.#total-- }, noop)
-      }
-      // a copy: the cached object is never handed out
-      return { value: record === undefined ? undefined : { ...record }, landed }
-    }))
+    return this.#landed(this.#withState(clientId, async (state, gen) => await this.#records.clear(clientId, state, gen, messageId)))
   }
 
   /** Drops the client's whole queue, in one batch. */
@@ -184,17 +131,17 @@ export class OutgoingQueue {
     return this.#landed(this.#withState(clientId, async (state, gen): Promise<Outcome<undefined>> => {
       await this.#writer.flush()
       const range = { ...clientRange(clientId), keyEncoding: UTF8 }
+      const { queue, byBroker, byMessageId } = this.#records
       const ops: WriterOperation[] = []
       let records = 0
-      for (const db of [this.#queue, this.#byBroker, this.#byMessageId]) {
+      for (const db of [queue, byBroker, byMessageId]) {
         for await (const key of db.keys(range)) {
           ops.push(del(db, key as string))
-          if (db === this.#queue) records++
+          if (db === queue) records++
         }
       }
-      const landed = this.#commit(clientId, gen, ops, [], cache => cache.forget(clientId))
+      const landed = this.#commit(clientId, gen, ops, [], cache => cache.forget(clientId), { records: -records })
       state.count = 0
-      landed.then(() => { this.#total -= records }, noop)
       this.#dropped.forgetClient(clientId)
       return { value: undefined, landed }
     }))
@@ -208,7 +155,7 @@ export class OutgoingQueue {
    * or stored after that report.
    */
   stream (clientId: string, drain?: DrainHooks): Readable {
-    return Readable.from(this.#records(clientId, drain))
+    return Readable.from(this.#read(clientId, drain))
   }
 
   /** Packets stored for the client. */
@@ -225,14 +172,19 @@ export class OutgoingQueue {
   /** Counts the packets stored for every client from the keys; once at start-up, before any operation. */
   async countAll (): Promise<void> {
     await this.#writer.flush()
+    const gen = this.#generation
     let total = 0
-    const keys = this.#queue.keys({ keyEncoding: UTF8 })
+    const keys = this.#records.queue.keys({ keyEncoding: UTF8 })
     try {
-      for (let batch = await keys.nextv(READ_BATCH); batch.length > 0; batch = await keys.nextv(READ_BATCH)) total += batch.length
+      for (let batch = await keys.nextv(READ_BATCH); batch.length > 0; batch = await keys.nextv(READ_BATCH)) {
+        total += batch.length
+        for (const key of batch as string[]) this.#mayHold.add(key.slice(0, -SEQ_DIGITS))
+      }
     } finally {
       await keys.close()
     }
     this.#total = total
+    this.#exact = gen === this.#generation
   }
 
   /** Packets stored across every client's queue. */
@@ -245,107 +197,27 @@ export class OutgoingQueue {
     return this.#cache.size
   }
 
-  async #enqueueOne (clientId: string, state: ClientState, gen: number, packet: StoredPacket): Promise<Outcome<undefined>> {
-    if (state.count >= this.#options.maxQueue) {
-      if (this.#options.isConnected?.(clientId) === true) this.#dropped.remember(clientId, droppedKey(packet))
-      try {
-        this.#options.onQueueFull?.(clientId)
-      } catch {
-        // a failing metrics hook must not fail the publish for every other subscriber
-      }
-      return { value: undefined }
-    }
-    // as aedes' memory persistence: a fresh packet, without a messageId yet
-    const record = new Packet(packet)
-    const encoded = packetCodec.encode(record)
-    const seq = formatNumber(state.nextSeq++, SEQ_DIGITS)
-    const ops: WriterOperation[] = [put(this.#queue, clientKey(clientId) + seq, encoded)]
-    const indexKey = brokerKeyOf(clientId, record)
-    if (indexKey !== undefined) ops.push(put(this.#byBroker, indexKey, seq))
-    // a connected client is sent it at once: keep it for the update and PUBACK
-    const live = this.#options.isConnected?.(clientId) === true
-    const landed = this.#commit(clientId, gen, ops, [seq], cache => {
-      if (indexKey !== undefined) cache.setByBroker(clientId, indexKey, live ? seq : undefined)
-      if (live) cache.setRecord(clientId, seq, packetCodec.decode(encoded))
-    })
-    const key = deliveryKey(record)
-    if (key !== undefined) this.#options.onStored?.(clientId, key)
-    // a failed write resets every state (see the constructor)
-    state.count++
-    landed.then(() => { this.#total++ }, noop)
-    return { value: undefined, landed }
-  }
-
-  /** Gives the record its messageId; undefined if there is no such record. */
-  async #assignMessageId (clientId: string, gen: number, seq: string, messageId: number | undefined, urgent: boolean): Promise<Outcome<undefined> | undefined> {
-    const record = await this.#record(clientId, seq)
-    if (record === undefined) return undefined
-    const previous = record.messageId
-    const next = { ...record, messageId }
-    // encoded only if its PUBACK's delete does not land in the same batch
-    const ops: WriterOperation[] = [put(this.#queue, clientKey(clientId) + seq, () => packetCodec.encode(next))]
-    let oldKey: string | undefined
-    if (typeof previous === 'number' && previous !== messageId) {
-      // the old messageId may point at a newer packet by now
-      const key = messageIdKey(clientId, previous)
-      if (await this.#index(clientId, 'm', key) === seq) {
-        ops.push(del(this.#byMessageId, key))
-        oldKey = key
-      }
-    }
-    const idKey = typeof messageId === 'number' ? messageIdKey(clientId, messageId) : undefined
-    if (idKey !== undefined) ops.push(put(this.#byMessageId, idKey, seq))
-    // wrapped: an async function returning the promise would wait for it
-    return {
-      value: undefined,
-      landed: this.#commit(clientId, gen, ops, [seq], cache => {
-        cache.setRecord(clientId, seq, next)
-        if (oldKey !== undefined) cache.setByMessageId(clientId, oldKey, undefined)
-        if (idKey !== undefined) cache.setByMessageId(clientId, idKey, seq)
-      }, urgent)
-    }
-  }
-
-  /** Replaces the record (publish to PUBREL); undefined if there is no such record. */
-  async #replace (clientId: string, gen: number, seq: string, packet: StoredPacket): Promise<Outcome<undefined> | undefined> {
-    const record = await this.#record(clientId, seq)
-    if (record === undefined) return undefined
-    const encoded = packetCodec.encode({ ...packet })
-    const ops: WriterOperation[] = [put(this.#queue, clientKey(clientId) + seq, encoded)]
-    const oldIndex = brokerKeyOf(clientId, record)
-    const newIndex = brokerKeyOf(clientId, packet)
-    const dropOld = oldIndex !== undefined && oldIndex !== newIndex
-    if (dropOld) ops.push(del(this.#byBroker, oldIndex))
-    if (newIndex !== undefined) ops.push(put(this.#byBroker, newIndex, seq))
-    return {
-      value: undefined,
-      landed: this.#commit(clientId, gen, ops, [seq], cache => {
-        // the stored form, never aedes' own object
-        cache.setRecord(clientId, seq, packetCodec.decode(encoded))
-        if (dropOld) cache.setByBroker(clientId, oldIndex, undefined)
-        if (newIndex !== undefined) cache.setByBroker(clientId, newIndex, seq)
-      })
-    }
-  }
-
   /**
    * Issues a batch computed under the client's lock: throws if a write
    * failed since the task began (its reads may predate the reset), else applies it to the cache, marks its
-   * records written for open streams and hands it to the writer.
+   * records written for open streams and hands it to the writer; the total
+   * follows once it landed.
    */
-  #commit (clientId: string, gen: number, ops: WriterOperation[], seqs: string[], apply: (cache: QueueCache) => void, urgent = true): Promise<void> {
+  #commit (clientId: string, gen: number, ops: WriterOperation[], seqs: string[], apply: (cache: QueueCache) => void, options: CommitOptions = {}): Promise<void> {
     if (gen !== this.#generation) {
       throw new StoreError(`a write to the outgoing queue failed while client ${clientId}'s operation ran; try again`)
     }
+    if ((options.records ?? 0) > 0) this.#mayHold.add(idKey(clientId))
     apply(this.#cache)
     this.#cache.written(clientId, seqs)
-    const landed = this.#writer.write(ops, urgent)
-    // failures reach whoever awaits it; an update resolved early has nobody
-    landed.catch(noop)
+    const landed = this.#writer.write(ops, options.urgent ?? true)
+    const records = options.records ?? 0
+    // a failure reaches whoever awaits it (the writer keeps it from going unhandled)
+    if (records !== 0) landed.then(() => { this.#total += records }, noop)
     return landed
   }
 
-  async * #records (clientId: string, drain?: DrainHooks): AsyncGenerator<StoredPacket> {
+  async * #read (clientId: string, drain?: DrainHooks): AsyncGenerator<StoredPacket> {
     // registered before the writes issued so far land, so none is missed
     const tracker = this.#cache.track(clientId)
     const range = clientRange(clientId)
@@ -367,11 +239,17 @@ export class OutgoingQueue {
       while (true) {
         await this.#writer.flush()
         const from = readTo < 0 ? { gte: range.gte } : { gt: clientKey(clientId) + formatNumber(readTo, SEQ_DIGITS) }
-        const iterator = this.#queue.iterator({ ...from, lt: range.lt, keyEncoding: UTF8, valueEncoding: BUFFER })
+        const iterator = this.#records.queue.iterator({ ...from, lt: range.lt, keyEncoding: UTF8, valueEncoding: BUFFER })
+        let size = FIRST_READ
+        let ahead = iterator.nextv(size)
         try {
           while (true) {
-            const entries = await iterator.nextv(READ_BATCH) as Array<[string, Buffer]>
+            const entries = await ahead as Array<[string, Buffer]>
             if (entries.length === 0) break
+            // read ahead: the store fetches the next batch (on its thread pool) while these go out
+            size = Math.min(size * 2, READ_BATCH)
+            ahead = iterator.nextv(size)
+            ahead.catch(noop)
             for (const [key, value] of entries) {
               const seq = key.slice(-SEQ_DIGITS)
               readTo = Math.max(readTo, Number(seq))
@@ -407,7 +285,7 @@ export class OutgoingQueue {
     const cached = this.#cache.record(clientId, seq)
     if (cached !== undefined) return cached
     await this.#writer.flush()
-    const value = await this.#queue.get(clientKey(clientId) + seq, { keyEncoding: UTF8, valueEncoding: BUFFER })
+    const value = await this.#records.queue.get(recordKey(clientId, seq), { keyEncoding: UTF8, valueEncoding: BUFFER })
     return value === undefined ? undefined : packetCodec.decode(value as Buffer)
   }
 
@@ -416,7 +294,7 @@ export class OutgoingQueue {
     const cached = index === 'b' ? this.#cache.byBroker(clientId, key) : this.#cache.byMessageId(clientId, key)
     if (cached !== undefined) return cached
     await this.#writer.flush()
-    const db = index === 'b' ? this.#byBroker : this.#byMessageId
+    const db = index === 'b' ? this.#records.byBroker : this.#records.byMessageId
     return await db.get(key, { keyEncoding: UTF8, valueEncoding: UTF8 }) as string | undefined
   }
 
@@ -453,7 +331,11 @@ export class OutgoingQueue {
     const oldest = this.#empty.values().next().value as string
     this.#empty.delete(oldest)
     // a state read again later is read after the writes issued so far, so exact
-    if (this.#states.get(oldest)?.count === 0 && !this.#dropped.has(oldest)) this.#states.delete(oldest)
+    if (this.#states.get(oldest)?.count === 0 && !this.#dropped.has(oldest)) {
+      this.#states.delete(oldest)
+      // empty once the writes issued land (a failed one makes #mayHold inexact)
+      this.#mayHold.delete(idKey(oldest))
+    }
   }
 
   /** Waits for the task under the lock, then (outside it) for its write. */
@@ -465,10 +347,15 @@ export class OutgoingQueue {
 
   /** Counts the client's stored packets and finds where its seqs left off. */
   async #load (clientId: string): Promise<ClientState> {
+    if (this.#exact && !this.#mayHold.has(idKey(clientId))) {
+      const state = { count: 0, nextSeq: 0 }
+      this.#states.set(clientId, state)
+      return state
+    }
     await this.#writer.flush()
     let count = 0
     let last = -1
-    for await (const key of this.#queue.keys({ ...clientRange(clientId), keyEncoding: UTF8 })) {
+    for await (const key of this.#records.queue.keys({ ...clientRange(clientId), keyEncoding: UTF8 })) {
       count++
       last = Number((key as string).slice(-SEQ_DIGITS))
     }

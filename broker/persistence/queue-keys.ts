@@ -7,9 +7,28 @@ import type { StoredPacket } from './packet-codec.js'
 
 export const SEQ_DIGITS = 16
 const MESSAGE_ID_DIGITS = 5
+/** Escaped ids remembered: a drain builds several keys per packet from the same two ids. */
+const MAX_PREFIXES = 1024
+const prefixes = new Map<string, string>()
+
+/** clientKey(id), remembered for the ids used lately (its escape is a regex replace). */
+export function idKey (id: string): string {
+  let key = prefixes.get(id)
+  if (key === undefined) {
+    if (prefixes.size >= MAX_PREFIXES) prefixes.clear()
+    key = clientKey(id)
+    prefixes.set(id, key)
+  }
+  return key
+}
+
+/** The key of the client's record `seq`. */
+export function recordKey (clientId: string, seq: string): string {
+  return idKey(clientId) + seq
+}
 
 export function brokerKey (clientId: string, brokerId: string, brokerCounter: unknown): string {
-  return clientKey(clientId) + clientKey(brokerId) + formatNumber(Number(brokerCounter), SEQ_DIGITS)
+  return idKey(clientId) + idKey(brokerId) + formatNumber(Number(brokerCounter), SEQ_DIGITS)
 }
 
 /** The by-broker index key of a stored publish, if it has one. */
@@ -20,7 +39,7 @@ export function brokerKeyOf (clientId: string, packet: StoredPacket): string | u
 }
 
 export function messageIdKey (clientId: string, messageId: number): string {
-  return clientKey(clientId) + formatNumber(messageId, MESSAGE_ID_DIGITS)
+  return idKey(clientId) + formatNumber(messageId, MESSAGE_ID_DIGITS)
 }
 
 /** How OutgoingQueue remembers a dropped packet before it has a messageId. */

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis'
 import { StoreError } from '../errors.js'
-import { journalFields, type JournalEntry, type JournalKey, type JournalPacket } from './journal.js'
+import { encodeJournalEntry, type JournalEntry, type JournalKey, type JournalPacket } from './journal.js'
 import { packetCodec, type StoredPacket } from './packet-codec.js'
 import type { PublishJournal } from './publish-journal.js'
 
@@ -109,7 +109,7 @@ export class RedisJournal implements PublishJournal {
   }
 
   async append (packet: StoredPacket): Promise<JournalKey> {
-    const encoded = packetCodec.encode(journalFields(packet))
+    const encoded = encodeJournalEntry(packet)
     return await this.#track(this.#scripts.hailJournalAppend(this.#entries, this.#counter, this.#registry, encoded, this.#liveness, this.nodeId), 'append')
   }
 

@@ -118,3 +118,23 @@ t.test('a journal refuses a group commit on another database', async (t) => {
   t.throws(() => new Journal(one.sublevel('journal'), new GroupCommit(other)), { code: 'HAIL_ERR_STORE' })
   await Promise.all([one.close(), other.close()])
 })
+
+t.test('an entry is encoded as the packet codec encodes the journal fields, byte for byte', async (t) => {
+  const { packetCodec } = await import('../../../broker/persistence/packet-codec.js')
+  const { encodeJournalEntry, journalFields } = await import('../../../broker/persistence/journal.js')
+  const packets = [
+    publish('a/b', Buffer.from('x')),
+    publish('ünï/"quoted"\\/\u2028', 'a string payload ✓'),
+    publish('t', Buffer.alloc(0), { messageId: undefined, qos: 0 }),
+    publish('t', randomBytes(70_000), { retain: true, dup: true, messageId: 65535, brokerId: 'b', brokerCounter: 9 }),
+    publish('t', Buffer.from('p'), { properties: { correlationData: Buffer.from([1, 2, 3]), userProperties: { k: 'v' }, contentType: 'x/y' } }),
+    { cmd: 'publish' as const, topic: 'bare' }
+  ]
+  for (const packet of packets) {
+    const fused = encodeJournalEntry(packet)
+    t.ok(fused.equals(packetCodec.encode(journalFields(packet))), `same bytes for ${packet.topic}`)
+    const back = packetCodec.decode(fused)
+    t.equal(back.topic, packet.topic)
+    t.ok(Buffer.isBuffer(back.payload))
+  }
+})

@@ -168,3 +168,43 @@ t.test('the cache stays bounded over many connected clients and every packet is 
   t.equal(cleared, 800)
   t.ok(largest <= cache.maxEntries, `at most ${largest} entries`)
 })
+
+t.test('after countAll a client with nothing stored is known empty without a read; one with records, or queued to since, is read', async (t) => {
+  const { db, dir } = await openDb(t)
+  const first = queueOn(db)
+  await first.enqueue(['ann/phone', 'bob/phone'], publish('kept'))
+  await first.idle()
+  await db.close()
+
+  const reopened = new Level<string, unknown>(dir)
+  t.teardown(() => reopened.close())
+  await reopened.open()
+  // every sublevel read goes through the root's iterators: count the range reads
+  let reads = 0
+  const keys = reopened.keys.bind(reopened)
+  reopened.keys = ((options?: object) => { reads++; return keys(options as never) }) as typeof reopened.keys
+  const queue = queueOn(reopened)
+  await queue.countAll()
+  const afterCount = reads
+
+  t.equal(await queue.count('new/device'), 0)
+  t.equal(reads, afterCount, 'a client never queued to reads nothing (its state, as a connect asks for it)')
+
+  t.equal(await queue.count('ann/phone'), 1, 'a client found at start-up is read')
+  t.ok(reads > afterCount)
+  t.same((await collect(queue.stream('bob/phone'))).map(p => String(p.payload)), ['kept'])
+
+  await queue.enqueue(['new/device'], publish('fresh'))
+  t.same((await collect(queue.stream('new/device'))).map(p => String(p.payload)), ['fresh'], 'queued to since start: its record is read')
+})
+
+t.test('without countAll every client is read from the store, as before', async (t) => {
+  const { db } = await openDb(t)
+  await db.open()
+  const queue = queueOn(db)
+  let reads = 0
+  const keys = db.keys.bind(db)
+  db.keys = ((options?: object) => { reads++; return keys(options as never) }) as typeof db.keys
+  t.equal(await queue.count('new/device'), 0)
+  t.ok(reads > 0, 'the range was read')
+})
