@@ -24,7 +24,7 @@ export const limitsSchema = z.strictObject({
    * the whole node; past it deliveries take the durable queue and the IM
    * fan-out holds senders' PUBACKs (backpressure).
    */
-  maxLiveQueueBytes: positiveInt.min(64 * 1024).default(64 * 1024 * 1024),
+  maxLiveQueueBytes: positiveInt.min(64 * 1024).default(256 * 1024 * 1024),
   /** Milliseconds a slow reader may stay undrained before it is disconnected. */
   drainTimeout: positiveInt.default(30_000),
   /**
