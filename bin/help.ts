@@ -61,18 +61,22 @@ export function helpText (): string {
   return lines.join('\n')
 }
 
+/** A space wrap() does not break at. */
+const KEEP = '\u0000'
+
 /** Three lines or more per option: the flag, what it does, where else it can be set and its default. */
 function describe (spec: OptionSpec, defaults: Record<string, unknown>): string[] {
   const name = spec.negatable === true ? `--[no-]${spec.flag}` : `--${spec.flag}`
   const flag = spec.short === undefined ? name : `-${spec.short}, ${name}`
   const where = [`env ${spec.env}`]
   if (spec.key !== null) {
-    where.push(`file ${spec.key.join('.')}`, `default ${showDefault(spec, defaults)}`)
+    // one word for wrap(): a line never ends in a bare "default"
+    where.push(`file ${spec.key.join('.')}`, `default${KEEP}${showDefault(spec, defaults)}`)
   }
   return [
     `  ${flag}${spec.arg === undefined ? '' : ` ${spec.arg}`}`,
     ...wrap(spec.help, '      '),
-    ...wrap(where.join(', '), '      ')
+    ...wrap(where.join(', '), '      ').map((line) => line.replaceAll(KEEP, ' '))
   ]
 }
 
