@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events'
 import pino from 'pino'
 import { DEFAULT_MAX_VIDEO_BITRATE_KBPS } from './codecs.js'
 import { MediaError } from './errors.js'
+import { checkServerOptions } from './server-options.js'
 import type { PeerSetup } from './peer.js'
 import { Room } from './room.js'
 import type { IceServer, MediaServerOptions } from './types.js'
@@ -22,12 +23,7 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
 
   constructor (options: MediaServerOptions = {}) {
     super()
-    const portRange = options.portRange ?? { min: 40000, max: 40999 }
-    if (!Number.isInteger(portRange.min) || !Number.isInteger(portRange.max) || portRange.min < 1 || portRange.max > 65535 || portRange.min > portRange.max) {
-      throw new MediaError('HAIL_ERR_MEDIA_STATE', `bad portRange ${JSON.stringify(portRange)}`)
-    }
-    const announced = options.announcedAddresses ?? ['127.0.0.1']
-    if (announced.length === 0) throw new MediaError('HAIL_ERR_MEDIA_STATE', 'announcedAddresses must not be empty')
+    const { portRange, announced } = checkServerOptions(options)
     this.iceServers = (options.iceServers ?? []).map((s) => ({ ...s }))
     this.statsIntervalMs = options.statsIntervalMs ?? 2000
     this.setup = {

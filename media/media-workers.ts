@@ -12,6 +12,7 @@ import { Worker } from 'node:worker_threads'
 import pino, { type Logger } from 'pino'
 import { DEFAULT_MAX_VIDEO_BITRATE_KBPS } from './codecs.js'
 import { MediaError } from './errors.js'
+import { checkServerOptions } from './server-options.js'
 import { RemoteRoom, type DistributiveOmit, type Lane, type RemotePeer } from './remote-room.js'
 import type { IceServer, MediaServerOptions } from './types.js'
 import type { FromWorker, ToWorker, WorkerSetup } from './worker-messages.js'
@@ -113,12 +114,7 @@ export class MediaWorkers extends EventEmitter<MediaWorkersEvents> {
   /** `workers` threads (at least 1; fewer when the port range has fewer ports). */
   constructor (options: MediaServerOptions & { workers: number }) {
     super()
-    const portRange = options.portRange ?? { min: 40000, max: 40999 }
-    if (!Number.isInteger(portRange.min) || !Number.isInteger(portRange.max) || portRange.min < 1 || portRange.max > 65535 || portRange.min > portRange.max) {
-      throw new MediaError('HAIL_ERR_MEDIA_STATE', `bad portRange ${JSON.stringify(portRange)}`)
-    }
-    const announced = options.announcedAddresses ?? ['127.0.0.1']
-    if (announced.length === 0) throw new MediaError('HAIL_ERR_MEDIA_STATE', 'announcedAddresses must not be empty')
+    const { portRange, announced } = checkServerOptions(options)
     if (!Number.isInteger(options.workers) || options.workers < 1) throw new MediaError('HAIL_ERR_MEDIA_STATE', `bad workers ${String(options.workers)}`)
     this.iceServers = (options.iceServers ?? []).map((s) => ({ ...s }))
     const logger = options.logger ?? pino({ level: 'silent' })
