@@ -80,6 +80,15 @@ t.test('kill -9 during a many-device chat flow: every device shows every acknowl
     // what was left: which senders, connected or not, and what the daemon said last
     const left = USERS.map((user, i) => `${user}: ${PER_SENDER - [...acked.get(dm(user, partner(i)))!].filter((c) => c.startsWith(`${user}-`)).length} unacked, ${senders[i]?.connected === true ? 'connected' : 'not connected'}`)
     t.comment(left.join('; '))
+    // the stuck senders' own view: whether mqtt.js still has them to resend, is resending, or
+    // believes it is reconnecting (a broker-side stall shows as connected, idle, ids in the store)
+    for (const [i, sender] of senders.entries()) {
+      const x = sender as unknown as Record<string, unknown> & { outgoing?: object, outgoingStore?: { _inflights?: Map<number, unknown> } }
+      if ((acked.get(dm(USERS[i]!, partner(i)))?.size ?? 0) >= PER_SENDER) continue
+      t.comment(`${USERS[i]}/phone mqtt.js: connected=${String(x.connected)} disconnecting=${String(x.disconnecting)} reconnecting=${String(x.reconnecting)} ` +
+        `reconnectTimer=${String(x.reconnectTimer != null)} storeProcessing=${String(x._storeProcessing)} ` +
+        `waiting for acks: ${Object.keys(x.outgoing ?? {}).join(',')}; stored: ${[...(x.outgoingStore?._inflights?.keys() ?? [])].join(',')}`)
+    }
     for (const line of daemon.lines.slice(-30)) t.comment(line.slice(0, 300))
     throw err
   })
