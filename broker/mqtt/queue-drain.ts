@@ -166,14 +166,18 @@ class QueueDrain {
           (clears ??= []).push(persistence.outgoingClearMessageId(client, packet))
           continue
         }
-        if (!await this.#write(packet)) return
+        const full = this.#write(packet)
+        if (full !== undefined) {
+          await full
+          if (this.#stopped) return
+        }
       }
       if (clears !== undefined) await Promise.all(clears)
     }
   }
 
-  /** Writes one packet as aedes' write() does; waits for 'drain' when the socket is full. False: stopped. */
-  async #write (packet: Outgoing): Promise<boolean> {
+  /** Writes one packet as aedes' write() does; when the socket is full, gives what resolves at its 'drain'. */
+  #write (packet: Outgoing): Promise<void> | undefined {
     const client = this.#client
     // aedes' write checks connecting || connected; a closed client (a takeover closed it) is no longer either in effect
     if (!(client.connecting === true || client.connected === true) || client.closed === true || client.conn.destroyed) {
@@ -185,12 +189,10 @@ class QueueDrain {
     } catch {
       throw new Error('packet received not valid')
     }
-    if (!written && client.errored !== true) {
-      await new Promise<void>((resolve, reject) => {
-        client.waitForDrain((err) => { if (err) reject(err); else resolve() })
-      })
-    }
-    return !this.#stopped
+    if (written || client.errored === true) return undefined
+    return new Promise<void>((resolve, reject) => {
+      client.waitForDrain((err) => { if (err) reject(err); else resolve() })
+    })
   }
 
   /** Fills `packets` with what the source has read (at least one, unless it ended), as QoSPackets. */
