@@ -10,6 +10,7 @@ import type { Metrics } from '../metrics.js'
 import { ackOrder } from './ack-order.js'
 import { classifyRejection } from './classify-rejection.js'
 import { FrameScanner } from './frame-scanner.js'
+import { leanClient } from './lean-client.js'
 import { leanParser } from './lean-parser.js'
 import type { Rejection } from './rejections.js'
 
@@ -90,8 +91,9 @@ export function guardedHandle (aedes: Aedes, opts: GuardedHandleOptions): (conn:
       conn.destroy()
       return
     }
-    // Memory only: a parser that cannot be made lean works as it is.
+    // Memory only: a parser or client that cannot be made lean works as it is.
     leanParser(parser)
+    leanClient(client)
     const bounded = boundSends(client, sendBuffer, () => {
       metrics?.limitHits.inc({ limit: 'sendBuffer' })
       logger.warn({ address, clientId: client.id, sendBuffer }, 'send buffer full: the client does not read; QoS 0 dropped, QoS > 0 closes it')
