@@ -20,7 +20,8 @@ let scheduled = false
  * The first write of a turn corks the socket; one immediate per turn, queued
  * before any callback aedes queues after its write, uncorks every socket
  * corked in the turn. `end()` flushes what is corked; `destroy()` drops it, as
- * it drops whatever the socket had not sent yet.
+ * it drops whatever the socket had not sent yet. A socket whose flush throws is
+ * destroyed with the error; the other sockets of the turn are flushed all the same.
  *
  * Returns false, changing nothing, for a stream whose `write` is not the
  * stream module's own (a wrapped or unusual socket).
@@ -51,6 +52,12 @@ function uncorkAll (): void {
   corked = []
   for (const socket of sockets) {
     socket[kCorked] = false
-    socket.uncork()
+    try {
+      socket.uncork()
+    } catch (err) {
+      // A flush that throws (a transport's _writev) leaves that stream mid-write for good:
+      // it is closed with the error, and the rest of the turn's sockets are still flushed.
+      socket.destroy(err instanceof Error ? err : new Error(String(err)))
+    }
   }
 }

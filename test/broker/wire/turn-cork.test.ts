@@ -76,3 +76,25 @@ t.test('a socket whose write was replaced is left alone', async (t) => {
   t.notOk(corkPerTurn(socket))
   t.equal(socket.write, own)
 })
+
+t.test('a socket whose flush throws is closed with the error; the other sockets of its turn are still flushed', async (t) => {
+  const broken = await pair(t)
+  const healthy = await pair(t)
+  const failure = new Error('writev failed')
+  ;(broken.server as unknown as { _writev: () => void })._writev = () => { throw failure }
+  const errors: Error[] = []
+  broken.server.on('error', (err) => errors.push(err))
+  broken.server.write('x')
+  broken.server.write('y') // two chunks: the flush goes through _writev
+  healthy.server.write('a')
+  healthy.server.write('b')
+  while (healthy.received() !== 'ab' || !broken.server.destroyed) await turn()
+  t.equal(healthy.received(), 'ab', 'the healthy socket of the same turn got its bytes')
+  t.ok(broken.server.destroyed, 'the socket whose flush threw is closed')
+  await turn()
+  t.same(errors, [failure], 'with the error of its flush')
+  // later turns cork and flush as before
+  healthy.server.write('c')
+  while (healthy.received() !== 'abc') await turn()
+  t.equal(healthy.received(), 'abc')
+})
