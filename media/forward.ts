@@ -10,7 +10,7 @@
 import { MediaStreamTrack, PictureLossIndication, RtcpPayloadSpecificFeedback, type RTCRtpSender, type RTCRtpTransceiver, type RtcpPacket } from 'werift'
 import type { IncomingTrack, Peer } from './peer.js'
 import { RtpFastPath } from './rtp-fast-path.js'
-import { LATE_MS, loopLag, QUEUE_VIDEO_MAX, VideoGate } from './video-gate.js'
+import { overload, QUEUE_VIDEO_MAX, VideoGate, type Shed } from './video-gate.js'
 
 /** Sender SSRC of the SFU's keyframe requests; never announced in SDP. */
 const KEYFRAME_SENDER_SSRC = 1
@@ -19,7 +19,7 @@ const KEYFRAME_MIN_INTERVAL_MS = 300
 const RTCP_SR = 200
 const RTCP_RR = 201
 
-export class Forward {
+export class Forward implements Shed {
   readonly source: IncomingTrack
   readonly subscriber: Peer
   readonly sender: RTCRtpSender
@@ -32,6 +32,8 @@ export class Forward {
   keyframeRequests = 0
   /** Set once a PLI was sent after the subscriber's transport came up. */
   firstKeyframeAsked = false
+  /** Its place in the thread's video admission (media/video-gate.ts Overload): shed from the last. */
+  rank = 0
   /** Interarrival jitter the subscriber reported in its last receiver report. */
   remoteJitterMs = 0
   private readonly stops: Array<() => void> = []
@@ -49,8 +51,8 @@ export class Forward {
     this.fast = new RtpFastPath(this.sender)
     this.gate = source.kind === 'video' ? new VideoGate() : undefined
     if (this.gate !== undefined) {
-      loopLag.acquire()
-      this.stops.push(() => loopLag.release())
+      overload.join(this)
+      this.stops.push(() => overload.leave(this))
     }
     // the local track only names the m-line (kind, msid); packets skip it
     const rtp = source.track.onReceiveRtp.subscribe((packet) => {
@@ -72,14 +74,15 @@ export class Forward {
   }
 
   private readonly overloaded = (): boolean =>
-    loopLag.lagMs > LATE_MS || this.fast.sendQueueSize() > QUEUE_VIDEO_MAX
+    overload.isShed(this) || this.fast.sendQueueSize() > QUEUE_VIDEO_MAX
 
   /** The overload policy on one video packet (media/video-gate.ts); false: dropped. */
   private admitVideo (timestamp: number): boolean {
     const { decision, started } = this.gate!.admit(timestamp, this.source.keyframe, this.overloaded, Date.now())
     if (started) this.source.overloadedAt = Date.now()
-    // video resumes at the next keyframe: ask for one (throttled per source) while waiting
-    if (this.gate!.dropping) this.requestKeyframe()
+    // video resumes at the next keyframe: ask for one (throttled per source) once
+    // admitted again and waiting; not while shed (a keyframe costs more than a delta)
+    if (this.gate!.dropping && !this.gate!.overloaded) this.requestKeyframe()
     if (decision === 'send') return true
     this.fast.skip()
     return false

@@ -2,27 +2,50 @@
  * The overload policy: when the SFU falls behind, or one subscriber's socket
  * backs up, video is dropped by a rule and never queued.
  *
- * - Behind: the event loop runs more than LATE_MS late, tick after tick
- *   (LoopLag), so datagrams wait that long in socket buffers before the SFU
- *   reads them.
+ * - Busy (Overload): the thread's event loop has been busy more than
+ *   BUSY_HIGH of the last WINDOW_MS (event-loop utilisation), or runs more
+ *   than LATE_MS late tick after tick (LoopLag). Past that, datagrams start
+ *   to wait in the sockets' receive buffers, audio among them, and the kernel
+ *   drops whatever overflows, audio too. So the monitor admits only part of
+ *   the thread's video forwards (one source's video to one subscriber each):
+ *   it cuts how many it admits by SHED_FACTOR every SHED_EVERY_MS while busy,
+ *   and admits ADMIT_STEP more every ADMIT_EVERY_MS once the loop is below
+ *   BUSY_LOW (additive increase, multiplicative decrease), so the loop stays
+ *   under the knee and what it carries stays near what it can. Forwards are
+ *   shed newest first (a stable rank). A forward not admitted costs no
+ *   encryption and no send: it is decided per frame before the
+ *   per-subscriber work.
  * - Backed up: the subscriber's UDP socket has more than QUEUE_VIDEO_MAX
  *   datagrams in libuv's send queue (the kernel refused them for now). That
  *   queue is the only send queue on the path, so it is bounded here.
- * Then, per subscriber (VideoGate), whole video frames are dropped: every
+ * Then, per forward (VideoGate), whole video frames are dropped: every
  * delta frame until the next keyframe, keyframes still pass (video goes down
- * to keyframes); once the SFU has caught up, video resumes at the next
- * keyframe, which is asked of the device (PLI) when dropping starts, or
- * RESUME_MS after the overload ended if none comes. Audio is
- * never dropped by this rule. Dropped packets take no sequence numbers (the
- * forward's sequence offset moves back), so a subscriber sees whole frames
- * and no gap to NACK.
+ * to keyframes); once admitted again, video resumes at the next keyframe,
+ * which is asked of the device (PLI) then, or RESUME_MS after the overload
+ * ended if none comes. Audio is never dropped by this rule. Dropped packets
+ * take no sequence numbers (the forward's sequence offset moves back), so a
+ * subscriber sees whole frames and no gap to NACK.
  */
+import { performance, type EventLoopUtilization } from 'node:perf_hooks'
 
 /** The event loop runs this much late: the SFU is behind. */
 export const LATE_MS = 30
 /** A subscriber socket with more datagrams than this waiting in libuv drops video. */
 export const QUEUE_VIDEO_MAX = 64
 const TICK_MS = 10
+
+/** Loop utilisation over WINDOW_MS above this: shed video. */
+export const BUSY_HIGH = 0.92
+/** Loop utilisation over WINDOW_MS below this: admit more video. */
+export const BUSY_LOW = 0.8
+/** The utilisation window. */
+export const WINDOW_MS = 100
+/** While busy, the admitted video forwards are cut by SHED_FACTOR at most this often. */
+export const SHED_EVERY_MS = 50
+export const SHED_FACTOR = 0.7
+/** While the loop is below BUSY_LOW, ADMIT_STEP (a share of the forwards, at least one) more are admitted this often. */
+export const ADMIT_EVERY_MS = 250
+export const ADMIT_STEP = 0.1
 
 /**
  * How late this process's event loop runs, in ms: the least lateness of a
@@ -45,12 +68,14 @@ export class LoopLag {
   acquire (): void {
     if (this.users++ > 0) return
     this.expected = performance.now() + TICK_MS
+    this.started(this.expected - TICK_MS)
     this.timer = setInterval(() => {
       const now = performance.now()
       this.last[this.at] = Math.max(0, now - this.expected)
       this.at = (this.at + 1) % this.last.length
       this.lagMs = Math.min(...this.last)
       this.expected = now + TICK_MS
+      this.tick(now)
     }, TICK_MS)
     this.timer.unref()
   }
@@ -63,10 +88,91 @@ export class LoopLag {
     this.lagMs = 0
     this.last.fill(0)
   }
+
+  /** Called when the timer starts (subclasses). */
+  protected started (_now: number): void {}
+  /** Called on every tick, after lagMs is updated (subclasses). */
+  protected tick (_now: number): void {}
 }
 
-/** The process's loop lag, shared by every forward. */
-export const loopLag = new LoopLag()
+/** A forward the monitor admits or sheds: its rank is kept by the monitor. */
+export interface Shed { rank: number }
+
+/**
+ * The thread's overload monitor and video admission (see the top of this
+ * file): busy is the event loop's utilisation over the last WINDOW_MS;
+ * admitted is how many video forwards, by rank, may send delta frames.
+ */
+export class Overload extends LoopLag {
+  /** Event-loop utilisation (0..1) over the last WINDOW_MS. */
+  busy = 0
+  /** Video forwards admitted, by rank; Infinity: all. */
+  admitted = Infinity
+  /** Times the admitted count was cut (a figure for tests and logs). */
+  sheds = 0
+  private readonly members: Shed[] = []
+  private readonly window: Array<{ at: number, active: number, idle: number }> = []
+  private elu: EventLoopUtilization | undefined
+  private changedAt = 0
+
+  /** A video forward joins (ranked last: shed first); starts the timer. */
+  join (f: Shed): void {
+    f.rank = this.members.length
+    this.members.push(f)
+    this.acquire()
+  }
+
+  /** A video forward leaves; the ranks behind it move up. */
+  leave (f: Shed): void {
+    const i = this.members.indexOf(f)
+    if (i < 0) return
+    this.members.splice(i, 1)
+    for (let k = i; k < this.members.length; k++) this.members[k]!.rank = k
+    this.release()
+    if (this.members.length === 0) { this.admitted = Infinity; this.busy = 0; this.window.length = 0 }
+  }
+
+  /** True while this forward's video is shed (the forward drops delta frames). */
+  isShed (f: Shed): boolean { return f.rank >= this.admitted }
+
+  protected override started (now: number): void {
+    this.elu = performance.eventLoopUtilization()
+    this.changedAt = now
+  }
+
+  protected override tick (now: number): void {
+    const e = performance.eventLoopUtilization()
+    const d = performance.eventLoopUtilization(e, this.elu)
+    this.elu = e
+    this.window.push({ at: now, active: d.active, idle: d.idle })
+    while (this.window.length > 1 && now - this.window[0]!.at > WINDOW_MS) this.window.shift()
+    let active = 0
+    let idle = 0
+    for (const w of this.window) { active += w.active; idle += w.idle }
+    this.busy = active + idle > 0 ? active / (active + idle) : 0
+    this.control(now, this.busy, this.lagMs)
+  }
+
+  /** One step of the controller (exposed for tests): busy 0..1, lag ms. */
+  control (now: number, busy: number, lagMs: number): void {
+    const n = this.members.length
+    if (n === 0) { this.admitted = Infinity; return }
+    if (busy > BUSY_HIGH || lagMs > LATE_MS) {
+      if (now - this.changedAt >= SHED_EVERY_MS || this.admitted === Infinity) {
+        this.admitted = Math.floor(Math.min(this.admitted, n) * SHED_FACTOR)
+        this.changedAt = now
+        this.sheds++
+      }
+    } else if (busy < BUSY_LOW && this.admitted !== Infinity && now - this.changedAt >= ADMIT_EVERY_MS) {
+      this.admitted += Math.max(1, Math.ceil(n * ADMIT_STEP))
+      if (this.admitted >= n) this.admitted = Infinity
+      this.changedAt = now
+    }
+  }
+}
+
+/** The thread's overload monitor, shared by every forward of its rooms. */
+export const overload = new Overload()
 
 /** True if an RTP payload starts a keyframe (VP8: RFC 7741; H264: RFC 6184 IDR or SPS). */
 export function isKeyframeStart (codec: string, payload: Buffer): boolean {
@@ -121,6 +227,8 @@ export const RESUME_MS = 1000
 export class VideoGate {
   /** Dropping delta frames until a keyframe. */
   dropping = false
+  /** What isOverloaded said at the start of the current frame. */
+  overloaded = false
   /** Frames and packets dropped by the policy. */
   droppedFrames = 0
   droppedPackets = 0
@@ -138,6 +246,7 @@ export class VideoGate {
     if (rtpTimestamp !== this.frameTs) {
       this.frameTs = rtpTimestamp
       const overloaded = isOverloaded()
+      this.overloaded = overloaded
       if (overloaded) this.overloadSeenAt = nowMs
       if (keyframe) {
         // keyframes pass, overloaded or not; a keyframe after the overload ends the drop

@@ -8,7 +8,9 @@
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import { startProbe } from './sfu-probe.mjs'
 
+startProbe('sfu-host')
 const ROOT = new URL('../../', import.meta.url).pathname
 const { MediaServer, MediaWorkers } = await import(pathToFileURL(join(ROOT, 'dist/media/index.js')).href)
 const base = Number(process.env.BENCH_SFU_PORT_BASE ?? 46000)

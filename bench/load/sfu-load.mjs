@@ -5,6 +5,7 @@
 import { connect } from 'node:net'
 import { MediaStreamTrack, RTCPeerConnection, RtpHeader, RtpPacket } from 'werift'
 import { LatencyRecorder, SeenSet, now, sleep } from './recorder.mjs'
+import { startProbe } from './sfu-probe.mjs'
 
 /**
  * The stamp (send time, publisher index, sequence: 16 bytes) travels in this
@@ -81,6 +82,7 @@ function clearReceiver (pc, onRtp) {
 }
 
 export function createSfu () {
+  startProbe('sfu-load')
   /** @type {import('node:net').Socket} */
   let socket
   /** @type {Map<string, (signal: any) => void>} */

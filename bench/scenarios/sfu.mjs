@@ -13,6 +13,20 @@ import { cpuMicros } from '../lib/proc.mjs'
 import { fix, sample, sleep } from './sample.mjs'
 
 const ROOT = new URL('../../', import.meta.url).pathname
+/** RSS is sampled this often through the measured window. */
+const RSS_EVERY_MS = 250
+
+/** Least-squares slope of [x, y] points, y per unit of x (0 for fewer than 2). @param {number[][]} pts */
+export function slopePerMs (pts) {
+  if (pts.length < 2) return 0
+  const n = pts.length
+  const mx = pts.reduce((s, [x]) => s + x, 0) / n
+  const my = pts.reduce((s, [, y]) => s + y, 0) / n
+  let num = 0
+  let den = 0
+  for (const [x, y] of pts) { num += (x - mx) * (y - my); den += (x - mx) ** 2 }
+  return den > 0 ? num / den : 0
+}
 
 /** @param {string} variant e.g. hail-4x10 */
 export function sfuShape (variant) {
@@ -36,7 +50,12 @@ export const sfu = {
     { key: 'loadCores', label: 'load cores busy', better: 'lower' },
     { key: 'p50', label: 'added p50 ms', better: 'lower' },
     { key: 'p99', label: 'added p99 ms', better: 'lower' },
-    { key: 'firstMediaMs', label: 'join → first media ms', better: 'lower' }
+    { key: 'firstMediaMs', label: 'join → first media ms', better: 'lower' },
+    { key: 'audioLoss', label: 'audio loss', better: 'lower', ratio: false },
+    { key: 'audioP99', label: 'audio p99 ms', better: 'lower', ratio: false },
+    { key: 'rssMinMiB', label: 'RSS min MiB (window)', better: 'lower', ratio: false },
+    { key: 'rssMaxMiB', label: 'RSS max MiB (window)', better: 'lower', ratio: false },
+    { key: 'rssSlopeMiBPerMin', label: 'RSS slope MiB/min', better: 'lower', ratio: false }
   ],
   notApplicable () {
     if (!existsSync(join(ROOT, 'media/index.ts'))) return 'n/a: media/index.ts does not exist yet (no MediaServer)'
@@ -59,8 +78,17 @@ export const sfu = {
     const a = sample(broker)
     const loadA = cpuMicros(loadPid)
     await load.call('sfu', 'mark')
-    await sleep(params.seconds * 1000)
+    // RSS through the window (not only at its end), so "memory flat" can be shown: min, max, slope
+    const rss = [[a.at, a.rssKiB]]
+    const end = a.at + params.seconds * 1000
+    for (let t = performance.now(); t < end - 50; t = performance.now()) {
+      await sleep(Math.min(RSS_EVERY_MS, end - t))
+      const s = sample(broker)
+      rss.push([s.at, s.rssKiB])
+    }
     const b = sample(broker)
+    rss.push([b.at, b.rssKiB])
+    const rssValues = rss.map(([, kib]) => kib)
     const loadB = cpuMicros(loadPid)
     const w = await load.call('sfu', 'markEnd')
     await load.call('sfu', 'close')
@@ -85,6 +113,10 @@ export const sfu = {
       firstMediaMaxMs: fix(joined.firstMediaMax, 1),
       joinAllMs: fix(joined.joinAllMs, 0),
       rssKiB: b.rssKiB,
+      rssMinMiB: fix(Math.min(...rssValues) / 1024, 1),
+      rssMaxMiB: fix(Math.max(...rssValues) / 1024, 1),
+      rssSlopeMiBPerMin: fix(slopePerMs(rss) * 60_000 / 1024, 1),
+      rssSamples: rss.length,
       // Packets sent in the window but still in flight at its end count here too: a small figure is not loss.
       loss: Math.max(0, w.expected - w.received),
       // --set sfu.audioPps=50: publishers send audio too, which the overload policy never drops
