@@ -8,6 +8,7 @@ import { parseShare } from './shared-subscriptions.js'
 import { isSysStatusTopic, isSysTopic } from './reserved-topics.js'
 import { clientErrorLimit } from './client-error-limit.js'
 import { guardRegistration } from './register-guard.js'
+import { drainInTurns, type DrainPersistence } from './queue-drain.js'
 import type { Limits } from '../config.js'
 import type { DurablePublish } from './durable-publish.js'
 import type { Metrics } from '../metrics.js'
@@ -62,7 +63,8 @@ export function createAedes (parts: AedesParts): Aedes {
     // wills it stored; aedes' default (60 s, checked every 4 min) left a crashed node's wills
     // unpublished for minutes. A heartbeat is one tiny publish.
     heartbeatInterval: HEARTBEAT_MS,
-    persistence,
+    // a persistent session's queue is sent by Hail, many packets per turn (queue-drain.ts)
+    persistence: drainInTurns(persistence as MqttPersistence & DrainPersistence),
     mq,
     connectTimeout: limits.connectTimeout,
     drainTimeout: limits.drainTimeout,

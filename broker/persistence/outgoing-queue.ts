@@ -51,12 +51,16 @@ const DEFAULT_CACHE: QueueCacheOptions = { maxPerClient: 8192, maxEntries: 65536
  * just wrote), issues it to an OrderedWriter and releases the lock; batches
  * land in issue order, so a drain's updates and PUBACK deletes share writes
  * and what is on disk is always a state the queue passed through. Enqueue,
- * clear, wipe and every QoS 2 update resolve once their batch has landed; the
- * update that gives a QoS 1 publish its messageId resolves when issued (the
- * packet stays queued until its PUBACK is written, so a crash in between only
- * resends it, possibly under another messageId, as QoS 1 allows); those and
- * PUBACK deletes may linger up to a millisecond to share a batch. Reads the
- * cache cannot answer wait for the writes issued so far, then read the store.
+ * clear, wipe and every QoS 2 update resolve once their batch has landed.
+ * The messageId a QoS 1 publish is sent with is not written at all: it is
+ * kept in memory with the client's state (ClientState.sent), so the drain of
+ * a packet costs one batch entry per record and index entry at its PUBACK
+ * and nothing before; a reconnect within the process gets the packet again
+ * under that messageId, and after a restart (or a failed write) it comes
+ * again under a new one, which QoS 1 allows (the packet stays queued until
+ * its PUBACK is written). PUBACK deletes may linger up to a millisecond to
+ * share a batch. Reads the cache cannot answer wait for the writes issued so
+ * far, then read the store.
  */
 export class OutgoingQueue {
   readonly #records: QueueRecords
@@ -117,7 +121,7 @@ export class OutgoingQueue {
    * the client has no such packet.
    */
   update (clientId: string, packet: StoredPacket): Promise<void> {
-    return this.#landed(this.#withState(clientId, async (_state, gen) => await this.#records.update(clientId, gen, packet)))
+    return this.#landed(this.#withState(clientId, async (state, gen) => await this.#records.update(clientId, state, gen, packet)))
   }
 
   /** Removes and returns the packet sent with `messageId`, if there is one. */
@@ -142,6 +146,8 @@ export class OutgoingQueue {
       }
       const landed = this.#commit(clientId, gen, ops, [], cache => cache.forget(clientId), { records: -records })
       state.count = 0
+      state.sent = undefined
+      state.sentIds = undefined
       this.#dropped.forgetClient(clientId)
       return { value: undefined, landed }
     }))
@@ -255,6 +261,9 @@ export class OutgoingQueue {
               readTo = Math.max(readTo, Number(seq))
               const packet = packetCodec.decode(value)
               this.#cache.streamed(clientId, tracker, seq, { ...packet }, brokerKeyOf(clientId, packet))
+              // sent before under a messageId kept in memory: sent again under it [MQTT-4.4.0-1]
+              const sentAs = this.#states.get(clientId)?.sentIds?.get(seq)
+              if (sentAs !== undefined) packet.messageId = sentAs
               const delivery = drain === undefined ? undefined : deliveryKey(packet)
               if (delivery !== undefined && !drain!.take(delivery)) continue
               yield packet

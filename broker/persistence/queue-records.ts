@@ -13,6 +13,14 @@ export interface ClientState {
   /** Packets stored for the client, exact. */
   count: number
   nextSeq: number
+  /**
+   * QoS 1 publishes sent and not yet acknowledged, messageId -> seq, and
+   * back (made on first use): kept in memory only, never written (see
+   * OutgoingQueue's class comment). Lost with the state (a restart, a failed
+   * write), after which the packet is sent again under a new messageId.
+   */
+  sent?: Map<number, string>
+  sentIds?: Map<string, number>
 }
 
 /** What a task did under the client's lock, and its write landing. */
@@ -115,13 +123,16 @@ export class QueueRecords {
    * packet found by messageId (publish to PUBREL). Throws NotFoundError if
    * the client has no such packet.
    */
-  async update (clientId: string, gen: number, packet: StoredPacket): Promise<Outcome<undefined>> {
+  async update (clientId: string, state: ClientState, gen: number, packet: StoredPacket): Promise<Outcome<undefined>> {
     const messageId = packet.messageId
     if (typeof packet.brokerId === 'string' && packet.brokerId !== '') {
       const seq = await this.#access.index(clientId, 'b', brokerKey(clientId, packet.brokerId, packet.brokerCounter))
-      // see OutgoingQueue's class comment: a QoS 1 messageId need not be on disk before sending
+      // see OutgoingQueue's class comment: a QoS 1 messageId is kept in memory, not written
       const qos1 = (packet.cmd === undefined || packet.cmd === 'publish') && packet.qos === 1
-      const assigned = seq === undefined ? undefined : await this.#assignMessageId(clientId, gen, seq, messageId, !qos1)
+      if (seq !== undefined && qos1 && typeof messageId === 'number' && await this.#remember(clientId, state, seq, messageId)) {
+        return { value: undefined }
+      }
+      const assigned = seq === undefined ? undefined : await this.#assignMessageId(clientId, state, gen, seq, messageId, !qos1)
       if (assigned !== undefined) return { value: undefined, landed: qos1 ? undefined : assigned.landed }
       if (this.#dropped.forget(clientId, droppedKey(packet))) {
         if (typeof messageId === 'number') this.#dropped.remember(clientId, 'm' + messageId)
@@ -143,6 +154,24 @@ export class QueueRecords {
   async clear (clientId: string, state: ClientState, gen: number, messageId: number): Promise<Outcome<StoredPacket | undefined>> {
     // nothing stored (a clean session's PUBACK, aedes clears for every client): no index read
     if (state.count === 0 && !this.#dropped.has(clientId)) return { value: undefined }
+    const sentSeq = state.sent?.get(messageId)
+    if (sentSeq !== undefined) {
+      state.sent?.delete(messageId)
+      state.sentIds?.delete(sentSeq)
+      const record = await this.#access.record(clientId, sentSeq)
+      if (record !== undefined) {
+        // nothing else was written for it: the record and its by-broker entry go
+        const ops: WriterOperation[] = [del(this.queue, recordKey(clientId, sentSeq))]
+        const indexKey = brokerKeyOf(clientId, record)
+        if (indexKey !== undefined) ops.push(del(this.byBroker, indexKey))
+        const landed = this.#access.commit(clientId, gen, ops, [sentSeq], cache => {
+          cache.deleteRecord(clientId, sentSeq)
+          if (indexKey !== undefined) cache.setByBroker(clientId, indexKey, undefined)
+        }, { urgent: false, records: -1 })
+        state.count--
+        return { value: { ...record, messageId }, landed }
+      }
+    }
     const idKey = messageIdKey(clientId, messageId)
     const seq = await this.#access.index(clientId, 'm', idKey)
     if (seq === undefined) {
@@ -165,10 +194,34 @@ export class QueueRecords {
     return { value: record === undefined ? undefined : { ...record }, landed }
   }
 
+  /**
+   * Remembers the messageId a QoS 1 publish stored without one was sent
+   * with (in memory: see ClientState.sent); false when the record is not
+   * found or was stored with a messageId (then it is written as before).
+   */
+  async #remember (clientId: string, state: ClientState, seq: string, messageId: number): Promise<boolean> {
+    const record = await this.#access.record(clientId, seq)
+    if (record === undefined || typeof record.messageId === 'number') return false
+    const sent = state.sent ??= new Map()
+    const ids = state.sentIds ??= new Map()
+    const previous = ids.get(seq)
+    if (previous !== undefined && sent.get(previous) === seq) sent.delete(previous)
+    // the messageId may still name an older packet: the newer takes it, as a written index entry would
+    const older = sent.get(messageId)
+    if (older !== undefined && older !== seq) ids.delete(older)
+    sent.set(messageId, seq)
+    ids.set(seq, messageId)
+    return true
+  }
+
   /** Gives the record its messageId; undefined if there is no such record. */
-  async #assignMessageId (clientId: string, gen: number, seq: string, messageId: number | undefined, urgent: boolean): Promise<Outcome<undefined> | undefined> {
+  async #assignMessageId (clientId: string, state: ClientState, gen: number, seq: string, messageId: number | undefined, urgent: boolean): Promise<Outcome<undefined> | undefined> {
     const record = await this.#access.record(clientId, seq)
     if (record === undefined) return undefined
+    // a written entry takes the messageId from one kept in memory
+    if (typeof messageId === 'number') forgetSent(state, messageId)
+    const remembered = state.sentIds?.get(seq)
+    if (remembered !== undefined) forgetSent(state, remembered)
     const previous = record.messageId
     const next = { ...record, messageId }
     // encoded only if its PUBACK's delete does not land in the same batch
@@ -216,4 +269,12 @@ export class QueueRecords {
       })
     }
   }
+}
+
+/** Drops `messageId` from the client's QoS 1 messageIds kept in memory. */
+function forgetSent (state: ClientState, messageId: number): void {
+  const seq = state.sent?.get(messageId)
+  if (seq === undefined) return
+  state.sent?.delete(messageId)
+  if (state.sentIds?.get(seq) === messageId) state.sentIds.delete(seq)
 }

@@ -40,56 +40,71 @@ export interface LiveHandovers {
 export function exactDedupe (client: Client, handovers?: LiveHandovers): void {
   const internals = client as unknown as ClientInternals
   internals.duplicates = NO_HIGH_WATER_MARK
-  // Both made on the first delivery: an idle session holds neither.
-  let seen: Set<string> | undefined
-  const claim = (key: string): boolean => {
-    seen ??= new Set()
+  const state = new Dedupe(client, handovers)
+  internals.deliver0 = state.wrap(internals.deliver0)
+  internals.deliverQoS = state.wrap(internals.deliverQoS)
+  if (handovers === undefined) return
+  state.deferred = []
+  state.deliverQoS = internals.deliverQoS
+  client.once('connected', () => { state.flush() })
+}
+
+/** One client's dedupe state: a single object, so an idle session holds two thin closures and this. */
+class Dedupe {
+  /** Recently delivered (broker, counter) keys; made on the first delivery. */
+  seen: Set<string> | undefined
+  /** Packets checked already: aedes' deliverQoS hands a QoS 0 packet on to deliver0. */
+  checked: WeakSet<object> | undefined
+  /** Live copies held until aedes has sent the stored queue (its CONNECT chain ends with it). */
+  deferred: Array<Parameters<Deliver>[0]> | undefined
+  deliverQoS: Deliver | undefined
+
+  constructor (readonly client: Client, readonly handovers: LiveHandovers | undefined) {}
+
+  wrap (deliver: Deliver): Deliver {
+    const state = this
+    return function deliverOnce (packet, cb) { state.deliver(deliver, packet, cb) }
+  }
+
+  claim (key: string): boolean {
+    const seen = (this.seen ??= new Set())
     if (seen.has(key)) return false
     seen.add(key)
     if (seen.size > WINDOW) seen.delete(seen.values().next().value as string)
     return true
   }
-  // aedes' deliverQoS hands a QoS 0 packet on to deliver0: checked once already.
-  let checked: WeakSet<object> | undefined
-  const wrap = (deliver: Deliver): Deliver => function deliverOnce (packet, cb) {
-    if (checked?.has(packet) === true) return deliver(packet, cb)
+
+  deliver (deliver: Deliver, packet: Parameters<Deliver>[0], cb: () => void): void {
+    if (this.checked?.has(packet) === true) return deliver(packet, cb)
     if (packet.brokerId) {
       const key = `${packet.brokerId}:${packet.brokerCounter ?? 0}`
+      const internals = this.client as unknown as ClientInternals
+      const handovers = this.handovers
       const id = internals.id
       const handedOver = handovers !== undefined && internals.clean === false && typeof id === 'string' && (packet.qos ?? 0) > 0 && packet.retain !== true
       // asked before claiming: a copy the drain sends must not count as delivered here
-      if ((handedOver && !handovers.takeLive(id, client, key)) || !claim(key)) {
+      if ((handedOver && !handovers.takeLive(id, this.client, key)) || !this.claim(key)) {
         setImmediate(cb)
         return
       }
-      (checked ??= new WeakSet()).add(packet)
-      if (handedOver) {
-        if (deferred !== undefined) {
-          // after the stored queue, which aedes is still sending; the emitter
-          // is not kept waiting (it serves everyone), the copy is stored
-          if (deferred.length < MAX_DEFERRED) deferred.push(packet)
-          setImmediate(cb)
-          return
-        }
+      (this.checked ??= new WeakSet()).add(packet)
+      // after the stored queue, which aedes is still sending; the emitter is not kept
+      // waiting (it serves everyone), the copy is stored. Nothing is held once closed.
+      if (handedOver && this.deferred !== undefined && (this.client as { closed?: boolean }).closed !== true) {
+        if (this.deferred.length < MAX_DEFERRED) this.deferred.push(packet)
+        setImmediate(cb)
+        return
       }
     }
     deliver(packet, cb)
   }
-  internals.deliver0 = wrap(internals.deliver0)
-  internals.deliverQoS = wrap(internals.deliverQoS)
-  if (handovers === undefined) return
-  /** Live copies held until aedes has sent the stored queue (its CONNECT chain ends with it). */
-  let deferred: Array<Parameters<Deliver>[0]> | undefined = []
-  const deliverQoS = internals.deliverQoS
-  const closed = (): void => { deferred = undefined }
-  client.once('connected', () => {
-    const held = deferred ?? []
-    deferred = undefined
-    // nothing more to drop at the close: no listener stays for the connection's life
-    client.conn.removeListener('close', closed)
+
+  flush (): void {
+    const held = this.deferred ?? []
+    this.deferred = undefined
+    const deliverQoS = this.deliverQoS as Deliver
     for (const packet of held) deliverQoS(packet, noop)
-  })
-  client.conn.once('close', closed)
+  }
 }
 
 function noop (): void {}

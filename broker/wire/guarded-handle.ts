@@ -3,14 +3,15 @@ import { exactDedupe, type LiveHandovers } from './delivery-dedupe.js'
 import { boundSends } from './slow-consumer.js'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import type { Aedes } from 'aedes'
+import type { Aedes, Client } from 'aedes'
 import pino, { type Logger } from 'pino'
 import { ConfigError } from '../errors.js'
 import type { Metrics } from '../metrics.js'
 import { ackOrder } from './ack-order.js'
 import { classifyRejection } from './classify-rejection.js'
 import { FrameScanner } from './frame-scanner.js'
-import { leanParser } from './lean-parser.js'
+import { leanClient } from './lean-client.js'
+import { leanParser, leanSettings } from './lean-parser.js'
 import type { Rejection } from './rejections.js'
 
 export interface GuardedHandleOptions {
@@ -77,6 +78,13 @@ export function guardedHandle (aedes: Aedes, opts: GuardedHandleOptions): (conn:
     (aedes as unknown as { maxClientsIdLength?: number }).maxClientsIdLength ??
     DEFAULT_MAX_CLIENT_ID_LENGTH
 
+  /** One for every connection: the client's own socket says where it is from. */
+  const sendBufferFull = (client: Client): void => {
+    metrics?.limitHits.inc({ limit: 'sendBuffer' })
+    const address = (client.conn as Partial<Socket>).remoteAddress ?? client.req?.socket?.remoteAddress
+    logger.warn({ address, clientId: client.id, sendBuffer }, 'send buffer full: the client does not read; QoS 0 dropped, QoS > 0 closes it')
+  }
+
   return function handle (conn: Duplex, req?: IncomingMessage): void {
     // Read now: a socket forgets its peer once destroyed, and aedes destroys first.
     const address = (conn as Partial<Socket>).remoteAddress ?? req?.socket?.remoteAddress
@@ -90,12 +98,10 @@ export function guardedHandle (aedes: Aedes, opts: GuardedHandleOptions): (conn:
       conn.destroy()
       return
     }
-    // Memory only: a parser that cannot be made lean works as it is.
+    // Memory only: a parser or client that cannot be made lean works as it is.
     leanParser(parser)
-    const bounded = boundSends(client, sendBuffer, () => {
-      metrics?.limitHits.inc({ limit: 'sendBuffer' })
-      logger.warn({ address, clientId: client.id, sendBuffer }, 'send buffer full: the client does not read; QoS 0 dropped, QoS > 0 closes it')
-    })
+    leanClient(client)
+    const bounded = boundSends(client, sendBuffer, sendBufferFull)
     if (!bounded) {
       // One frozen client would stall every delivery again: refuse instead.
       logger.error({ address }, 'aedes client has no deliver0, deliverQoS or waitForDrain (aedes internals changed?): connection refused')
@@ -154,8 +160,15 @@ class ConnectionGuard {
     // A stream in object mode may hand over a plain Uint8Array; the scanner needs Buffer methods.
     const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk)
     const verdict = this.scanner.scan(buf)
-    if (verdict === null) return this.parse.call(this.parser, buf)
-    if (verdict.cut > 0) this.parse.call(this.parser, buf.subarray(0, verdict.cut))
+    if (verdict === null) {
+      const left = this.parse.call(this.parser, buf)
+      leanSettings(this.parser)
+      return left
+    }
+    if (verdict.cut > 0) {
+      this.parse.call(this.parser, buf.subarray(0, verdict.cut))
+      leanSettings(this.parser)
+    }
     // Those whole packets may have closed the connection themselves.
     if (this.reported) return 0
     this.report(verdict.rejection)

@@ -43,3 +43,28 @@ function leanReset (this: ParserInternals): void {
   (Object.getPrototypeOf(this) as Required<ParserInternals>)._resetState.call(this)
   this._list = new (BufferList as new () => BufferListLike)()
 }
+
+interface ParserSettings { cmd?: unknown, protocolVersion?: unknown, bridgeMode?: unknown }
+/** The settings every parser reads after its CONNECT, one frozen object per protocol version and bridge mode. */
+const SHARED_SETTINGS = new Map<string, Readonly<ParserSettings>>()
+
+/**
+ * mqtt-packet 9 keeps a connection's whole CONNECT packet (client id, user
+ * name, password, will) as `parser.settings` for the life of the connection,
+ * and reads only its `protocolVersion` and `bridgeMode` from it. Once the
+ * parser has read a CONNECT, this puts a shared object holding those two in
+ * its place (~0.2 KiB per connection, and no password kept in memory).
+ * test/broker/wire/lean-parser.test.ts fails if mqtt-packet reads more.
+ */
+export function leanSettings (parser: object): void {
+  const p = parser as { settings?: ParserSettings }
+  const settings = p.settings
+  if (settings?.cmd !== 'connect') return
+  const key = `${String(settings.protocolVersion)}:${String(settings.bridgeMode)}`
+  let shared = SHARED_SETTINGS.get(key)
+  if (shared === undefined) {
+    shared = Object.freeze({ protocolVersion: settings.protocolVersion, bridgeMode: settings.bridgeMode })
+    SHARED_SETTINGS.set(key, shared)
+  }
+  p.settings = shared
+}

@@ -36,7 +36,7 @@ interface ClientInternals {
  * copy is dropped and a QoS 1 or 2 copy closes the connection: a persistent
  * session keeps that message in its stored queue for the next connection.
  * `onOverLimit` is told once per episode (until the client reads its socket
- * empty again). Returns false, changing nothing, when the client lacks the
+ * empty again), with the client (one function may serve every connection). Returns false, changing nothing, when the client lacks the
  * internals above.
  *
  * The retained messages sent on SUBSCRIBE keep waiting for the socket, as
@@ -46,7 +46,7 @@ interface ClientInternals {
  * the write that found the socket full, so a client that stays frozen is cut
  * at `drainTimeout` as before, QoS 0 or not.
  */
-export function boundSends (client: Client, maxBuffered: number, onOverLimit: () => void): boolean {
+export function boundSends (client: Client, maxBuffered: number, onOverLimit: (client: Client) => void): boolean {
   const internals = client as unknown as Partial<ClientInternals>
   const { conn, deliver0, deliverQoS, waitForDrain } = internals
   if (conn === undefined || typeof deliver0 !== 'function' || typeof deliverQoS !== 'function' || typeof waitForDrain !== 'function' || typeof internals.emit !== 'function') return false
@@ -78,9 +78,9 @@ class SendBound {
   readonly #client: Client
   readonly #conn: Writable
   readonly #max: number
-  readonly #onOverLimit: () => void
+  readonly #onOverLimit: (client: Client) => void
 
-  constructor (client: Client, conn: Writable, max: number, onOverLimit: () => void) {
+  constructor (client: Client, conn: Writable, max: number, onOverLimit: (client: Client) => void) {
     this.#client = client
     this.#conn = conn
     this.#max = max
@@ -121,7 +121,7 @@ class SendBound {
       this.#over = true
       // a new episode once the client has read everything sent to it
       this.#conn.once('drain', () => { this.#over = false })
-      this.#onOverLimit()
+      this.#onOverLimit(this.#client)
     }
     if (qos > 0 && !this.#closing) {
       this.#closing = true

@@ -72,9 +72,13 @@ t.test('a drain far past the cache bounds clears every acknowledged packet and k
   t.equal(again.total, 1, 'the total counted from the keys at start-up')
   t.equal(await again.count('bob/phone'), 1, 'the count read back from the store is exact')
   const left = await collect(again.stream('bob/phone'))
-  t.same(left.map(p => [String(p.payload), p.messageId]), [['m300', unacked?.messageId]], 'the unacknowledged packet is sent again, with its messageId')
-  const acked = await again.clear('bob/phone', unacked?.messageId)
+  // a QoS 1 messageId is kept in memory only: after a restart the packet goes out under a new one
+  t.same(left.map(p => [String(p.payload), p.messageId]), [['m300', undefined]], 'the unacknowledged packet is sent again')
+  t.equal(await again.clear('bob/phone', unacked?.messageId), undefined, 'its old messageId was not written')
+  await again.update('bob/phone', sent(left[0] as StoredPacket, 9))
+  const acked = await again.clear('bob/phone', 9)
   t.equal(String(acked?.payload), 'm300')
+  t.equal(acked?.messageId, 9, 'handed back with the messageId it was sent with')
   t.equal(await again.count('bob/phone'), 0)
   await again.idle()
   t.equal(again.total, 0)
@@ -207,4 +211,44 @@ t.test('without countAll every client is read from the store, as before', async 
   db.keys = ((options?: object) => { reads++; return keys(options as never) }) as typeof db.keys
   t.equal(await queue.count('new/device'), 0)
   t.ok(reads > 0, 'the range was read')
+})
+
+t.test('a QoS 1 messageId is kept in memory: a reconnect gets the packet again under it, and the drain writes only its PUBACKs\' deletes', async (t) => {
+  const { db } = await openDb(t)
+  // every write of the queue ends in the root's private batch
+  const root = db as unknown as { _batch: (ops: Array<{ type: string }>, ...rest: unknown[]) => Promise<void> }
+  const batch = root._batch.bind(root)
+  const written: string[] = []
+  let recording = false
+  Object.assign(root, {
+    _batch: (ops: Array<{ type: string }>, ...rest: unknown[]) => {
+      if (recording) for (const op of ops) written.push(op.type)
+      return batch(ops, ...rest)
+    }
+  })
+  const queue = queueOn(db)
+  for (let i = 0; i < 20; i++) await queue.enqueue(['bob/phone'], publish(`m${i}`))
+  await queue.idle()
+  recording = true
+  const first = await collect(queue.stream('bob/phone'))
+  for (const [i, packet] of first.entries()) await queue.update('bob/phone', sent(packet, 100 + i))
+  await queue.idle()
+  t.same(written, [], 'sending them wrote nothing')
+
+  // the connection dropped with nothing acknowledged: the next one sends each under its messageId again
+  const second = await collect(queue.stream('bob/phone'))
+  t.same(second.map(p => p.messageId), first.map((_p, i) => 100 + i), 'the same messageIds, in order')
+  // resent under another messageId: the old one no longer finds it
+  await queue.update('bob/phone', sent(second[0] as StoredPacket, 7))
+  t.equal(await queue.clear('bob/phone', 100), undefined, 'the replaced messageId finds nothing')
+  t.equal(String((await queue.clear('bob/phone', 7))?.payload), 'm0', 'the new one finds it')
+  for (let i = 1; i < 20; i++) {
+    const acked = await queue.clear('bob/phone', 100 + i)
+    t.equal(acked?.messageId, 100 + i)
+  }
+  await queue.idle()
+  t.equal(await queue.count('bob/phone'), 0)
+  t.ok(written.length > 0 && written.every(type => type === 'del'), 'only deletes were written')
+  t.equal(written.length, 40, `two per packet: the record and its by-broker entry (${written.length})`)
+  t.same(await collect(queue.stream('bob/phone')), [], 'nothing is left')
 })

@@ -1,9 +1,11 @@
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import net from 'node:net'
 import { Aedes } from 'aedes'
 import mqttPacket from 'mqtt-packet'
+import { createRequire } from 'node:module'
 import t from 'tap'
-import { leanParser } from '../../../broker/wire/lean-parser.js'
+import { leanParser, leanSettings } from '../../../broker/wire/lean-parser.js'
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex')
 // CONNECT, "MQTT" level 4, clean session, keep alive 60 s, client id "canary"
@@ -79,4 +81,44 @@ t.test('aedes 1.2 still parses through client._parser: a lean one serves a real 
   t.ok(swapped, 'the swap applied to aedes\' parser')
   // CONNACK (accepted, no session), then SUBACK id 1 granting QoS 1
   t.equal(Buffer.concat(replies).toString('hex'), '20020000' + '9003000101')
+})
+
+// leanSettings replaces mqtt-packet 9's `parser.settings` (the whole CONNECT
+// packet, kept for the connection's life) with a shared object holding what
+// the parser reads from it. If mqtt-packet reads more, this fails.
+t.test('after a CONNECT a parser reads only protocolVersion and bridgeMode from its settings', async (t) => {
+  const source = readFileSync(createRequire(import.meta.url).resolve('mqtt-packet/parser.js'), 'utf8')
+  const read = new Set([...source.matchAll(/this\.settings\.(\w+)/g)].map((m) => m[1]))
+  t.same([...read].sort(), ['bridgeMode', 'protocolVersion'], 'the fields the parser reads')
+  const parser = mqttPacket.parser() as unknown as { settings: Record<string, unknown>, parse: (b: Buffer) => number, on: (e: string, f: (p: Parsed) => void) => void }
+  const packets: Parsed[] = []
+  parser.on('packet', (p) => packets.push(p))
+  parser.parse(CONNECT)
+  t.match(parser.settings, { cmd: 'connect', protocolVersion: 4, clientId: 'canary' }, 'the CONNECT itself')
+  leanSettings(parser)
+  t.same(parser.settings, { protocolVersion: 4, bridgeMode: undefined }, 'two fields left')
+  t.ok(Object.isFrozen(parser.settings))
+  const other = mqttPacket.parser() as unknown as { settings: object, parse: (b: Buffer) => number }
+  other.parse(CONNECT)
+  leanSettings(other)
+  t.equal(other.settings, parser.settings, 'shared between connections')
+  parser.parse(SUBSCRIBE)
+  t.match(packets.at(-1), { cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a/b', qos: 1 }] }, 'the parser reads on')
+  const fresh = mqttPacket.parser() as unknown as { settings: object }
+  const before = fresh.settings
+  leanSettings(fresh)
+  t.equal(fresh.settings, before, 'no CONNECT read yet: left alone')
+})
+
+t.test('an MQTT 5 parser keeps reading MQTT 5 packets after leanSettings', async (t) => {
+  const v5 = mqttPacket.generate({ cmd: 'connect', protocolVersion: 5, clientId: 'five', clean: true, keepalive: 0, properties: { sessionExpiryInterval: 10 } } as never)
+  const sub = mqttPacket.generate({ cmd: 'subscribe', messageId: 7, subscriptions: [{ topic: 'c/d', qos: 1, nl: true }], properties: { subscriptionIdentifier: 3 } } as never, { protocolVersion: 5 })
+  const parser = mqttPacket.parser() as unknown as { settings: object, parse: (b: Buffer) => number, on: (e: string, f: (p: Parsed & { properties?: object }) => void) => void }
+  const packets: Array<Parsed & { properties?: object }> = []
+  parser.on('packet', (p) => packets.push(p))
+  parser.parse(v5)
+  leanSettings(parser)
+  t.same(parser.settings, { protocolVersion: 5, bridgeMode: undefined })
+  parser.parse(sub)
+  t.match(packets.at(-1), { cmd: 'subscribe', messageId: 7, properties: { subscriptionIdentifier: 3 }, subscriptions: [{ topic: 'c/d', nl: true }] })
 })
