@@ -60,7 +60,7 @@ export const imSchema = z.strictObject({
   rateLimitPerSecond: positiveInt.default(500),
   /** ... and at once; more get HAIL_ERR_RATE_LIMITED and are not stored. */
   rateLimitBurst: positiveInt.default(2000),
-  /** Messages stored and not yet fanned out; past it, senders' PUBACKs wait (backpressure). */
+  /** Sends being handled plus messages stored and not yet fanned out; past it, new sends wait unread and their senders are read no further (backpressure, fanout.ts enter()). */
   maxFanoutBacklog: positiveInt.default(10_000),
   /** Milliseconds between retention passes over all conversations. */
   retentionIntervalMs: positiveInt.default(60 * 60 * 1000)

@@ -185,6 +185,11 @@ export class RtpFastPath {
   private supported: boolean | undefined
   /** Packets sent through werift's own path (a sender or transport this module does not know). */
   fallbacks = 0
+  /** The NACK history (see remember()): source packet, rewritten sequence number (-1: empty) and timestamp per slot. */
+  private readonly histSrc: Array<RtpPacket | undefined> = new Array(RTP_HISTORY_SIZE).fill(undefined)
+  private readonly histSeq = new Int32Array(RTP_HISTORY_SIZE).fill(-1)
+  private readonly histTs = new Uint32Array(RTP_HISTORY_SIZE)
+  private cacheView: RtpPacket[] | undefined
 
   constructor (sender: RTCRtpSender) {
     this.s = sender as unknown as SenderInternals
@@ -222,8 +227,7 @@ export class RtpFastPath {
     s.ntpTimestamp = ntp
     s.rtpTimestamp = header.timestamp
     s.octetCount += payload.length
-    const packet = new RtpPacket(header, payload)
-    s.rtpCache[header.sequenceNumber % RTP_HISTORY_SIZE] = packet
+    this.remember(rtp, header)
 
     const ctx = transport.srtp!.localContext!
     const state = ctx.getSrtpSsrcState(header.ssrc)
@@ -260,6 +264,66 @@ export class RtpFastPath {
       connection.send(datagram.length === 1 ? datagram[0]! : Buffer.concat(datagram)).catch(() => {})
     }
     if (!s.rtcpRunning) s.runRtcp().catch(() => {})
+  }
+
+  /**
+   * werift answers NACKs from the sender's rtpCache (an RtpPacket per slot,
+   * 128 slots). Building that packet for every send made ~10 long-lived
+   * objects per packet per subscriber, which outlive the young generation and
+   * are promoted, then collected by the old generation's pauses. Instead the
+   * history keeps the source packet (shared by every subscriber) and the
+   * rewritten sequence number and timestamp, and rtpCache becomes a view
+   * that builds a slot's packet only when werift reads it (a NACK).
+   */
+  private remember (src: RtpPacket, header: RtpHeader): void {
+    const s = this.s
+    if (s.rtpCache !== this.cacheView) this.installCacheView()
+    const i = header.sequenceNumber % RTP_HISTORY_SIZE
+    this.histSrc[i] = src
+    this.histSeq[i] = header.sequenceNumber
+    this.histTs[i] = header.timestamp
+  }
+
+  private installCacheView (): void {
+    this.histSrc.fill(undefined)
+    this.histSeq.fill(-1)
+    const target: RtpPacket[] = []
+    this.cacheView = new Proxy(target, {
+      get: (t, key, receiver) => {
+        if (typeof key === 'string') {
+          const i = Number(key)
+          if (Number.isInteger(i) && i >= 0 && i < RTP_HISTORY_SIZE && this.histSeq[i]! >= 0) return this.rebuild(i)
+        }
+        return Reflect.get(t, key, receiver)
+      },
+      set: (t, key, value, receiver) => {
+        // werift's own send path (a fallback) writes its packet: it wins the slot
+        if (typeof key === 'string') {
+          const i = Number(key)
+          if (Number.isInteger(i) && i >= 0 && i < RTP_HISTORY_SIZE) { this.histSeq[i] = -1; this.histSrc[i] = undefined }
+        }
+        return Reflect.set(t, key, value, receiver)
+      }
+    })
+    this.s.rtpCache = this.cacheView
+  }
+
+  /** The packet werift would have cached in slot i, as sent (abs-send-time: now, the resend's time). */
+  private rebuild (i: number): RtpPacket | undefined {
+    const src = this.histSrc[i]
+    const codec = this.s.codec
+    if (src === undefined || codec === undefined) return undefined
+    const header = new RtpHeader()
+    header.marker = src.header.marker
+    header.payloadType = codec.payloadType
+    header.sequenceNumber = this.histSeq[i]!
+    header.timestamp = this.histTs[i]!
+    header.ssrc = this.s.ssrc
+    header.csrc = src.header.csrc
+    header.csrcLength = src.header.csrcLength
+    header.extensionProfile = src.header.extensionProfile
+    header.extensions = this.extensions(src.header.extensions as Extension[], ntpNow())
+    return new RtpPacket(header, src.payload)
   }
 
   /**

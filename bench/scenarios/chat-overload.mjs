@@ -55,6 +55,8 @@ export const chatOverload = {
       rssKiB: b.rssKiB,
       rssMaxKiB: rssMax,
       unacked: r.sent - r.acked,
+      // the "loss"/"backlog" columns count sends never acknowledged too; this is what was acknowledged and not (yet) delivered
+      ackedNotDelivered: Math.max(0, r.acked - r.unique),
       loss: r.stillArriving ? null : r.loss,
       backlog: r.stillArriving ? r.loss : 0,
       duplicates: r.duplicates + r.probe.duplicates,

@@ -153,6 +153,11 @@ export class ImLayer {
     return this.#ctx.recalled.refresh()
   }
 
+  /** The fan-out's bounds as they stand (metrics, tests): sends in flight and waiting, messages not fanned out. */
+  get fanout (): Pick<Fanout, 'backlog' | 'inFlight' | 'waiting' | 'peak' | 'forced'> {
+    return this.#ctx.fanout
+  }
+
   /** Whether a client's publish on `topic` is the engine's to handle. */
   handles (topic: string): boolean {
     if (topic.startsWith('im/send/') || topic.startsWith('im/cmd/') || topic.startsWith('im/typing/') || topic.startsWith('im/file/')) return true
@@ -187,10 +192,14 @@ export class ImLayer {
       await ext!.publish(caller, packet.topic, payload)
       return
     }
+    // a send is admitted before anything of it is parsed: past the fan-out's bound it waits
+    // here, and aedes reads no more of its sender meanwhile (fanout.ts enter())
+    const admission = topic.kind === 'send' ? this.#ctx.fanout.enter() : undefined
+    if (admission?.admitted !== undefined) await admission.admitted
     const started = this.#onRequest === undefined ? 0 : performance.now()
     let outcome: 'answered' | 'failed' = 'failed'
     try {
-      await this.#handle(caller, topic, payload)
+      await this.#handle(caller, topic, payload, admission?.done)
       outcome = 'answered'
     } catch (err) {
       // A store that cannot write now: no PUBACK, the device sends again (nothing was stored).
@@ -206,6 +215,7 @@ export class ImLayer {
       if (!(err instanceof ImError) && !(err instanceof StoreInputError)) this.#log.error({ err, topic: packet.topic, clientId: identity.clientId }, 'IM request failed unexpectedly: refused')
       this.#refuse(caller, topic, payload, refusal)
     } finally {
+      admission?.done()
       if (this.#onRequest !== undefined) {
         // A method label only for methods that exist: a client cannot mint label values.
         const method = topic.kind !== 'cmd' ? '' : isMethod(topic.method) || this.#extensionFor(topic.method) !== undefined ? topic.method : 'unknown'
@@ -215,10 +225,10 @@ export class ImLayer {
   }
 
   /** One request, by its topic's kind; refusals the handlers foresee are answered inside them. */
-  async #handle (caller: Caller, topic: ImTopic, payload: Buffer): Promise<void> {
+  async #handle (caller: Caller, topic: ImTopic, payload: Buffer, stored?: (handing?: boolean) => void): Promise<void> {
     switch (topic.kind) {
       case 'send':
-        return await handleSend(this.#ctx, caller, topic.conv, payload)
+        return await handleSend(this.#ctx, caller, topic.conv, payload, stored)
       case 'cmd':
         return await handleCommand(this.#ctx, caller, topic.method, payload, (method) => this.#extensionFor(method))
       case 'typing':

@@ -2,6 +2,7 @@ import net from 'node:net'
 import tls from 'node:tls'
 import type { Duplex } from 'node:stream'
 import { ConnectionSet } from './connection-set.js'
+import { corkPerTurn } from '../wire/turn-cork.js'
 import { listenOn, type BoundAddress } from './listen-on.js'
 
 export type ConnectionHandler = (conn: Duplex) => void
@@ -26,6 +27,8 @@ export class MqttListener {
     const onSocket = (socket: net.Socket): void => {
       // Small packets (PUBACK, PINGRESP) must not wait for Nagle's timer.
       socket.setNoDelay(true)
+      // ...and what the broker sends in one turn goes out in one write
+      corkPerTurn(socket)
       this.connections.add(socket)
       options.onConnection?.(options.tls ? 'tls' : 'tcp')
       options.handle(socket)

@@ -6,6 +6,7 @@
 export { GroupCommit, rawBatch, type BatchSeal, type GroupCommitOperation, type GroupCommitOptions, type LevelDatabase, type RawBatch } from './group-commit.js'
 export { KeyedLock } from './keyed-lock.js'
 export { LevelJson, prefixRange, type KeyRange } from './level-json.js'
+export { TurnReads } from './turn-reads.js'
 export {
   RedisKeyspace, byteOrder, DEFAULT_REDIS_PREFIX, REDIS_STORE_CLIENT_OPTIONS,
   type RedisKeyspaceOptions, type RedisScript

@@ -46,6 +46,7 @@ t.test('kill -9 during a many-device chat flow: every device shows every acknowl
   t.teardown(async () => { await Promise.all(readers.map(async (r) => await r.close())) })
 
   const acked = new Map<string, Set<string>>() // conv → cids acknowledged
+  const retried: string[] = [] // publishes mqtt.js failed, sent again
   const senders: MqttClient[] = []
   const sending = USERS.map(async (user, i) => {
     const sender = mqtt.connect(url, { clientId: `${user}/phone`, username: user, password: PASSWORD, clean: false, reconnectPeriod: 100 })
@@ -58,10 +59,21 @@ t.test('kill -9 during a many-device chat flow: every device shows every acknowl
       while (inflight >= 10) await new Promise((resolve) => setTimeout(resolve, 1))
       inflight++
       const cid = `${user}-${n}`
-      sender.publish(`im/send/${conv}`, JSON.stringify({ cid, kind: 'text', body: { text: cid } }), { qos: 1 }, (err) => {
-        inflight--
-        if (err === undefined || err === null) acked.get(conv)!.add(cid)
-      })
+      const send = (): void => {
+        sender.publish(`im/send/${conv}`, JSON.stringify({ cid, kind: 'text', body: { text: cid } }), { qos: 1 }, (err) => {
+          if (err === undefined || err === null) {
+            inflight--
+            acked.get(conv)!.add(cid)
+            return
+          }
+          // mqtt.js fails the publishes it queued behind a session's resends when the connection
+          // closes ('Connection closed'): never sent, never acknowledged, and not kept for the next
+          // connection. A device sends such a message again with the same cid, as this one does.
+          retried.push(`${cid}: ${err.message}`)
+          setTimeout(send, 100)
+        })
+      }
+      send()
     }
   })
   t.teardown(() => { for (const s of senders) s.end(true) })
@@ -80,10 +92,21 @@ t.test('kill -9 during a many-device chat flow: every device shows every acknowl
     // what was left: which senders, connected or not, and what the daemon said last
     const left = USERS.map((user, i) => `${user}: ${PER_SENDER - [...acked.get(dm(user, partner(i)))!].filter((c) => c.startsWith(`${user}-`)).length} unacked, ${senders[i]?.connected === true ? 'connected' : 'not connected'}`)
     t.comment(left.join('; '))
+    t.comment(`publishes failed by mqtt.js and sent again: ${retried.length} (${retried.slice(0, 5).join('; ')})`)
+    // the stuck senders' own view: whether mqtt.js still has them to resend, is resending, or
+    // believes it is reconnecting (a broker-side stall shows as connected, idle, ids in the store)
+    for (const [i, sender] of senders.entries()) {
+      const x = sender as unknown as Record<string, unknown> & { outgoing?: object, outgoingStore?: { _inflights?: Map<number, unknown> } }
+      if ((acked.get(dm(USERS[i]!, partner(i)))?.size ?? 0) >= PER_SENDER) continue
+      t.comment(`${USERS[i]}/phone mqtt.js: connected=${String(x.connected)} disconnecting=${String(x.disconnecting)} reconnecting=${String(x.reconnecting)} ` +
+        `reconnectTimer=${String(x.reconnectTimer != null)} storeProcessing=${String(x._storeProcessing)} ` +
+        `waiting for acks: ${Object.keys(x.outgoing ?? {}).join(',')}; stored: ${[...(x.outgoingStore?._inflights?.keys() ?? [])].join(',')}`)
+    }
     for (const line of daemon.lines.slice(-30)) t.comment(line.slice(0, 300))
     throw err
   })
   for (const n of ackedAtKill) t.ok(n > 0 && n < total, `a kill came mid-flow (${n} of ${total} acknowledged)`)
+  if (retried.length > 0) t.comment(`publishes failed by mqtt.js and sent again: ${retried.length} (${retried.slice(0, 5).join('; ')})`)
 
   // every device catches up after its last reconnection; a sync shows what live delivery missed
   await Promise.all(readers.map(async (r) => await r.sync().catch(() => {})))

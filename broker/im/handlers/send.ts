@@ -16,10 +16,13 @@ export interface Sent { envelope: Envelope, duplicate: boolean }
  * sender's device told `sent`. A resend of the same `cid` returns the stored
  * message and is not fanned out again. A refusal is told on the device's
  * reply topic; a store failure rejects (no PUBACK: the device sends again).
+ * `stored` gives back the send's admission to the fan-out (fanout.ts
+ * enter()) once the message is stored: handed over to its backlog.
  */
-export async function handleSend (ctx: ImContext, caller: Caller, conv: string, payload: Buffer): Promise<void> {
+export async function handleSend (ctx: ImContext, caller: Caller, conv: string, payload: Buffer, stored?: (handing?: boolean) => void): Promise<void> {
   try {
-    const { envelope, duplicate } = await storeMessage(ctx, caller, conv, payload)
+    const { envelope, duplicate } = await storeMessage(ctx, caller, conv, payload, stored)
+    stored?.()
     // QoS 0: a lost `sent` is recovered from the echo or by sync (docs/protocol.md, "Sending")
     reply(ctx, caller, { type: 'sent', cid: envelope.cid, conv: envelope.conv, seq: envelope.seq, id: envelope.id, ts: envelope.ts, duplicate }, 0)
     // backpressure: past the fan-out's bound the PUBACK waits (the message is stored already)
@@ -30,8 +33,11 @@ export async function handleSend (ctx: ImContext, caller: Caller, conv: string, 
   }
 }
 
-/** Validate, check and append a message; refusals throw ImError, store failures anything else. */
-export async function storeMessage (ctx: ImContext, caller: Caller, conv: string, payload: Buffer): Promise<Sent> {
+/**
+ * Validate, check and append a message; refusals throw ImError, store failures anything else.
+ * `admission` (fanout.ts enter()) is handed to the fan-out's backlog with the message.
+ */
+export async function storeMessage (ctx: ImContext, caller: Caller, conv: string, payload: Buffer, admission?: (handing: boolean) => void): Promise<Sent> {
   if (!CONV_PATTERN.test(conv)) throw new ImError('HAIL_ERR_BAD_REQUEST', `${conv} is not a conversation id`)
   const request = parsePayload(sendRequest, payload, ctx.limits.maxMessageBytes)
   if (conv.startsWith('d:')) await ensureDirect(ctx, caller.user, conv)
@@ -54,7 +60,10 @@ export async function storeMessage (ctx: ImContext, caller: Caller, conv: string
       throw gone(conv, target!.seq)
     }
   }
-  if (!duplicate) ctx.fanout.message(envelope)
+  if (!duplicate) {
+    admission?.(true)
+    ctx.fanout.message(envelope)
+  }
   return { envelope, duplicate }
 }
 

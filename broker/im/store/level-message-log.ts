@@ -2,7 +2,7 @@ import type { GroupCommit, GroupCommitOperation, LevelDatabase } from '../../sto
 import { requireConvId } from './conv-id.js'
 import { normalizeDraft, readLimit, recallInput, requireSeq, type Normalized } from './draft-input.js'
 import { StoreError, StoreInputError } from './errors.js'
-import { LevelJson, prefixRange } from '../../storage/index.js'
+import { LevelJson, TurnReads, prefixRange } from '../../storage/index.js'
 import {
   type AppendResult, type Draft, type Envelope, type MessageLog, type PruneOptions, type ReadOptions, type ReadResult, type Recall, type RecallOptions
 } from './message-log.js'
@@ -64,6 +64,8 @@ interface ConvState {
  */
 export class LevelMessageLog implements MessageLog {
   readonly #store: LevelJson
+  /** The idempotency keys of every conversation's group in a turn, read at once. */
+  readonly #idReads: TurnReads
   readonly #states = new Map<string, ConvState>()
   readonly #idleConvsKept: number
   #closed = false
@@ -74,6 +76,7 @@ export class LevelMessageLog implements MessageLog {
    */
   constructor (db: LevelDatabase, groupCommit: GroupCommit, options: LevelMessageLogOptions = {}) {
     this.#store = new LevelJson(db, groupCommit, 'message log')
+    this.#idReads = new TurnReads(this.#store)
     this.#idleConvsKept = options.idleConvsKept ?? IDLE_CONVS_KEPT
   }
 
@@ -233,7 +236,7 @@ export class LevelMessageLog implements MessageLog {
   async #appendGroup (conv: string, state: ConvState, group: Array<Extract<Job, { type: 'append' }>>): Promise<void> {
     try {
       const idKeys = group.map(job => idempotencyKey(conv, job.draft.from, job.draft.cid))
-      const storedSeqs = await this.#store.getMany<number>(idKeys)
+      const storedSeqs = await this.#idReads.getMany<number>(idKeys)
       // a resend is rare: read the stored envelopes only when some cid was seen before
       const storedEnvelopes = storedSeqs.every(seq => seq === undefined)
         ? storedSeqs as Array<Envelope | undefined>

@@ -86,3 +86,65 @@ t.test('a message payload is encoded once for all its recipients and carries its
   release()
   await fanout.settle()
 })
+
+t.test('enter(): sends in flight plus messages not fanned out stay under the bound; past it sends wait, admitted in arrival order', async (t) => {
+  const membership = new Membership()
+  for (const u of ['alice', 'bob']) membership.set(conv, u, 'member')
+  const { publisher, release } = heldPublisher()
+  const fanout = new Fanout(publisher, membership, pino({ level: 'silent' }), undefined, 3)
+  const first = fanout.enter()
+  t.equal(first.admitted, undefined, 'the first send goes on at once')
+  first.done(true) // handed over with its message
+  fanout.message(envelope(conv, 1))
+  first.done() // again changes nothing
+  t.equal(fanout.inFlight, 0, 'its stored message counts in the backlog instead')
+  const second = fanout.enter()
+  const third = fanout.enter()
+  t.equal(second.admitted, undefined, 'a second: 1 in flight + 1 not fanned out')
+  t.equal(third.admitted, undefined, 'a third reaches the bound')
+  const order: number[] = []
+  const later = [4, 5, 6].map((n) => fanout.enter())
+  for (const [i, e] of later.entries()) void e.admitted?.then(() => { order.push(i + 4) })
+  t.ok(later.every((e) => e.admitted instanceof Promise), 'past the bound sends wait')
+  t.equal(fanout.waiting, 3)
+  await turns()
+  t.same(order, [], 'and stay waiting while nothing moved')
+  second.done() // refused: nothing stored
+  await turns()
+  t.same(order, [4], 'one answered send lets one waiting send in')
+  release() // the first message's fan-out finishes
+  await turns()
+  t.same(order, [4, 5], 'so does a finished fan-out, in arrival order')
+  t.equal(fanout.peak, 3, 'the bound was never passed')
+  third.done()
+  await turns()
+  t.same(order, [4, 5, 6])
+  for (const e of later) e.done()
+  t.equal(fanout.inFlight, 0)
+  t.equal(fanout.waiting, 0)
+  t.equal(fanout.forced, 0)
+  await fanout.settle()
+})
+
+t.test('enter(): when neither a send nor a fan-out finishes for 2 s, waiting sends go on anyway (a stuck delivery slows senders, never stops them)', async (t) => {
+  const membership = new Membership()
+  for (const u of ['alice', 'bob']) membership.set(conv, u, 'member')
+  const { publisher, release } = heldPublisher()
+  const fanout = new Fanout(publisher, membership, pino({ level: 'silent' }), undefined, 1)
+  const first = fanout.enter()
+  t.equal(first.admitted, undefined)
+  first.done(true)
+  fanout.message(envelope(conv, 1)) // never delivered until release()
+  const t0 = Date.now()
+  const alive = setInterval(() => {}, 100) // the look's timer is unref()ed; a server's sockets keep it running
+  const second = fanout.enter()
+  t.ok(second.admitted instanceof Promise, 'waits behind the stuck fan-out')
+  await second.admitted
+  clearInterval(alive)
+  const waited = Date.now() - t0
+  t.ok(waited >= 1500 && waited < 5000, `let through after about 2 s (${waited} ms)`)
+  t.equal(fanout.forced, 1)
+  second.done()
+  release()
+  await fanout.settle()
+})
