@@ -13,12 +13,14 @@ interface Trie {
   _initial_value: (val: Sub) => { topic: string, clientMap: Map<string, unknown>, [Symbol.iterator]: (topic?: string) => Iterator<unknown> }
 }
 
-// LeanQlobberSub replaces QlobberSub 8's `_initial_value` (qlobber/aedes/qlobber-sub.js),
+// LeanQlobberSub replaces QlobberSub 8's `_initial_value`, `_add_value` and `_remove_value` (qlobber/aedes/qlobber-sub.js),
 // the value kept per topic filter. If qlobber changes what that value holds or how
 // it is used, this fails: the two tries must answer every question alike.
 t.test('QlobberSub keeps {topic, clientMap, [Symbol.iterator]} per filter through _initial_value', async (t) => {
   const plain = new QlobberSub(OPTIONS) as unknown as Trie
-  t.type(plain._initial_value, 'function')
+  for (const method of ['_initial_value', '_add_value', '_remove_value', '_add_values', 'test_values']) {
+    t.ok(Object.hasOwn(QlobberSub.prototype, method), `QlobberSub has its own ${method}`)
+  }
   const value = plain._initial_value({ clientId: 'c', topic: 'a/b', qos: 1 })
   t.same(Object.keys(value).sort(), ['clientMap', 'topic'])
   t.type(value[Symbol.iterator], 'function')
@@ -54,4 +56,37 @@ t.test('LeanQlobberSub answers as QlobberSub through adds, changes and removes',
   }
   t.equal(lean.subscriptionsCount, plain.subscriptionsCount, 'the same count')
   t.ok(lean.match('a/b').length > 0, 'not vacuous')
+})
+
+t.test('LeanQlobberSub answers as QlobberSub for filters with one subscriber, a second, and back', async (t) => {
+  const plain = new QlobberSub(OPTIONS) as unknown as Trie & { test_values: (existing: unknown, val: unknown) => boolean }
+  const lean = new LeanQlobberSub(OPTIONS) as unknown as Trie & { test_values: (existing: unknown, val: unknown) => boolean }
+  const sort = (xs: unknown[]): string[] => xs.map((x) => JSON.stringify(x)).sort()
+  const check = (what: string): void => {
+    for (const topic of ['inbox/a', 'inbox/b', 'inbox/c', 'inbox/d', 'x']) {
+      t.same(sort(lean.match(topic)), sort(plain.match(topic)), `${what}: match ${topic}`)
+      t.same(sort([...lean.match_iter(topic)]), sort([...plain.match_iter(topic)]), `${what}: match_iter ${topic}`)
+    }
+    t.equal(lean.subscriptionsCount, plain.subscriptionsCount, `${what}: the same count`)
+  }
+  const both = (f: (trie: Trie) => void): void => { f(plain); f(lean) }
+  both((trie) => trie.add('inbox/a', { clientId: 'a', topic: 'inbox/a', qos: 1 }))
+  both((trie) => trie.add('inbox/b', { clientId: 'b', topic: 'inbox/b', qos: 1 }))
+  both((trie) => trie.add('inbox/c', { clientId: 'c', topic: 'inbox/c', qos: 1 }))
+  both((trie) => trie.add('inbox/+', { clientId: 'w', topic: 'inbox/+', qos: 2, nl: true }))
+  check('one each')
+  both((trie) => trie.add('inbox/a', { clientId: 'a', topic: 'inbox/a', qos: 2, rap: true })) // the one changes
+  check('changed')
+  both((trie) => trie.add('inbox/b', { clientId: 'b2', topic: 'inbox/b', qos: 1 })) // a second
+  check('a second')
+  both((trie) => trie.remove('inbox/b', { clientId: 'b', topic: 'inbox/b' })) // back to one
+  both((trie) => trie.remove('inbox/c', { clientId: 'nobody', topic: 'inbox/c' })) // not the one
+  check('back to one')
+  both((trie) => trie.remove('inbox/c', { clientId: 'c', topic: 'inbox/c' })) // the last
+  both((trie) => trie.remove('inbox/+', { clientId: 'w', topic: 'inbox/+' }))
+  check('removed')
+  t.same(lean.match('inbox/c'), [], 'gone')
+  t.equal(lean.match('inbox/a').length, 1, 'not vacuous')
+  both((trie) => trie.add('inbox/c', { clientId: 'c', topic: 'inbox/c', qos: 1 })) // again after the last went
+  check('again')
 })
