@@ -10,7 +10,23 @@ export interface SharedLimiterOptions {
   duration: number
   /** Every node's own connection to the shared Redis; without one the count is this process's alone. */
   redis?: Redis
+  /**
+   * Each point also renews the key's expiry (the window runs from its last
+   * point, not its first). In Redis this is one script with the count, so
+   * nodes counting the same key at once lose nothing; in memory the caller
+   * renews with set() (in-process steps run in order).
+   */
+  renew?: boolean
 }
+
+/**
+ * rate-limiter-flexible's step in Redis (its customIncrTtlLuaScript option),
+ * with the expiry set at every point: ARGV[1] the points, ARGV[2] the window
+ * in seconds. Returns what the library's own script returns.
+ */
+const INCR_RENEW_SCRIPT = `local consumed = redis.call('incrby', KEYS[1], ARGV[1])
+redis.call('expire', KEYS[1], ARGV[2])
+return {consumed, 1000 * ARGV[2]}`
 
 /**
  * A count per key (rate-limiter-flexible): in this process's memory on one
@@ -25,8 +41,15 @@ export interface SharedLimiterOptions {
  * (broker/im/rate-limiter.ts).
  */
 export function sharedLimiter (options: SharedLimiterOptions): RateLimiterAbstract {
-  const { name, points, duration, redis } = options
+  const { name, points, duration, redis, renew = false } = options
   const memory = new RateLimiterMemory({ keyPrefix: name, points, duration })
   if (redis === undefined) return memory
-  return new RateLimiterRedis({ storeClient: redis, keyPrefix: `hail:limit:${name}`, points, duration, insuranceLimiter: memory })
+  return new RateLimiterRedis({
+    storeClient: redis,
+    keyPrefix: `hail:limit:${name}`,
+    points,
+    duration,
+    insuranceLimiter: memory,
+    ...(renew ? { customIncrTtlLuaScript: INCR_RENEW_SCRIPT } : {})
+  })
 }

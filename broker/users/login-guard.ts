@@ -86,7 +86,8 @@ export class LoginGuard {
     const forget = seconds(this.#options.forgetAfterMs)
     const table = (kind: Kind): FailureTable => ({
       // No limit of its own: penalty() counts, and the guard decides.
-      failures: sharedLimiter({ name: `login-${kind}-failures`, points: Number.MAX_SAFE_INTEGER, duration: forget, redis }),
+      // In Redis each failure renews the count's expiry in the same script that counts it.
+      failures: sharedLimiter({ name: `login-${kind}-failures`, points: Number.MAX_SAFE_INTEGER, duration: forget, redis, renew: true }),
       // One point per open window; block() and get() are all that is used.
       windows: sharedLimiter({ name: `login-${kind}-wait`, points: 1, duration: 1, redis }),
       // Alone, the keys by last failure, oldest first, to bound memory; Redis expires its own.
@@ -148,14 +149,19 @@ export class LoginGuard {
   async #fail (kind: Kind, key: string): Promise<void> {
     const { failures, windows, recent } = this.#tables[kind]
     const { baseDelayMs, maxDelayMs, forgetAfterMs, maxEntries } = this.#options
-    const count = (await failures.penalty(key, 1)).consumedPoints
+    // Forgotten a quiet forgetAfterMs after the last failure, and never while a window is open.
+    const forget = seconds(forgetAfterMs)
+    const count = (await failures.penalty(key, 1, { customDuration: forget })).consumedPoints
     const over = count - this.#free[kind]
     const waitMs = over < 0 ? 0 : Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(over, 40))
-    // Forgotten a quiet forgetAfterMs after the last failure, and never while a window is open.
-    // (penalty() keeps the first failure's expiry; this write moves it. Two nodes failing the
-    // same key in the same instant may lose one count between them.)
-    await failures.set(key, count, seconds(Math.max(forgetAfterMs, waitMs)))
+    const keep = seconds(Math.max(forgetAfterMs, waitMs))
+    // In Redis the count's own script renewed its expiry, atomically; a write of the count here
+    // could put back one that nodes failing the same key at once had passed (an address guessing
+    // on several nodes then never waited). A window longer than forgetAfterMs renews it again.
+    if (recent === undefined && keep > forget) await failures.penalty(key, 0, { customDuration: keep })
     if (recent !== undefined) {
+      // in memory penalty() keeps the first failure's expiry: this moves it
+      await failures.set(key, count, keep)
       recent.delete(key)
       recent.set(key, true)
       while (recent.size > maxEntries) {

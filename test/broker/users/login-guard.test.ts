@@ -172,6 +172,13 @@ t.test('guards sharing one Redis count together, as nodes do', async (t) => {
   await Promise.all(Array.from({ length: 10 }, async (_, i) => await (i % 2 === 0 ? a : b).failed(`user${i}`, '192.0.2.7')))
   t.match(await a.check('someone', '192.0.2.7'), { allowed: false, by: 'address' }, 'an address guessing on both nodes waits on both')
 
+  // Failures of one address on both nodes at once: each counted (the count and its expiry are one
+  // Redis script; a separate write of the count could put back one the other node had passed).
+  await Promise.all(Array.from({ length: 40 }, async (_, i) => await (i % 2 === 0 ? a : b).failed(`burst${i}`, '198.51.100.4')))
+  const burstKey = (await clients[0]!.keys('hail:limit:login-address-failures*198.51.100.4'))[0]
+  t.equal(burstKey === undefined ? null : await clients[0]!.get(burstKey), '40', 'forty failures on two nodes at once count forty')
+  t.ok(burstKey !== undefined && await clients[0]!.ttl(burstKey) > 500, 'and the count is kept a quiet forgetAfterMs')
+
   t.same(await b.unlock('alice'), { wasLocked: true, failures: 3 }, 'an unlock on one node')
   t.same(await a.check('alice', '10.0.0.9'), { allowed: true }, 'lifts the wait on the other')
   await a.succeeded('alice')
