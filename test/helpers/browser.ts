@@ -55,7 +55,8 @@ export class Browser {
   /** A page at `url`, its console and uncaught errors kept in `console` for failure messages. */
   async open (url: string): Promise<Page> {
     const page = await this.context.newPage()
-    page.on('console', (m) => this.console.push(`${m.type()}: ${m.text()}`))
+    // where a line came from (the script's URL), so a test can tell its pages apart
+    page.on('console', (m) => this.console.push(`${m.type()}: ${m.text()}${m.location().url === '' ? '' : ` (at ${m.location().url})`}`))
     page.on('pageerror', (err) => this.console.push(`pageerror: ${err.message}`))
     await page.goto(url)
     return page
