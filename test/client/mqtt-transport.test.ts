@@ -1,12 +1,11 @@
 import t, { type Test } from 'tap'
 import { mkdtemp, rm } from 'node:fs/promises'
 import net from 'node:net'
-import { once } from 'node:events'
-import mqttPacket from 'mqtt-packet'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createServer } from '../../index.js'
 import { MqttTransport } from '../../client/mqtt-transport.js'
+import { resendWindowServer } from '../helpers/resend-window-server.js'
 
 /** A Hail broker open to anonymous clients: the transport is topic-agnostic. */
 async function broker (t: Test, allowAnonymous = true): Promise<{ mqtt: string, ws: string }> {
@@ -140,45 +139,18 @@ t.test('a refused login after a lost connection (CONNACK 5): reported once, and 
 t.test('a QoS 1 publish made while mqtt.js resends a resumed session, failed when that connection closes, still goes out on the next one', async (t) => {
   // mqtt.js fails such a publish with 'Connection closed' and keeps it nowhere
   // (test/client/mqttjs-store-flush.test.ts); the transport hands it over again.
-  let connections = 0
-  const received: string[] = []
-  let publishDuringResend: (() => void) | undefined
-  const server = net.createServer((socket) => {
-    const n = ++connections
-    const parser = mqttPacket.parser()
-    socket.on('error', () => {})
-    socket.on('data', (chunk) => parser.parse(chunk))
-    parser.on('packet', (packet) => {
-      if (packet.cmd === 'connect') socket.write(mqttPacket.generate({ cmd: 'connack', returnCode: 0, sessionPresent: n > 1 }))
-      if (packet.cmd !== 'publish') return
-      received.push(`${n}:${String(packet.payload)}`)
-      // the first two connections never PUBACK: the first closes after both publishes, the
-      // second after the first resent one, once the caller published during the resend; the
-      // third acknowledges everything
-      if (n === 1 && String(packet.payload) === 'b') setTimeout(() => socket.destroy(), 20)
-      if (n === 2) {
-        publishDuringResend?.()
-        setTimeout(() => socket.destroy(), 50)
-      }
-      if (n >= 3) socket.write(mqttPacket.generate({ cmd: 'puback', messageId: packet.messageId as number }))
-    })
-  })
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
+  const server = await resendWindowServer({ ackFrom3: true })
   t.teardown(() => server.close())
-  const tr = transport(t, `mqtt://127.0.0.1:${(server.address() as net.AddressInfo).port}`, 'flush', { clean: false })
+  const tr = transport(t, `mqtt://127.0.0.1:${server.port}`, 'flush', { clean: false })
   tr.on('error', () => {})
   await tr.open()
   const earlier = [tr.publish('t', 'a', 1), tr.publish('t', 'b', 1)]
   const during = new Promise<void>((resolve, reject) => {
-    publishDuringResend = () => {
-      publishDuringResend = undefined
-      tr.publish('t', 'c', 1).then(resolve, reject)
-    }
+    server.duringResend = () => { tr.publish('t', 'c', 1).then(resolve, reject) }
   })
   await t.resolves(during, 'the publish made during the resend is acknowledged in the end')
   await Promise.all(earlier)
-  t.ok(connections >= 3, `it took a third connection (${connections})`)
-  t.same(received.filter((r) => r.endsWith(':c')).length, 1, `sent once (${received.join(' ')})`)
-  t.notOk(received.includes('2:c'), 'not on the connection that was resending')
+  t.ok(server.connections() >= 3, `it took a third connection (${server.connections()})`)
+  t.same(server.received.filter((r) => r.endsWith(':c')).length, 1, `sent once (${server.received.join(' ')})`)
+  t.notOk(server.received.includes('2:c'), 'not on the connection that was resending')
 })

@@ -1,8 +1,7 @@
 import { once } from 'node:events'
-import net from 'node:net'
 import mqtt from 'mqtt'
-import mqttPacket from 'mqtt-packet'
 import t from 'tap'
+import { resendWindowServer } from '../helpers/resend-window-server.js'
 
 // Why test/integration/im-chat-crash.test.ts sends a failed publish again: mqtt.js 5
 // (clean: false) queues the publishes made while it resends a session's stored ones after a
@@ -12,46 +11,23 @@ import t from 'tap'
 // This fails if mqtt.js starts keeping them; the resend in im-chat-crash is then harmless.
 
 t.test('mqtt.js fails, and does not keep, a QoS 1 publish made while it resends its store, when that connection closes', async (t) => {
-  let connections = 0
-  const received: string[] = []
-  let publishDuringResend: (() => void) | undefined
-  const server = net.createServer((socket) => {
-    const n = ++connections
-    const parser = mqttPacket.parser()
-    socket.on('error', () => {})
-    socket.on('data', (chunk) => parser.parse(chunk))
-    parser.on('packet', (packet) => {
-      if (packet.cmd === 'connect') socket.write(mqttPacket.generate({ cmd: 'connack', returnCode: 0, sessionPresent: n > 1 }))
-      if (packet.cmd !== 'publish') return
-      received.push(`${n}:${String(packet.payload)}`)
-      // never a PUBACK: the first connection closes after both publishes, the second after the
-      // first resent one, once the caller has published during the resend
-      if (n === 1 && String(packet.payload) === 'b') setTimeout(() => socket.destroy(), 20)
-      if (n === 2) {
-        publishDuringResend?.()
-        setTimeout(() => socket.destroy(), 50)
-      }
-    })
-  })
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const client = mqtt.connect(`mqtt://127.0.0.1:${(server.address() as net.AddressInfo).port}`, { clientId: 'flush', clean: false, reconnectPeriod: 50 })
+  const server = await resendWindowServer({ ackFrom3: false })
+  const client = mqtt.connect(`mqtt://127.0.0.1:${server.port}`, { clientId: 'flush', clean: false, reconnectPeriod: 50 })
   client.on('error', () => {})
   t.teardown(() => { client.end(true); server.close() })
   await once(client, 'connect')
   client.publish('t', 'a', { qos: 1 })
   client.publish('t', 'b', { qos: 1 })
   const failure = new Promise<Error | undefined>((resolve) => {
-    publishDuringResend = () => {
-      publishDuringResend = undefined
+    server.duringResend = () => {
       client.publish('t', 'c', { qos: 1 }, (err) => resolve(err ?? undefined))
     }
   })
   const err = await failure
   t.equal(err?.message, 'Connection closed', 'the publish made during the resend fails when the connection closes')
-  while (connections < 3) await new Promise((resolve) => setTimeout(resolve, 20))
+  while (server.connections() < 3) await new Promise((resolve) => setTimeout(resolve, 20))
   await new Promise((resolve) => setTimeout(resolve, 100))
   const stored = [...(client as unknown as { outgoingStore: { _inflights: Map<number, { payload: Buffer }> } }).outgoingStore._inflights.values()].map((p) => String(p.payload))
   t.same(stored.sort(), ['a', 'b'], 'it is not in the store for the next connection')
-  t.notOk(received.some((r) => r.endsWith(':c')), 'and it was never sent')
+  t.notOk(server.received.some((r) => r.endsWith(':c')), 'and it was never sent')
 })
